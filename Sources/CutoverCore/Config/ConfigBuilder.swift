@@ -1,0 +1,294 @@
+import Foundation
+import Yams
+
+/// Builds the typed configuration from a YAML tree, validating as it goes.
+/// Returns nil when anything is wrong; every problem lands in `reader.issues`.
+final class ConfigBuilder {
+    let reader: NodeReader
+    let baseDirectory: String
+
+    init(reader: NodeReader, baseDirectory: String) {
+        self.reader = reader
+        self.baseDirectory = baseDirectory
+    }
+
+    static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "shutdown", "admin", "store", "backends", "routes"]
+
+    func build(_ root: Node) -> CutoverConfig? {
+        guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
+
+        let listen = required(top, "listen").flatMap { address($0, at: top.path("listen")) }
+        let tls = top["tls"].flatMap { listenerTLS($0, at: top.path("tls")) }
+        let serverNames = top["server_names"].flatMap { strings($0, at: top.path("server_names")) } ?? []
+        let threads = top["threads"].flatMap { reader.int($0, at: top.path("threads"), in: 1...256) }
+        let limits = top["limits"].flatMap { self.limits($0, at: top.path("limits"), defaults: .defaults) } ?? .defaults
+        var drainTimeout: Duration = .seconds(30)
+        if let node = top["shutdown"], let shutdown = reader.mapping(node, at: top.path("shutdown"), keys: ["drain_timeout"]) {
+            if let value = shutdown["drain_timeout"] { drainTimeout = reader.duration(value, at: shutdown.path("drain_timeout")) ?? drainTimeout }
+        }
+        let admin = required(top, "admin").flatMap { self.admin($0, at: top.path("admin")) }
+        var store = StoreLocation.sqlite(path: "cutover.db")
+        if let node = top["store"], let text = reader.string(node, at: top.path("store")) {
+            switch StoreLocation.parse(text) {
+            case .success(let location): store = location
+            case .failure(let error): reader.report(top.path("store"), node, "'\(text)' is not a store URL: \(error)")
+            }
+        }
+        let backends = required(top, "backends").flatMap { self.backends($0, at: top.path("backends")) } ?? []
+        let routes = top["routes"].flatMap { self.routes($0, at: top.path("routes"), backends: backends, limits: limits) } ?? []
+
+        if !backends.isEmpty, !backends.contains(where: { $0.name == CutoverConfig.defaultBackendName }), let node = top["backends"] {
+            reader.report(top.path("backends"), node, "no backend named 'old'",
+                          fix: "requests that match no route go to 'old'; add backends.old with the old service's URL")
+        }
+        if let listen, let admin, listen == admin.listen, listen.port != 0 {
+            reader.report(top.path("admin").appending("listen"), top["admin"], "the admin listener uses the proxy's address \(listen)",
+                          fix: "give the admin API its own port")
+        }
+        if let listen, let tls, tls.listen == listen, listen.port != 0 {
+            reader.report(top.path("tls").appending("listen"), top["tls"], "the TLS listener uses the plain listener's address \(listen)",
+                          fix: "give the TLS listener its own port")
+        }
+
+        guard reader.issues.isEmpty, let listen, let admin else { return nil }
+        return CutoverConfig(listen: listen, tls: tls, serverNames: serverNames, threads: threads, limits: limits,
+                             drainTimeout: drainTimeout, admin: admin, store: store, backends: backends, routes: routes)
+    }
+
+    // MARK: - Pieces
+
+    func required(_ mapping: MappingView, _ key: String) -> Node? {
+        if let node = mapping[key] { return node }
+        reader.report(mapping.path(key), mapping.node, "missing required key '\(key)'")
+        return nil
+    }
+
+    func address(_ node: Node, at path: ConfigPath) -> ListenAddress? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        switch ListenAddress.parse(text) {
+        case .success(let address): return address
+        case .failure(let error):
+            reader.report(path, node, "'\(text)' is not a listen address: \(error)", fix: "write HOST:PORT, as 127.0.0.1:8080")
+            return nil
+        }
+    }
+
+    func strings(_ node: Node, at path: ConfigPath) -> [String]? {
+        guard let items = reader.list(node, at: path) else { return nil }
+        var result: [String] = []
+        for (index, item) in items.enumerated() {
+            if let text = reader.string(item, at: path.appending(index: index)) { result.append(text) }
+        }
+        return result
+    }
+
+    func file(_ node: Node, at path: ConfigPath, what: String) -> String? {
+        guard let name = reader.string(node, at: path) else { return nil }
+        let resolved = name.hasPrefix("/") ? name : baseDirectory + "/" + name
+        guard FileManager.default.isReadableFile(atPath: resolved) else {
+            reader.report(path, node, "\(what) '\(name)' does not exist or cannot be read", fix: "give a readable file; relative names start from the config file's folder")
+            return nil
+        }
+        return resolved
+    }
+
+    func listenerTLS(_ node: Node, at path: ConfigPath) -> ListenerTLS? {
+        guard let tls = reader.mapping(node, at: path, keys: ["listen", "cert", "key"]) else { return nil }
+        let listen = required(tls, "listen").flatMap { address($0, at: tls.path("listen")) }
+        let cert = required(tls, "cert").flatMap { file($0, at: tls.path("cert"), what: "certificate file") }
+        let key = required(tls, "key").flatMap { file($0, at: tls.path("key"), what: "key file") }
+        guard let listen, let cert, let key else { return nil }
+        return ListenerTLS(listen: listen, certificateFile: cert, keyFile: key)
+    }
+
+    func limits(_ node: Node, at path: ConfigPath, defaults: Limits) -> Limits? {
+        guard let mapping = reader.mapping(node, at: path, keys: ["max_header_bytes", "max_body_bytes"]) else { return nil }
+        var limits = defaults
+        if let value = mapping["max_header_bytes"] {
+            limits.maxHeaderBytes = reader.byteSize(value, at: mapping.path("max_header_bytes"), minimum: 1024) ?? limits.maxHeaderBytes
+        }
+        if let value = mapping["max_body_bytes"] {
+            limits.maxBodyBytes = reader.byteSize(value, at: mapping.path("max_body_bytes")) ?? limits.maxBodyBytes
+        }
+        return limits
+    }
+
+    func admin(_ node: Node, at path: ConfigPath) -> AdminSettings? {
+        guard let admin = reader.mapping(node, at: path, keys: ["listen", "tokens"]) else { return nil }
+        let listen = required(admin, "listen").flatMap { address($0, at: admin.path("listen")) }
+        var tokens: [AdminToken] = []
+        if let list = admin["tokens"].flatMap({ reader.list($0, at: admin.path("tokens")) }) {
+            for (index, item) in list.enumerated() {
+                let itemPath = admin.path("tokens").appending(index: index)
+                guard let token = reader.mapping(item, at: itemPath, keys: ["name", "role", "sha256"]) else { continue }
+                let name = required(token, "name").flatMap { reader.string($0, at: token.path("name")) }
+                let role = required(token, "role").flatMap { reader.choice($0, at: token.path("role"), as: AdminToken.Role.self) }
+                var digest: String?
+                if let node = required(token, "sha256"), let text = reader.string(node, at: token.path("sha256")) {
+                    let lower = text.lowercased()
+                    if lower.utf8.count == 64, lower.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) {
+                        digest = lower
+                    } else {
+                        reader.report(token.path("sha256"), node, "not a SHA-256 digest (64 hex digits)",
+                                      fix: "store the token's digest, as printed by: printf %s TOKEN | sha256sum")
+                    }
+                }
+                if let name, tokens.contains(where: { $0.name == name }) {
+                    reader.report(token.path("name"), token["name"], "a token named '\(name)' is already listed", fix: "give every token its own name")
+                }
+                if let digest, tokens.contains(where: { $0.sha256 == digest }) {
+                    reader.report(token.path("sha256"), token["sha256"], "the same token is listed twice", fix: "issue a distinct token per holder")
+                }
+                if let name, let role, let digest { tokens.append(AdminToken(name: name, role: role, sha256: digest)) }
+            }
+        }
+        guard let listen else { return nil }
+        return AdminSettings(listen: listen, tokens: tokens)
+    }
+
+    static let backendKeys = ["url", "pool_size", "connect_timeout", "response_timeout", "host_header", "tls"]
+
+    func backends(_ node: Node, at path: ConfigPath) -> [Backend]? {
+        guard case .mapping(let mapping) = node else {
+            reader.report(path, node, "expected a mapping from backend name to its settings, found \(reader.kind(node))",
+                          fix: "write backends: { old: { url: \"http://127.0.0.1:9001\" }, new: { url: \"http://127.0.0.1:9002\" } }")
+            return nil
+        }
+        var result: [Backend] = []
+        for (keyNode, value) in mapping {
+            guard let name = keyNode.scalar?.string else { continue }
+            let itemPath = path.appending(name)
+            if !isName(name) {
+                reader.report(itemPath, keyNode, "backend name '\(name)' may use letters, digits, '-' and '_' only")
+            }
+            guard let settings = reader.mapping(value, at: itemPath, keys: Self.backendKeys) else { continue }
+            var url: BackendURL?
+            if let node = required(settings, "url"), let text = reader.string(node, at: settings.path("url")) {
+                switch BackendURL.parse(text) {
+                case .success(let parsed): url = parsed
+                case .failure(let error):
+                    reader.report(settings.path("url"), node, "'\(text)' is not a backend URL: \(error)", fix: "write http://HOST:PORT or https://HOST:PORT")
+                }
+            }
+            let poolSize = settings["pool_size"].flatMap { reader.int($0, at: settings.path("pool_size"), in: 1...100_000) }
+            let connectTimeout = settings["connect_timeout"].flatMap { reader.duration($0, at: settings.path("connect_timeout"), minimum: .milliseconds(1)) }
+            let responseTimeout = settings["response_timeout"].flatMap { reader.duration($0, at: settings.path("response_timeout"), minimum: .milliseconds(1)) }
+            let hostHeader = settings["host_header"].flatMap { reader.string($0, at: settings.path("host_header")) }
+            var tls = BackendTLS.defaults
+            if let node = settings["tls"] {
+                if let url, url.scheme == .http {
+                    reader.report(settings.path("tls"), node, "tls settings apply to https:// backends only", fix: "remove tls or use an https:// URL")
+                }
+                tls = backendTLS(node, at: settings.path("tls")) ?? tls
+            }
+            guard let url else { continue }
+            result.append(Backend(name: name, url: url, poolSize: poolSize ?? Backend.defaultPoolSize,
+                                  connectTimeout: connectTimeout ?? Backend.defaultConnectTimeout,
+                                  responseTimeout: responseTimeout ?? Backend.defaultResponseTimeout,
+                                  hostHeader: hostHeader, tls: tls))
+        }
+        return result
+    }
+
+    func backendTLS(_ node: Node, at path: ConfigPath) -> BackendTLS? {
+        guard let tls = reader.mapping(node, at: path, keys: ["ca_file", "verify", "server_name"]) else { return nil }
+        var result = BackendTLS.defaults
+        if let node = tls["ca_file"] { result.caFile = file(node, at: tls.path("ca_file"), what: "CA file") }
+        if let node = tls["verify"] { result.verify = reader.bool(node, at: tls.path("verify")) ?? true }
+        if let node = tls["server_name"] { result.serverName = reader.string(node, at: tls.path("server_name")) }
+        return result
+    }
+
+    static let routeKeys = ["name", "match", "phase", "backends", "limits"]
+
+    func routes(_ node: Node, at path: ConfigPath, backends: [Backend], limits: Limits) -> [Route]? {
+        guard let items = reader.list(node, at: path) else { return nil }
+        var result: [Route] = []
+        var seenNames: Set<String> = []
+        for (index, item) in items.enumerated() {
+            let itemPath = path.appending(index: index)
+            guard let route = reader.mapping(item, at: itemPath, keys: Self.routeKeys) else { continue }
+            var name: String?
+            if let node = required(route, "name"), let text = reader.string(node, at: route.path("name")) {
+                if !isName(text) || text.hasPrefix("_") || text.hasPrefix("-") {
+                    reader.report(route.path("name"), node, "route name '\(text)' may use letters, digits, '-', '_' and '.', and starts with a letter or digit")
+                } else if !seenNames.insert(text).inserted {
+                    reader.report(route.path("name"), node, "another route is already named '\(text)'", fix: "give every route its own name")
+                } else {
+                    name = text
+                }
+            }
+            let match = required(route, "match").flatMap { self.match($0, at: route.path("match")) }
+            let phase = required(route, "phase").flatMap { self.phase($0, at: route.path("phase")) }
+            var oldBackend = "old", newBackend = "new"
+            var backendNodes: [String: Node] = [:]
+            if let node = route["backends"], let pair = reader.mapping(node, at: route.path("backends"), keys: ["old", "new"]) {
+                if let node = pair["old"] { oldBackend = reader.string(node, at: pair.path("old")) ?? oldBackend; backendNodes["old"] = node }
+                if let node = pair["new"] { newBackend = reader.string(node, at: pair.path("new")) ?? newBackend; backendNodes["new"] = node }
+            }
+            let known = backends.map(\.name)
+            for (role, backendName) in [("old", oldBackend), ("new", newBackend)] where !known.contains(backendName) && !known.isEmpty {
+                let explicit = backendNodes[role]
+                var fix = "configured backends: \(known.joined(separator: ", "))"
+                if let near = NodeReader.nearest(backendName, in: known) { fix = "did you mean '\(near)'? " + fix }
+                if explicit == nil { fix = "add backends.\(backendName), or set this route's backends.\(role); " + fix }
+                reader.report(route.path("backends").appending(role), explicit ?? item,
+                              "route '\(name ?? "?")' names backend '\(backendName)' as its \(role) side, but no such backend is configured", fix: fix)
+            }
+            let routeLimits = route["limits"].flatMap { self.limits($0, at: route.path("limits"), defaults: limits) } ?? limits
+            if let name, let match, let phase {
+                result.append(Route(name: name, match: match, phase: phase, oldBackend: oldBackend, newBackend: newBackend, limits: routeLimits))
+            }
+        }
+        return result
+    }
+
+    func match(_ node: Node, at path: ConfigPath) -> RouteMatch? {
+        guard let match = reader.mapping(node, at: path, keys: ["methods", "path", "prefix"]) else { return nil }
+        var result = RouteMatch(methods: [], path: nil, prefix: nil)
+        if let node = match["methods"], let list = reader.list(node, at: match.path("methods")) {
+            for (index, item) in list.enumerated() {
+                let itemPath = match.path("methods").appending(index: index)
+                guard let method = reader.string(item, at: itemPath) else { continue }
+                if method.isEmpty || !method.utf8.allSatisfy({ ($0 >= 65 && $0 <= 90) || $0 == 45 || $0 == 95 }) {
+                    reader.report(itemPath, item, "'\(method)' is not an HTTP method", fix: "methods are upper case, as GET or POST")
+                } else if method == "CONNECT" {
+                    reader.report(itemPath, item, "CONNECT is never proxied", fix: "remove it")
+                } else {
+                    result.methods.append(method)
+                }
+            }
+        }
+        if let node = match["path"], let text = reader.string(node, at: match.path("path")) {
+            switch PathTemplate.parse(text) {
+            case .success(let template): result.path = template
+            case .failure(let error): reader.report(match.path("path"), node, "'\(text)' is not a path template: \(error)", fix: "write a path like /orders/{id}")
+            }
+        }
+        if let node = match["prefix"], let text = reader.string(node, at: match.path("prefix")) {
+            if text.hasPrefix("/") { result.prefix = text } else {
+                reader.report(match.path("prefix"), node, "prefix '\(text)' does not start with '/'", fix: "write it as /\(text)")
+            }
+        }
+        if result.path != nil, result.prefix != nil {
+            reader.report(path, node, "a route matches by path or by prefix, not both", fix: "keep one of path and prefix")
+        }
+        return result
+    }
+
+    /// Phases this build can run; the others are refused with a clear error.
+    static let supportedPhases: Set<Phase> = [.old, .new]
+
+    func phase(_ node: Node, at path: ConfigPath) -> Phase? {
+        guard let phase = reader.choice(node, at: path, as: Phase.self) else { return nil }
+        guard Self.supportedPhases.contains(phase) else {
+            reader.report(path, node, "phase '\(phase.rawValue)' is not available in this version", fix: "use old or new")
+            return nil
+        }
+        return phase
+    }
+
+    func isName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 || $0 == 46 }
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Yams
+
+/// Turns a YAML document into a validated ``CutoverConfig``, or into a
+/// ``ConfigError`` listing every problem with its YAML path and line.
+public enum ConfigLoader {
+    /// Reads and validates a configuration file.
+    public static func load(file path: String) -> Result<CutoverConfig, ConfigError> {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "does not exist"
+            return .failure(ConfigError(source: path, issues: [
+                ConfigIssue(path: .root, message: "the configuration file \(reason)", fix: "pass an existing YAML file with --config")
+            ]))
+        }
+        let baseDirectory = (path as NSString).deletingLastPathComponent
+        return load(yaml: text, source: path, baseDirectory: baseDirectory.isEmpty ? "." : baseDirectory)
+    }
+
+    /// Validates a configuration given as text. Relative file names inside it
+    /// (certificates, keys, CA files) are resolved against `baseDirectory`.
+    public static func load(yaml: String, source: String = "config", baseDirectory: String = ".") -> Result<CutoverConfig, ConfigError> {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            return .failure(ConfigError(source: source, issues: [yamlIssue(error)]))
+        } catch {
+            return .failure(ConfigError(source: source, issues: [ConfigIssue(path: .root, message: "not valid YAML: \(error)")]))
+        }
+        guard let root else {
+            return .failure(ConfigError(source: source, issues: [
+                ConfigIssue(path: .root, message: "the document is empty", fix: "start from Config/example.yaml")
+            ]))
+        }
+        let builder = ConfigBuilder(reader: NodeReader(), baseDirectory: baseDirectory)
+        let config = builder.build(root)
+        let issues = builder.reader.issues.sorted { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
+        if let config, issues.isEmpty { return .success(config) }
+        return .failure(ConfigError(source: source, issues: issues))
+    }
+
+    private static func yamlIssue(_ error: YamlError) -> ConfigIssue {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let contextText = context.map { "\($0.text) " } ?? ""
+            return ConfigIssue(path: .root, line: mark.line, column: mark.column, message: "not valid YAML: \(contextText)\(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ConfigIssue(path: .root, line: context.mark.line, column: context.mark.column,
+                               message: "key \(duplicates.joined(separator: ", ")) appears twice in one mapping",
+                               fix: "keep one of them")
+        default:
+            return ConfigIssue(path: .root, message: "not valid YAML: \(error)")
+        }
+    }
+}

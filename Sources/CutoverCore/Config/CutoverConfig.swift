@@ -1,0 +1,147 @@
+/// A validated Cutover configuration: everything `cutover serve` needs to run.
+/// Built only by ``ConfigLoader``, which guarantees the invariants noted on
+/// each field (names unique, references resolved, values in range).
+public struct CutoverConfig: Sendable, Hashable {
+    /// The proxy listener.
+    public var listen: ListenAddress
+    /// An optional TLS listener for clients, beside the plain one.
+    public var tls: ListenerTLS?
+    /// Host names the proxy answers for; an absolute-form request naming any
+    /// other host is refused. The listen addresses and `localhost` always count.
+    public var serverNames: [String]
+    /// Event-loop threads; nil means one per core.
+    public var threads: Int?
+    /// Request limits that apply where a route does not override them.
+    public var limits: Limits
+    /// How long a graceful shutdown waits for in-flight requests.
+    public var drainTimeout: Duration
+    /// The admin listener and its tokens.
+    public var admin: AdminSettings
+    /// Where state is kept.
+    public var store: StoreLocation
+    /// The configured upstreams, in document order; names are unique.
+    public var backends: [Backend]
+    /// The routes, in match order (first match wins); names are unique and
+    /// every backend they name exists.
+    public var routes: [Route]
+
+    /// The backend with this name, if configured.
+    public func backend(named name: String) -> Backend? {
+        backends.first { $0.name == name }
+    }
+
+    /// The name of the backend that answers requests no route matches.
+    public static let defaultBackendName = "old"
+}
+
+/// Certificate and key for a TLS listener.
+public struct ListenerTLS: Sendable, Hashable {
+    /// Where the TLS listener binds.
+    public var listen: ListenAddress
+    /// PEM file with the certificate chain.
+    public var certificateFile: String
+    /// PEM file with the private key.
+    public var keyFile: String
+}
+
+/// Size limits on client requests.
+public struct Limits: Sendable, Hashable {
+    /// The most bytes the request line and headers together may take (431 beyond).
+    public var maxHeaderBytes: Int
+    /// The most bytes a request body may take (413 beyond).
+    public var maxBodyBytes: Int
+
+    /// nginx-like defaults: 32 KiB of headers, 10 MiB of body.
+    public static let defaults = Limits(maxHeaderBytes: 32 * 1024, maxBodyBytes: 10 * 1024 * 1024)
+}
+
+/// The admin listener.
+public struct AdminSettings: Sendable, Hashable {
+    /// Where the admin API listens.
+    public var listen: ListenAddress
+    /// Bearer tokens allowed to call `/api/v1/`.
+    public var tokens: [AdminToken]
+}
+
+/// A bearer token accepted by the admin API, stored as the SHA-256 of the token.
+public struct AdminToken: Sendable, Hashable {
+    /// What the token may do.
+    public enum Role: String, Sendable, Hashable, CaseIterable {
+        /// Reads everything.
+        case viewer
+        /// Reads everything and changes phases and flags.
+        case `operator`
+    }
+
+    /// Who holds the token; the audit log records this name.
+    public var name: String
+    /// The token's role.
+    public var role: Role
+    /// Lower-case hex SHA-256 of the token.
+    public var sha256: String
+}
+
+/// A configured upstream.
+public struct Backend: Sendable, Hashable {
+    /// The name routes use (`old`, `new`, `old-secondary`, …).
+    public var name: String
+    /// Where it is.
+    public var url: BackendURL
+    /// The most connections to it per event loop (the pool's bound).
+    public var poolSize: Int
+    /// How long establishing a connection (and its TLS handshake) may take: 502 beyond.
+    public var connectTimeout: Duration
+    /// How long the backend may take to start its response: 504 beyond. The same
+    /// bound applies between reads of a response body.
+    public var responseTimeout: Duration
+    /// A `Host` header to send instead of the client's.
+    public var hostHeader: String?
+    /// TLS settings for `https://` backends.
+    public var tls: BackendTLS
+
+    /// Defaults for the optional backend settings.
+    public static let defaultPoolSize = 256
+    /// The connect timeout when none is configured.
+    public static let defaultConnectTimeout: Duration = .seconds(5)
+    /// The response timeout when none is configured.
+    public static let defaultResponseTimeout: Duration = .seconds(60)
+}
+
+/// How Cutover verifies an `https://` backend.
+public struct BackendTLS: Sendable, Hashable {
+    /// Extra trust roots (PEM); the system's roots when nil.
+    public var caFile: String?
+    /// Whether the certificate is verified (chain and host name). On unless turned off.
+    public var verify: Bool
+    /// The name sent in SNI and checked against the certificate; the URL's host when nil.
+    public var serverName: String?
+
+    /// Verification on, system roots.
+    public static let defaults = BackendTLS(caFile: nil, verify: true, serverName: nil)
+}
+
+/// A configured route: which requests it matches and where they go.
+public struct Route: Sendable, Hashable {
+    /// Unique name; metrics and the admin API use it.
+    public var name: String
+    /// Which requests belong to the route.
+    public var match: RouteMatch
+    /// The route's migration phase.
+    public var phase: Phase
+    /// The backend that plays "old" for this route.
+    public var oldBackend: String
+    /// The backend that plays "new" for this route.
+    public var newBackend: String
+    /// Limits for this route, defaulted from the top-level `limits`.
+    public var limits: Limits
+}
+
+/// The request properties a route matches on. Every given property must match.
+public struct RouteMatch: Sendable, Hashable {
+    /// Allowed methods (upper case); empty means any.
+    public var methods: [String]
+    /// A path template (`/orders/{id}`) that must match the whole path.
+    public var path: PathTemplate?
+    /// A literal prefix the path must start with.
+    public var prefix: String?
+}
