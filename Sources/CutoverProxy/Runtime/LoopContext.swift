@@ -1,0 +1,62 @@
+import CutoverCore
+import NIOCore
+
+/// The state one event loop keeps for the proxy: the configuration it applies,
+/// its connection pools (one per backend), request metrics, request IDs and
+/// deadlines. Touched only on its event loop, so it needs no locks.
+final class LoopContext {
+    let eventLoop: any EventLoop
+    let metrics: ProxyMetrics
+    /// The configuration new requests use.
+    private(set) var runtime: RuntimeConfig
+    /// Connection pools, indexed like the backends.
+    private(set) var pools: [UpstreamPool] = []
+    private var routeMetrics: [Int: ProxyMetrics.RouteMetrics] = [:]
+    /// Makes request IDs.
+    var requestIDs = RequestIDGenerator()
+    /// Watches the deadlines of in-flight exchanges.
+    let sweeper: DeadlineSweeper
+    /// Open client connections, for closing stragglers at the end of a drain.
+    var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
+
+    init(eventLoop: any EventLoop, runtime: RuntimeConfig, metrics: ProxyMetrics, backendMetrics: [ProxyMetrics.BackendMetrics]) {
+        self.eventLoop = eventLoop
+        self.metrics = metrics
+        self.runtime = runtime
+        self.sweeper = DeadlineSweeper(eventLoop: eventLoop, tick: Self.tick(for: runtime))
+        self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
+    }
+
+    /// Switches new requests to another configuration. In-flight exchanges keep
+    /// their connections; the old pools close them as they come back.
+    func apply(_ runtime: RuntimeConfig, backendMetrics: [ProxyMetrics.BackendMetrics]) {
+        let retired = pools
+        self.runtime = runtime
+        self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
+        self.routeMetrics = [:]
+        self.sweeper.tick = Self.tick(for: runtime)
+        for pool in retired { pool.retire() }
+    }
+
+    /// The metrics for requests of a route (nil: unmatched) answered by a backend,
+    /// indexes taken from `runtime` (cached while it is the configuration in force).
+    func routeMetrics(runtime: RuntimeConfig, route: Int?, backend: Int) -> ProxyMetrics.RouteMetrics {
+        let key = ((route ?? -1) + 1) << 16 | backend
+        let current = runtime === self.runtime
+        if current, let existing = routeMetrics[key] { return existing }
+        let name = route.map { runtime.routeNames[$0] } ?? unmatchedRouteLabel
+        let created = metrics.route(name, backend: runtime.targets[backend].backend.name)
+        if current { routeMetrics[key] = created }
+        return created
+    }
+
+    private static func makePools(_ runtime: RuntimeConfig, eventLoop: any EventLoop, backendMetrics: [ProxyMetrics.BackendMetrics]) -> [UpstreamPool] {
+        zip(runtime.targets, backendMetrics).map { UpstreamPool(target: $0, eventLoop: eventLoop, metrics: $1) }
+    }
+
+    /// Deadlines are checked ten times per shortest timeout, between 5 ms and 100 ms apart.
+    private static func tick(for runtime: RuntimeConfig) -> TimeAmount {
+        let tenth = runtime.shortestTimeout.nanoseconds / 10
+        return .nanoseconds(min(max(tenth, 5_000_000), 100_000_000))
+    }
+}

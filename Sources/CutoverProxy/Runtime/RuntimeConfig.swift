@@ -1,0 +1,39 @@
+import CutoverCore
+import NIOCore
+
+/// What a configuration load produces for the data plane: the routing table,
+/// the prepared backends and the derived lookups. Immutable and shared by all
+/// event loops; a reload builds a new one.
+final class RuntimeConfig: Sendable {
+    /// Routes and the decision function.
+    let routing: RoutingTable
+    /// The backends, indexed like `routing.config.backends`.
+    let targets: [BackendTarget]
+    /// Lower-case host names an absolute-form request may name.
+    let serverNames: Set<String>
+    /// Names used as metric labels, per route index.
+    let routeNames: [String]
+
+    /// Prepares a validated configuration; throws when a backend's TLS settings cannot be loaded.
+    init(_ config: CutoverConfig) throws {
+        self.routing = RoutingTable(config: config)
+        self.targets = try config.backends.map { try BackendTarget($0) }
+        var names = Set(config.serverNames.map { $0.lowercased() })
+        names.insert("localhost")
+        names.insert(config.listen.host.lowercased())
+        if let tls = config.tls { names.insert(tls.listen.host.lowercased()) }
+        self.serverNames = names
+        self.routeNames = config.routes.map(\.name)
+    }
+
+    /// The configuration.
+    var config: CutoverConfig { routing.config }
+
+    /// The tightest timeout of any backend, which sets how often deadlines are checked.
+    var shortestTimeout: TimeAmount {
+        targets.map { min($0.connectTimeout, $0.responseTimeout) }.min() ?? .seconds(1)
+    }
+}
+
+/// The label a request with no matching route is counted under.
+let unmatchedRouteLabel = "_unmatched"

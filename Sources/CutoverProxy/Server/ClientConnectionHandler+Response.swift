@@ -1,0 +1,222 @@
+import CutoverCore
+import NIOCore
+import NIOHTTP1
+
+/// The response side of an exchange: what the backend answers, failures and
+/// deadlines, and finishing the exchange.
+extension ClientConnectionHandler {
+    // MARK: - UpstreamExchange
+
+    func upstreamAcquired(_ connection: UpstreamConnection) {
+        guard active, waiting == .connection, !closed else {
+            connection.release(reusable: true)
+            return
+        }
+        attach(connection)
+    }
+
+    func upstreamAcquireFailed(_ failure: UpstreamFailure) {
+        guard active, waiting == .connection else { return }
+        waiting = .nothing
+        fail(failure)
+    }
+
+    func upstream(_ connection: UpstreamConnection, didReceive head: ResponseHead) {
+        if head.isInformational {
+            // Cutover answers `Expect: 100-continue` itself; other interim responses reach HTTP/1.1 clients.
+            if head.status != 100, clientMinor >= 1, framing == nil {
+                var buffer = context.channel.allocator.buffer(capacity: head.raw.readableBytes)
+                ResponseHeadWriter.writeInformational(head, into: &buffer)
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                clientNeedsFlush = true
+            }
+            return
+        }
+        if requestSide != .complete { closeAfterResponse = true }
+        let keepAlive = clientKeepAlive && !closeAfterResponse && !quiescing
+        let framing = ClientFraming.decide(head.framing, clientMinor: clientMinor, clientKeepAlive: keepAlive)
+        self.framing = framing
+        status = head.status
+        var buffer = context.channel.allocator.buffer(capacity: head.raw.readableBytes + 64)
+        ResponseHeadWriter.write(head, framing: framing, clientMinor: clientMinor, into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        clientNeedsFlush = true
+    }
+
+    func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
+        guard let framing else { return }
+        deadline = .now() + runtime.targets[decision.backend].responseTimeout
+        switch framing.body {
+        case .passthrough:
+            context.write(wrapOutboundOut(body), promise: nil)
+        case .rechunk:
+            guard body.readableBytes > 0 else { return }
+            var size = context.channel.allocator.buffer(capacity: 18)
+            size.writeString(String(body.readableBytes, radix: 16))
+            size.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(size), promise: nil)
+            context.write(wrapOutboundOut(body), promise: nil)
+            var crlf = context.channel.allocator.buffer(capacity: 2)
+            crlf.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(crlf), promise: nil)
+        case .none:
+            return
+        }
+        clientNeedsFlush = true
+        if !context.channel.isWritable { connection.pauseReading() }
+    }
+
+    func upstreamDidFinishResponse(_ connection: UpstreamConnection) {
+        guard let framing else { return }
+        if framing.body == .rechunk {
+            var buffer = context.channel.allocator.buffer(capacity: 5)
+            buffer.writeStaticString("0\r\n\r\n")
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        }
+        clientNeedsFlush = true
+        upstream = nil
+        connection.release(reusable: requestSide == .complete)
+        recordAnswered()
+        finishExchange(close: framing.closeAfter)
+    }
+
+    func upstreamDidCompleteRead(_ connection: UpstreamConnection) {
+        flushClientIfNeeded()
+    }
+
+    func upstream(_ connection: UpstreamConnection, didFail failure: UpstreamFailure) {
+        guard upstream === connection else { return }
+        upstream = nil
+        pool?.metricsForFailures.upstreamError(failure)
+        let reused = connection.completedResponses > 0
+        if framing == nil, failure == .reset, reused, !retried, isIdempotent, !hasBody {
+            // A pooled connection the backend had already closed: try once more on a new one.
+            retried = true
+            acquireUpstream(fresh: true)
+            return
+        }
+        fail(failure)
+    }
+
+    func upstreamWritabilityDidChange(_ connection: UpstreamConnection) {
+        if connection.isWritable { release(.upstreamBackpressure) }
+    }
+
+    // MARK: - Deadlines
+
+    func deadlinePassed() {
+        guard active else { return }
+        switch waiting {
+        case .nothing:
+            return
+        case .connection:
+            let queued = pool?.cancelWaiting(self) ?? false
+            upstreamTicket &+= 1
+            waiting = .nothing
+            let failure: UpstreamFailure = queued ? .poolExhausted : .connectTimeout
+            pool?.metricsForFailures.upstreamError(failure)
+            fail(failure)
+        case .response:
+            let connection = upstream
+            upstream = nil
+            connection?.close()
+            pool?.metricsForFailures.upstreamError(.responseTimeout)
+            fail(.responseTimeout)
+        }
+    }
+
+    // MARK: - Ending exchanges
+
+    /// The backend could not answer: a local error response if nothing was sent yet, otherwise the connection closes.
+    func fail(_ failure: UpstreamFailure) {
+        guard framing == nil else {
+            recordAnswered()
+            finishExchange(close: true)
+            return
+        }
+        if requestSide != .complete { closeAfterResponse = true }
+        respondLocally(status: failure.clientStatus, reason: failure.description, recordMetrics: true)
+    }
+
+    /// Writes a response of Cutover's own and finishes the exchange.
+    func respondLocally(status: Int, reason: String, recordMetrics: Bool) {
+        let route = decision.route.map { runtime.routeNames[$0] }
+        let backendName = recordMetrics ? runtime.targets[decision.backend].backend.name : nil
+        let response = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
+        let close = closeAfterResponse || !clientKeepAlive || quiescing
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        response.write(into: &buffer, bodyless: isHEAD, close: close, clientMinor: clientMinor)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        clientNeedsFlush = true
+        self.status = status
+        self.framing = ClientFraming(body: .none, chunkedHeader: false, closeAfter: close, chunkMode: .raw)
+        if recordMetrics { recordAnswered() }
+        finishExchange(close: close)
+    }
+
+    /// The request ID the backend got, or a new one when the request never got that far.
+    func currentRequestID() -> String {
+        if let location = requestIDLocation { return location.read(from: requestHead) }
+        return loop.requestIDs.make()
+    }
+
+    func recordAnswered() {
+        let elapsed = NIODeadline.now() - startTime
+        loop.routeMetrics(runtime: runtime, route: decision.route, backend: decision.backend).record(status: status, nanoseconds: elapsed.nanoseconds)
+    }
+
+    /// Ends the exchange; the connection either takes the next request or closes once its bytes are out.
+    func finishExchange(close: Bool) {
+        loop.sweeper.unregister(self)
+        waiting = .nothing
+        active = false
+        pendingBody.removeAll()
+        let mustClose = close || closeAfterResponse || requestSide != .complete || quiescing || closed
+        if mustClose {
+            acceptingRequests = false
+            hold(.closing)
+            queued.removeAll()
+            clientNeedsFlush = false
+            let context = self.context!
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
+        flushClientIfNeeded()
+        replayQueued()
+    }
+
+    /// Runs pipelined requests that arrived while the previous one was in flight.
+    func replayQueued() {
+        while let part = queued.first {
+            if case .head = part, active { break }
+            queued.removeFirst()
+            dispatch(part)
+            if closed { return }
+        }
+        if queued.isEmpty { release(.pipelined) }
+        flushUpstreamIfNeeded()
+        flushClientIfNeeded()
+    }
+
+    /// The client went away mid-exchange: let go of the backend.
+    func abandonExchange() {
+        loop.sweeper.unregister(self)
+        abandonUpstream()
+        active = false
+    }
+
+    /// Drops the backend side of the exchange: the connection closes (it holds an unfinished request) or the wait ends.
+    func abandonUpstream() {
+        if let connection = upstream {
+            upstream = nil
+            connection.close()
+        }
+        if waiting == .connection {
+            pool?.cancelWaiting(self)
+            upstreamTicket &+= 1
+        }
+        waiting = .nothing
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+
+/// A response Cutover writes itself, when a request is refused or its backend
+/// failed: a short JSON body naming the reason, the route and the backend.
+struct LocalResponse {
+    var status: Int
+    var reason: String
+    var route: String?
+    var backend: String?
+    var requestID: String?
+
+    static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 400: return "Bad Request"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 411: return "Length Required"
+        case 413: return "Content Too Large"
+        case 417: return "Expectation Failed"
+        case 421: return "Misdirected Request"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Error"
+        }
+    }
+
+    /// The JSON body.
+    var body: String {
+        var fields = ["\"error\":\(Self.quote(reason))", "\"status\":\(status)"]
+        if let route { fields.append("\"route\":\(Self.quote(route))") }
+        if let backend { fields.append("\"backend\":\(Self.quote(backend))") }
+        if let requestID { fields.append("\"request_id\":\(Self.quote(requestID))") }
+        return "{" + fields.joined(separator: ",") + "}\n"
+    }
+
+    /// Writes the whole response. `bodyless` for HEAD requests; `close` adds `Connection: close`.
+    func write(into buffer: inout ByteBuffer, bodyless: Bool, close: Bool, clientMinor: Int) {
+        let body = self.body
+        buffer.writeString("HTTP/1.1 \(status) \(Self.reasonPhrase(status))\r\n")
+        buffer.writeStaticString("Content-Type: application/json\r\n")
+        buffer.writeString("Content-Length: \(body.utf8.count)\r\n")
+        if let requestID { buffer.writeString("X-Request-Id: \(requestID)\r\n") }
+        if close {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if clientMinor == 0 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        if !bodyless { buffer.writeString(body) }
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+}

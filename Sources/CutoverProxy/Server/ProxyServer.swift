@@ -1,0 +1,189 @@
+import CutoverCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The data plane: the proxy listeners (plain and optional TLS), one
+/// ``LoopContext`` per event loop, graceful drain and live reload.
+public final class ProxyServer: Sendable {
+    private let group: any EventLoopGroup
+    private let metrics: ProxyMetrics
+    private let logger: Logger
+    private let contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>]
+    private let state: NIOLockedValueBox<State>
+
+    private struct State {
+        var config: CutoverConfig
+        var listeners: [(channel: any Channel, quiescing: ServerQuiescingHelper)] = []
+        var addresses: [SocketAddress] = []
+    }
+
+    /// Prepares the proxy for a configuration on an event-loop group. Throws when a backend's TLS settings cannot be loaded.
+    public init(config: CutoverConfig, group: any EventLoopGroup, metrics: ProxyMetrics, logger: Logger) async throws {
+        let runtime = try RuntimeConfig(config)
+        let backendMetrics = config.backends.map { metrics.backend($0.name) }
+        var contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
+        for loop in group.makeIterator() {
+            let bound = try await loop.submit {
+                NIOLoopBound(LoopContext(eventLoop: loop, runtime: runtime, metrics: metrics, backendMetrics: backendMetrics), eventLoop: loop)
+            }.get()
+            contexts[ObjectIdentifier(loop)] = bound
+        }
+        self.group = group
+        self.metrics = metrics
+        self.logger = logger
+        self.contexts = contexts
+        self.state = NIOLockedValueBox(State(config: config))
+    }
+
+    /// The configuration in force.
+    public var config: CutoverConfig { state.withLockedValue { $0.config } }
+
+    /// The addresses the listeners are bound to (plain first), once started.
+    public var addresses: [SocketAddress] { state.withLockedValue { $0.addresses } }
+
+    /// Binds the listeners; returns their addresses (port 0 in the config gets a free port).
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        let config = self.config
+        var listeners: [(any Channel, ServerQuiescingHelper)] = []
+        do {
+            listeners.append(try await bind(config.listen, tls: nil, limits: config.limits))
+            if let tls = config.tls {
+                let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificateFile)
+                let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
+                var configuration = TLSConfiguration.makeServerConfiguration(
+                    certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+                configuration.applicationProtocols = ["http/1.1"]
+                let context = try NIOSSLContext(configuration: configuration)
+                listeners.append(try await bind(tls.listen, tls: context, limits: config.limits))
+            }
+        } catch {
+            for (channel, _) in listeners { try? await channel.close() }
+            throw error
+        }
+        let addresses = listeners.compactMap { $0.0.localAddress }
+        state.withLockedValue {
+            $0.listeners = listeners.map { (channel: $0.0, quiescing: $0.1) }
+            $0.addresses = addresses
+        }
+        logger.info("proxy listening", metadata: ["addresses": "\(addresses.map(\.description).joined(separator: ", "))"])
+        return addresses
+    }
+
+    private func bind(_ address: ListenAddress, tls: NIOSSLContext?, limits: Limits) async throws -> (any Channel, ServerQuiescingHelper) {
+        let quiescing = ServerQuiescingHelper(group: group)
+        let contexts = self.contexts
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        let headerLimits = decoderLimits
+        let scheme: StaticString = tls == nil ? "http" : "https"
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let context = contexts[ObjectIdentifier(channel.eventLoop)] else {
+                        preconditionFailure("every event loop of the group has a context")
+                    }
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes,
+                                                                                      informationalResponseStrategy: .drop,
+                                                                                      limitConfiguration: headerLimits)))
+                    try pipeline.addHandler(ClientConnectionHandler(loop: context.value, scheme: scheme))
+                }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+        return (channel, quiescing)
+    }
+
+    /// Applies a new configuration to new requests; in-flight requests finish on
+    /// the old one and no client connection is dropped. Returns notes on settings
+    /// that need a restart to change (listen addresses, threads, header limits of open connections).
+    @discardableResult
+    public func reload(_ config: CutoverConfig) async throws -> [String] {
+        let runtime = try RuntimeConfig(config)
+        let backendMetrics = config.backends.map { metrics.backend($0.name) }
+        for (_, bound) in contexts {
+            try await bound.eventLoop.submit {
+                bound.value.apply(runtime, backendMetrics: backendMetrics)
+            }.get()
+        }
+        let previous = state.withLockedValue { state in
+            let previous = state.config
+            state.config = config
+            return previous
+        }
+        var notes: [String] = []
+        if previous.listen != config.listen || previous.tls?.listen != config.tls?.listen {
+            notes.append("listen addresses changed: the running listeners stay until restart")
+        }
+        if previous.threads != config.threads {
+            notes.append("threads changed: takes effect at restart")
+        }
+        if previous.limits.maxHeaderBytes != config.limits.maxHeaderBytes {
+            notes.append("limits.max_header_bytes applies to connections opened from now on")
+        }
+        return notes
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `drainTimeout`,
+    /// then closes what is left and the idle backend connections.
+    public func shutdown(drainTimeout: Duration) async {
+        let listeners = state.withLockedValue { state in
+            let listeners = state.listeners
+            state.listeners = []
+            return listeners
+        }
+        var drained: [EventLoopFuture<Void>] = []
+        for (_, quiescing) in listeners {
+            let promise = group.next().makePromise(of: Void.self)
+            quiescing.initiateShutdown(promise: promise)
+            drained.append(promise.futureResult)
+        }
+        let all = EventLoopFuture.andAllComplete(drained, on: group.next())
+        let finished = await withTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try? await all.get()
+                return true
+            }
+            tasks.addTask {
+                try? await Task.sleep(for: drainTimeout)
+                return false
+            }
+            let first = await tasks.next() ?? true
+            tasks.cancelAll()
+            return first
+        }
+        if !finished {
+            logger.warning("drain timeout reached: closing remaining client connections")
+        }
+        for (_, bound) in contexts {
+            try? await bound.eventLoop.submit {
+                let context = bound.value
+                if !finished {
+                    for client in context.clients.values { client.forceClose() }
+                }
+                for pool in context.pools { pool.retire() }
+            }.get()
+        }
+        if !finished { try? await all.get() }
+        logger.info("proxy stopped")
+    }
+}

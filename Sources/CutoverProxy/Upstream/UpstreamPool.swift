@@ -1,0 +1,195 @@
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The connections of one event loop to one backend: idle ones are reused
+/// (most recently used first), at most `poolSize` are open, and exchanges
+/// wait in line when all are busy. Confined to its event loop.
+final class UpstreamPool {
+    /// The backend the pool connects to.
+    let target: BackendTarget
+    private let eventLoop: any EventLoop
+    private let metrics: ProxyMetrics.BackendMetrics
+    private var idle: [UpstreamConnection] = []
+    private var waiters = CircularBuffer<(exchange: any UpstreamExchange, ticket: UInt64)>()
+    /// Connections open or being opened.
+    private(set) var openCount = 0
+    /// Set when a reload replaced this pool: connections close instead of returning.
+    private(set) var isRetired = false
+
+    init(target: BackendTarget, eventLoop: any EventLoop, metrics: ProxyMetrics.BackendMetrics) {
+        self.target = target
+        self.eventLoop = eventLoop
+        self.metrics = metrics
+    }
+
+    /// Gets a connection for `exchange`: returns a pooled one at once, or returns
+    /// nil and later calls `upstreamAcquired` / `upstreamAcquireFailed`.
+    /// With `fresh`, an idle connection is not reused (a retry after a stale one failed).
+    func acquire(for exchange: any UpstreamExchange, fresh: Bool = false) -> UpstreamConnection? {
+        precondition(!isRetired, "a retired pool takes no new requests")
+        if !fresh {
+            while let connection = idle.popLast() {
+                if connection.isUsable {
+                    connection.lease(to: exchange)
+                    return connection
+                }
+                connection.close()
+            }
+        }
+        if openCount < target.backend.poolSize {
+            connect(for: exchange, ticket: exchange.upstreamTicket)
+        } else {
+            waiters.append((exchange, exchange.upstreamTicket))
+        }
+        return nil
+    }
+
+    /// Withdraws an exchange from the line (its client went away or its deadline passed).
+    /// Returns whether it was waiting in line (rather than for a connection being made).
+    @discardableResult
+    func cancelWaiting(_ exchange: any UpstreamExchange) -> Bool {
+        if let index = waiters.firstIndex(where: { $0.exchange === exchange }) {
+            waiters.remove(at: index)
+            return true
+        }
+        return false
+    }
+
+    /// The metrics failures of this backend are counted in.
+    var metricsForFailures: ProxyMetrics.BackendMetrics { metrics }
+
+    /// Takes back a connection whose exchange completed cleanly.
+    func release(_ connection: UpstreamConnection) {
+        if isRetired {
+            connection.close()
+            return
+        }
+        if let waiter = nextWaiter() {
+            connection.lease(to: waiter)
+            waiter.upstreamAcquired(connection)
+        } else {
+            idle.append(connection)
+        }
+    }
+
+    /// A connection finished setting up.
+    func connectionReady(_ connection: UpstreamConnection) {
+        let initial = connection.initialWaiter
+        connection.initialWaiter = nil
+        if let initial, initial.exchange.upstreamTicket == initial.ticket {
+            connection.lease(to: initial.exchange)
+            initial.exchange.upstreamAcquired(connection)
+        } else {
+            release(connection)
+        }
+    }
+
+    /// A connection failed while being set up.
+    func connectionFailed(_ connection: UpstreamConnection, _ failure: UpstreamFailure) {
+        let initial = connection.initialWaiter
+        connection.initialWaiter = nil
+        metrics.upstreamError(failure)
+        if let initial, initial.exchange.upstreamTicket == initial.ticket {
+            initial.exchange.upstreamAcquireFailed(failure)
+        }
+    }
+
+    /// A connection closed, for whatever reason.
+    func connectionClosed(_ connection: UpstreamConnection) {
+        openCount -= 1
+        metrics.connectionClosed()
+        if let index = idle.firstIndex(where: { $0 === connection }) {
+            idle.remove(at: index)
+        }
+        if !isRetired, openCount < target.backend.poolSize, let waiter = nextWaiter() {
+            connect(for: waiter, ticket: waiter.upstreamTicket)
+        }
+    }
+
+    /// Stops the pool: idle connections close now, busy ones when released.
+    func retire() {
+        isRetired = true
+        let closing = idle
+        idle.removeAll()
+        for connection in closing { connection.close() }
+        let stranded = waiters
+        waiters.removeAll()
+        for waiter in stranded where waiter.exchange.upstreamTicket == waiter.ticket {
+            waiter.exchange.upstreamAcquireFailed(.poolExhausted)
+        }
+    }
+
+    private func nextWaiter() -> (any UpstreamExchange)? {
+        while let waiter = waiters.popFirst() {
+            if waiter.exchange.upstreamTicket == waiter.ticket { return waiter.exchange }
+        }
+        return nil
+    }
+
+    private func connect(for exchange: any UpstreamExchange, ticket: UInt64) {
+        openCount += 1
+        metrics.connectionOpened()
+        let target = self.target
+        let waiter = NIOLoopBound((exchange, ticket), eventLoop: eventLoop)
+        let pool = NIOLoopBound(self, eventLoop: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(target.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    let connection = UpstreamConnection(pool: pool.value, usesTLS: target.tlsContext != nil)
+                    connection.initialWaiter = waiter.value
+                    if let tlsContext = target.tlsContext {
+                        let tls = try NIOSSLClientHandler(context: tlsContext, serverHostname: target.serverHostname)
+                        try channel.pipeline.syncOperations.addHandler(tls)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(connection)
+                    if target.tlsContext != nil {
+                        // The connect timeout covers the TLS handshake too.
+                        channel.eventLoop.assumeIsolated().scheduleTask(in: target.connectTimeout) {
+                            connection.abandonSetup()
+                        }
+                    }
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        let future: EventLoopFuture<any Channel>
+        if let address = target.address {
+            future = bootstrap.connect(to: address)
+        } else {
+            future = bootstrap.connect(host: target.backend.url.host, port: target.backend.url.port)
+        }
+        future.assumeIsolated().whenFailure { error in
+            let pool = pool.value
+            pool.openCount -= 1
+            pool.metrics.connectionClosed()
+            let failure: UpstreamFailure
+            if let error = error as? ChannelError, case .connectTimeout = error {
+                failure = .connectTimeout
+            } else {
+                failure = .connectFailed(Self.describe(error))
+            }
+            pool.metrics.upstreamError(failure)
+            let (exchange, ticket) = waiter.value
+            if exchange.upstreamTicket == ticket {
+                exchange.upstreamAcquireFailed(failure)
+            }
+            if !pool.isRetired, pool.openCount < pool.target.backend.poolSize, let next = pool.nextWaiter() {
+                pool.connect(for: next, ticket: next.upstreamTicket)
+            }
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return describe(first.error) }
+            if let dns = error.dnsAAAAError ?? error.dnsAError { return "cannot resolve host: \(dns)" }
+            return "cannot connect to \(error.host):\(error.port)"
+        }
+        if let error = error as? IOError { return error.description }
+        return String(describing: error)
+    }
+}
