@@ -1,0 +1,78 @@
+import AsyncHTTPClient
+import CutoverCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// One request the demo sent through the gateway and what came back.
+struct DemoExchange: Sendable {
+    var route: String
+    var phase: Phase?
+    var expectedBackend: String
+    var answeredBy: String
+    var status: Int
+    var seconds: Double
+}
+
+/// Drives a mix of orders-API requests through the gateway: reads by ID (some
+/// missing), list pages, and creates, a few at a time.
+struct DemoTraffic {
+    let gateway: String
+    let routing: RoutingTable
+    let requests: Int
+    let concurrency: Int
+
+    /// The request number `index` of the mix: method, target and body.
+    static func request(_ index: Int) -> (method: HTTPMethod, target: String, body: String?) {
+        switch index % 10 {
+        case 0, 1, 2, 3, 4, 5:
+            // IDs 1…60: the last ten do not exist.
+            return (.GET, "/orders/\((index * 37) % 60 + 1)", nil)
+        case 6, 7:
+            return (.GET, "/orders?limit=\(5 + index % 10)", nil)
+        default:
+            return (.POST, "/orders", "{\"customer\":\"demo-\(index)\",\"total\":\(Double(index % 90) + 0.25)}")
+        }
+    }
+
+    func run(client: HTTPClient) async throws -> [DemoExchange] {
+        try await withThrowingTaskGroup(of: [DemoExchange].self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var results: [DemoExchange] = []
+                    var index = worker
+                    while index < requests {
+                        results.append(try await send(index, client: client))
+                        index += concurrency
+                    }
+                    return results
+                }
+            }
+            var all: [DemoExchange] = []
+            for try await part in group { all += part }
+            return all
+        }
+    }
+
+    private func send(_ index: Int, client: HTTPClient) async throws -> DemoExchange {
+        let (method, target, body) = Self.request(index)
+        var request = HTTPClientRequest(url: gateway + target)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let decision = routing.decide(method: method.rawValue, target: Substring(target))
+        let config = routing.config
+        let route = decision.route.map { config.routes[$0].name } ?? "(unmatched)"
+        let started = ContinuousClock.now
+        let response = try await client.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        let elapsed = ContinuousClock.now - started
+        return DemoExchange(route: route, phase: decision.route.map { config.routes[$0].phase },
+                            expectedBackend: config.backends[decision.backend].name,
+                            answeredBy: response.headers.first(name: "X-Demo-Backend") ?? "gateway",
+                            status: Int(response.status.code),
+                            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+}
