@@ -39,13 +39,11 @@ let package = Package(
                 "CutoverCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -79,7 +77,6 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -101,7 +98,11 @@ let package = Package(
         .testTarget(name: "CutoverCoreTests", dependencies: ["CutoverCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CutoverProxyTests",
-            dependencies: ["CutoverProxy", "CutoverTestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "CutoverProxy", "CutoverTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CutoverStoreTests", dependencies: ["CutoverStore", "CutoverTestSupport"], swiftSettings: swiftSettings),

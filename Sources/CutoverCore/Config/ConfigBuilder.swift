@@ -117,6 +117,8 @@ final class ConfigBuilder {
         guard let admin = reader.mapping(node, at: path, keys: ["listen", "tokens"]) else { return nil }
         let listen = required(admin, "listen").flatMap { address($0, at: admin.path("listen")) }
         var tokens: [AdminToken] = []
+        var names: Set<String> = []
+        var digests: Set<String> = []
         if let list = admin["tokens"].flatMap({ reader.list($0, at: admin.path("tokens")) }) {
             for (index, item) in list.enumerated() {
                 let itemPath = admin.path("tokens").appending(index: index)
@@ -133,10 +135,10 @@ final class ConfigBuilder {
                                       fix: "store the token's digest, as printed by: printf %s TOKEN | sha256sum")
                     }
                 }
-                if let name, tokens.contains(where: { $0.name == name }) {
+                if let name, !names.insert(name).inserted {
                     reader.report(token.path("name"), token["name"], "a token named '\(name)' is already listed", fix: "give every token its own name")
                 }
-                if let digest, tokens.contains(where: { $0.sha256 == digest }) {
+                if let digest, !digests.insert(digest).inserted {
                     reader.report(token.path("sha256"), token["sha256"], "the same token is listed twice", fix: "issue a distinct token per holder")
                 }
                 if let name, let role, let digest { tokens.append(AdminToken(name: name, role: role, sha256: digest)) }

@@ -51,6 +51,12 @@ public struct Limits: Sendable, Hashable {
     /// The most bytes a request body may take (413 beyond).
     public var maxBodyBytes: Int
 
+    /// Creates limits.
+    public init(maxHeaderBytes: Int, maxBodyBytes: Int) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxBodyBytes = maxBodyBytes
+    }
+
     /// nginx-like defaults: 32 KiB of headers, 10 MiB of body.
     public static let defaults = Limits(maxHeaderBytes: 32 * 1024, maxBodyBytes: 10 * 1024 * 1024)
 }
@@ -79,6 +85,13 @@ public struct AdminToken: Sendable, Hashable {
     public var role: Role
     /// Lower-case hex SHA-256 of the token.
     public var sha256: String
+
+    /// Creates a token entry.
+    public init(name: String, role: Role, sha256: String) {
+        self.name = name
+        self.role = role
+        self.sha256 = sha256
+    }
 }
 
 /// A configured upstream.
@@ -115,6 +128,13 @@ public struct BackendTLS: Sendable, Hashable {
     public var verify: Bool
     /// The name sent in SNI and checked against the certificate; the URL's host when nil.
     public var serverName: String?
+
+    /// Creates TLS settings.
+    public init(caFile: String?, verify: Bool, serverName: String?) {
+        self.caFile = caFile
+        self.verify = verify
+        self.serverName = serverName
+    }
 
     /// Verification on, system roots.
     public static let defaults = BackendTLS(caFile: nil, verify: true, serverName: nil)

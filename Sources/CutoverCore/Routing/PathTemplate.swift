@@ -48,39 +48,49 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the template matches the path (the part of the target before any `?`).
     public func matches(_ path: Substring) -> Bool {
+        var path = path
+        return path.withUTF8 { matches(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Whether the template matches the path given as bytes (no query).
+    public func matches(_ path: UnsafeRawBufferPointer) -> Bool {
         matchParameters(path) { _, _ in }
     }
 
     /// The value of the named parameter in the path, if the template matches and has it.
     public func parameter(_ name: String, in path: Substring) -> Substring? {
-        var found: Substring?
-        let matched = matchParameters(path) { parameterName, value in
-            if parameterName == name { found = value }
+        var path = path
+        return path.withUTF8 { bytes in
+            var found: Range<Int>?
+            let matched = matchParameters(UnsafeRawBufferPointer(bytes)) { parameterName, value in
+                if parameterName == name { found = value }
+            }
+            guard matched, let found else { return nil }
+            return Substring(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[found]), as: UTF8.self)
         }
-        return matched ? found : nil
     }
 
-    /// Walks the path against the template, reporting each parameter's value.
-    private func matchParameters(_ path: Substring, _ report: (String, Substring) -> Void) -> Bool {
-        let utf8 = path.utf8
-        guard utf8.first == UInt8(ascii: "/") else { return false }
-        var position = utf8.index(after: utf8.startIndex)
+    /// Walks the path against the template, reporting each parameter's byte range.
+    private func matchParameters(_ path: UnsafeRawBufferPointer, _ report: (String, Range<Int>) -> Void) -> Bool {
+        guard path.first == UInt8(ascii: "/") else { return false }
+        var position = 1
         for (offset, segment) in segments.enumerated() {
-            let end = utf8[position...].firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
+            var end = position
+            while end < path.count, path[end] != UInt8(ascii: "/") { end += 1 }
             switch segment {
             case .literal(let bytes):
-                guard utf8[position..<end].elementsEqual(bytes) else { return false }
+                guard end - position == bytes.count, path[position..<end].elementsEqual(bytes) else { return false }
             case .parameter(let name):
                 guard position != end else { return false }
-                report(name, Substring(utf8[position..<end]))
+                report(name, position..<end)
             }
             if offset == segments.count - 1 {
-                return end == utf8.endIndex
+                return end == path.count
             }
-            guard end != utf8.endIndex else { return false }
-            position = utf8.index(after: end)
+            guard end != path.count else { return false }
+            position = end + 1
         }
-        return utf8.count == 1
+        return path.count == 1
     }
 
     public var description: String { text }

@@ -1,12 +1,15 @@
 /// The routes of a configuration compiled for fast matching, and the routing
-/// decision for a request head. Immutable; a reload builds a new table.
-public struct RoutingTable: Sendable {
+/// decision for a request head. Immutable (a reload builds a new table), and a
+/// class so that the data plane reads it without copying its arrays.
+public final class RoutingTable: Sendable {
     /// The configuration the table was built from.
     public let config: CutoverConfig
-    /// Per route, the indexes into `config.backends` of its old and new sides.
-    private let sides: [(old: Int, new: Int)]
+    /// What matching and deciding need of each route, in match order.
+    private let routes: [CompiledRoute]
     /// Index of the backend that answers unmatched requests.
     public let defaultBackend: Int
+    /// Each route's request limits, by route index.
+    public let routeLimits: [Limits]
 
     /// Compiles a validated configuration.
     public init(config: CutoverConfig) {
@@ -17,15 +20,32 @@ public struct RoutingTable: Sendable {
             }
             return found
         }
-        self.sides = config.routes.map { (index($0.oldBackend), index($0.newBackend)) }
+        self.routes = config.routes.map { route in
+            CompiledRoute(methods: route.match.methods.map { Array($0.utf8) }, path: route.match.path,
+                          prefix: route.match.prefix.map { Array($0.utf8) },
+                          phase: route.phase, old: index(route.oldBackend), new: index(route.newBackend))
+        }
         self.defaultBackend = index(CutoverConfig.defaultBackendName)
+        self.routeLimits = config.routes.map(\.limits)
     }
 
     /// The index of the first route matching the method and request target, if any.
     /// The target's query (after `?`) is not part of the match.
     public func match(method: String, target: Substring) -> Int? {
-        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target
-        for (index, route) in config.routes.enumerated() where route.match.accepts(method: method, path: path) {
+        var method = method, target = target
+        return method.withUTF8 { methodBytes in
+            target.withUTF8 { targetBytes in
+                match(method: UnsafeRawBufferPointer(methodBytes), target: UnsafeRawBufferPointer(targetBytes))
+            }
+        }
+    }
+
+    /// The index of the first route matching, with method and target given as bytes (the data plane's form).
+    public func match(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer) -> Int? {
+        var pathEnd = 0
+        while pathEnd < target.count, target[pathEnd] != UInt8(ascii: "?") { pathEnd += 1 }
+        let path = UnsafeRawBufferPointer(rebasing: target[0..<pathEnd])
+        for index in routes.indices where routes[index].accepts(method: method, path: path) {
             return index
         }
         return nil
@@ -33,16 +53,45 @@ public struct RoutingTable: Sendable {
 
     /// Where a request goes: its route and the backend that answers it.
     public func decide(method: String, target: Substring) -> RoutingDecision {
-        guard let route = match(method: method, target: target) else {
+        var method = method, target = target
+        return method.withUTF8 { methodBytes in
+            target.withUTF8 { targetBytes in
+                decide(method: UnsafeRawBufferPointer(methodBytes), target: UnsafeRawBufferPointer(targetBytes))
+            }
+        }
+    }
+
+    /// Where a request goes, with method and target given as bytes.
+    public func decide(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer) -> RoutingDecision {
+        guard let index = match(method: method, target: target) else {
             return RoutingDecision(route: nil, backend: defaultBackend, side: .old)
         }
-        switch config.routes[route].phase {
+        let route = routes[index]
+        switch route.phase {
         case .new:
-            return RoutingDecision(route: route, backend: sides[route].new, side: .new)
+            return RoutingDecision(route: index, backend: route.new, side: .new)
         case .old, .shadow, .gray, .drain:
             // ConfigLoader admits only `old` and `new` until the later phases are built.
-            return RoutingDecision(route: route, backend: sides[route].old, side: .old)
+            return RoutingDecision(route: index, backend: route.old, side: .old)
         }
+    }
+}
+
+/// A route reduced to what matching and deciding read.
+struct CompiledRoute: Sendable {
+    let methods: [[UInt8]]
+    let path: PathTemplate?
+    let prefix: [UInt8]?
+    let phase: Phase
+    let old: Int
+    let new: Int
+
+    /// Whether a request with this method and path (no query) belongs to the route.
+    func accepts(method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer) -> Bool {
+        if !methods.isEmpty, !methods.contains(where: { $0.count == method.count && $0.elementsEqual(method) }) { return false }
+        if let template = self.path, !template.matches(path) { return false }
+        if let prefix, !path.starts(with: prefix) { return false }
+        return true
     }
 }
 
@@ -65,15 +114,5 @@ public struct RoutingDecision: Sendable, Hashable {
         self.route = route
         self.backend = backend
         self.side = side
-    }
-}
-
-extension RouteMatch {
-    /// Whether a request with this method and path (no query) belongs to the route.
-    func accepts(method: String, path: Substring) -> Bool {
-        if !methods.isEmpty, !methods.contains(method) { return false }
-        if let template = self.path, !template.matches(path) { return false }
-        if let prefix, !path.utf8.starts(with: prefix.utf8) { return false }
-        return true
     }
 }

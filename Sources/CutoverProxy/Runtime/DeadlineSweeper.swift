@@ -58,7 +58,7 @@ final class DeadlineSweeper {
 
     private func sweep() {
         timerRunning = false
-        let now = NIODeadline.now()
+        let now = eventLoop.now
         var index = 0
         while index < entries.count {
             let entry = entries[index]

@@ -11,7 +11,8 @@ final class LoopContext {
     private(set) var runtime: RuntimeConfig
     /// Connection pools, indexed like the backends.
     private(set) var pools: [UpstreamPool] = []
-    private var routeMetrics: [Int: ProxyMetrics.RouteMetrics] = [:]
+    /// Request metrics by `(route + 1) * backends + backend`, created on first use.
+    private var routeMetrics: [ProxyMetrics.RouteMetrics?] = []
     /// Makes request IDs.
     var requestIDs = RequestIDGenerator()
     /// Watches the deadlines of in-flight exchanges.
@@ -25,6 +26,11 @@ final class LoopContext {
         self.runtime = runtime
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop, tick: Self.tick(for: runtime))
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
+        self.routeMetrics = Self.emptyMetricsCache(runtime)
+    }
+
+    private static func emptyMetricsCache(_ runtime: RuntimeConfig) -> [ProxyMetrics.RouteMetrics?] {
+        Array(repeating: nil, count: (runtime.routeNames.count + 1) * runtime.targets.count)
     }
 
     /// Switches new requests to another configuration. In-flight exchanges keep
@@ -33,7 +39,7 @@ final class LoopContext {
         let retired = pools
         self.runtime = runtime
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
-        self.routeMetrics = [:]
+        self.routeMetrics = Self.emptyMetricsCache(runtime)
         self.sweeper.tick = Self.tick(for: runtime)
         for pool in retired { pool.retire() }
     }
@@ -41,7 +47,7 @@ final class LoopContext {
     /// The metrics for requests of a route (nil: unmatched) answered by a backend,
     /// indexes taken from `runtime` (cached while it is the configuration in force).
     func routeMetrics(runtime: RuntimeConfig, route: Int?, backend: Int) -> ProxyMetrics.RouteMetrics {
-        let key = ((route ?? -1) + 1) << 16 | backend
+        let key = ((route ?? -1) + 1) * runtime.targets.count + backend
         let current = runtime === self.runtime
         if current, let existing = routeMetrics[key] { return existing }
         let name = route.map { runtime.routeNames[$0] } ?? unmatchedRouteLabel

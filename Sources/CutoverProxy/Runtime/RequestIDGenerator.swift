@@ -42,6 +42,25 @@ struct RequestIDGenerator {
         }
     }
 
+    /// Writes `X-Request-Id: <new ID>\r\n` into `buffer` in one step.
+    mutating func writeHeader(into buffer: inout ByteBuffer) {
+        let high = next(), low = next()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 48) { pointer in
+            let prefix: StaticString = "X-Request-Id: "
+            pointer.copyMemory(from: UnsafeRawBufferPointer(start: prefix.utf8Start, count: 14))
+            let digits: StaticString = "0123456789abcdef"
+            digits.withUTF8Buffer { hex in
+                for index in 0..<16 {
+                    pointer[14 + index] = hex[Int((high >> (60 - UInt64(index) * 4)) & 0xF)]
+                    pointer[30 + index] = hex[Int((low >> (60 - UInt64(index) * 4)) & 0xF)]
+                }
+            }
+            pointer[46] = 0x0D
+            pointer[47] = 0x0A
+            return 48
+        }
+    }
+
     /// A new ID as text.
     mutating func make() -> String {
         var buffer = ByteBuffer()

@@ -13,6 +13,8 @@ final class RuntimeConfig: Sendable {
     let serverNames: Set<String>
     /// Names used as metric labels, per route index.
     let routeNames: [String]
+    /// The limits of requests no route overrides.
+    let limits: Limits
 
     /// Prepares a validated configuration; throws when a backend's TLS settings cannot be loaded.
     init(_ config: CutoverConfig) throws {
@@ -24,6 +26,7 @@ final class RuntimeConfig: Sendable {
         if let tls = config.tls { names.insert(tls.listen.host.lowercased()) }
         self.serverNames = names
         self.routeNames = config.routes.map(\.name)
+        self.limits = config.limits
     }
 
     /// The configuration.

@@ -1,35 +1,14 @@
 import CutoverCore
 import NIOCore
-import NIOHTTP1
 
 /// The request side of an exchange: admitting a request, routing it, and
 /// streaming its body to the backend.
 extension ClientConnectionHandler {
-    /// Handles one decoded request part for the current (or a new) exchange.
-    func dispatch(_ part: HTTPServerRequestPart) {
-        switch part {
-        case .head(let head):
-            if active {
-                queued.append(part)
-                hold(.pipelined)
-                return
-            }
-            guard acceptingRequests, !closed else { return }
-            startExchange(head)
-        case .body(let body):
-            guard active, requestSide == .receiving else { return }
-            receiveBody(body)
-        case .end(let trailers):
-            guard active, requestSide == .receiving else { return }
-            receiveEnd(trailers)
-        }
-    }
-
-    /// Begins an exchange with no request head (a request that could not be parsed).
+    /// Begins an exchange with no usable request head (a request that could not be parsed).
     func beginBareExchange() {
         resetExchange()
         active = true
-        startTime = .now()
+        startTime = loop.eventLoop.now
     }
 
     func resetExchange() {
@@ -45,133 +24,140 @@ extension ClientConnectionHandler {
         sentContinue = false
         requestSide = .receiving
         bodyBytes = 0
-        pendingBody.removeAll()
+        if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
         pendingBodyBytes = 0
-        pendingTrailers = nil
         requestIDLocation = nil
+        clientRequestID = nil
         framing = nil
+        headPending = false
         status = 0
         waiting = .nothing
         retried = false
         pool = nil
+        awaitingBodyPrefix = false
     }
 
     /// Admits, routes and starts forwarding a request.
-    func startExchange(_ head: HTTPRequestHead) {
+    func startExchange(_ head: RequestHead) {
         resetExchange()
         active = true
-        startTime = .now()
-        clientMinor = Int(head.version.minor)
-        clientKeepAlive = head.isKeepAlive
-        isHEAD = head.method == .HEAD
-        switch head.method {
-        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: isIdempotent = true
-        default: isIdempotent = false
-        }
-
-        // One pass over the headers for everything admission needs.
-        var hostCount = 0
-        var contentLength = 0
-        var expect: String?
-        var transferEncoding: String?
-        var upgrade = false
-        for (name, value) in head.headers {
-            switch RequestHeaderKind.of(name) {
-            case .host: hostCount += 1
-            case .contentLength: contentLength = Int(value) ?? 0
-            case .expect: expect = value
-            case .hopByHop:
-                if RequestHeaderKind.name(name, is: "transfer-encoding") { transferEncoding = value }
-                if RequestHeaderKind.name(name, is: "upgrade") { upgrade = true }
-            default: break
-            }
-        }
-        if let transferEncoding {
-            guard transferEncoding.trimmingCharacters(in: " \t").lowercased() == "chunked" else {
-                return refuse(501, "Transfer-Encoding '\(transferEncoding)' is not supported; only chunked is", label: "framing", body: true)
-            }
+        startTime = loop.eventLoop.now
+        parser.maxHeadBytes = runtime.limits.maxHeaderBytes
+        clientMinor = head.minorVersion
+        clientKeepAlive = head.keepAlive
+        isHEAD = head.method == .head
+        isIdempotent = head.method.isIdempotent
+        switch head.framing {
+        case .none: hasBody = false
+        case .contentLength(let length): hasBody = length > 0
+        case .chunked:
+            hasBody = true
             chunkedRequest = true
         }
-        hasBody = chunkedRequest || contentLength > 0
-        if upgrade {
-            // The decoder stops at a protocol upgrade, which Cutover does not proxy: answer this request, then close.
+        if head.upgrade {
+            // Cutover does not proxy protocol upgrades: the request is answered without one, then the connection closes.
             closeAfterResponse = true
         }
+        if let range = head.requestID { clientRequestID = head.text(range) }
 
-        guard head.version.major == 1 else { return refuse(505, "unsupported HTTP version", label: "version", body: hasBody) }
-        guard head.method != .CONNECT else { return refuse(405, "CONNECT is not supported: Cutover is not a forward proxy", label: "method", body: hasBody) }
-        if clientMinor >= 1, hostCount == 0 { return refuse(400, "missing Host header", label: "host", body: hasBody) }
-        if hostCount > 1 { return refuse(400, "more than one Host header", label: "host", body: hasBody) }
+        guard head.method != .connect else {
+            return refuse(405, "CONNECT is not supported: Cutover is not a forward proxy", label: "method")
+        }
+        if clientMinor >= 1, head.hostCount == 0 { return refuse(400, "missing Host header", label: "host") }
+        if head.hostCount > 1 { return refuse(400, "more than one Host header", label: "host") }
 
+        // Route on the target as the client sent it, or on the path of an absolute-form target naming this gateway.
+        var targetOverride: String?
         var hostOverride: String?
-        let target: Substring
-        switch RequestTarget.parse(head.uri) {
-        case .origin(let path):
-            target = path
-        case .asterisk:
-            guard head.method == .OPTIONS else { return refuse(400, "'*' is a target for OPTIONS only", label: "target", body: hasBody) }
-            target = "*"
-        case .absolute(let authority, let host, let path):
-            let lowered = host.lowercased()
-            guard runtime.serverNames.contains(lowered) || lowered == localHost else {
-                return refuse(421, "host '\(host)' is not served here: Cutover is not an open proxy", label: "foreign_host", body: hasBody)
+        let routed: RoutingDecision? = head.raw.withUnsafeReadableBytes { bytes in
+            let method = UnsafeRawBufferPointer(rebasing: bytes[head.methodRange])
+            let target = UnsafeRawBufferPointer(rebasing: bytes[head.targetRange])
+            if target.first == UInt8(ascii: "/") {
+                return runtime.routing.decide(method: method, target: target)
             }
-            hostOverride = String(authority)
-            target = path
-        case .invalid:
-            return refuse(400, "invalid request target", label: "target", body: hasBody)
+            if target.count == 1, target.first == UInt8(ascii: "*") {
+                return head.method == .options ? runtime.routing.decide(method: method, target: target) : nil
+            }
+            return nil
+        }
+        if let routed {
+            decision = routed
+        } else {
+            switch RequestTarget.parse(head.targetText) {
+            case .asterisk:
+                return refuse(400, "'*' is a target for OPTIONS only", label: "target")
+            case .absolute(let authority, let host, let path):
+                let lowered = host.lowercased()
+                guard runtime.serverNames.contains(lowered) || lowered == localHost else {
+                    return refuse(421, "host '\(host)' is not served here: Cutover is not an open proxy", label: "foreign_host")
+                }
+                hostOverride = String(authority)
+                targetOverride = String(path)
+                decision = runtime.routing.decide(method: head.methodText, target: path)
+            case .origin, .invalid:
+                return refuse(400, "invalid request target", label: "target")
+            }
         }
 
-        decision = runtime.routing.decide(method: head.method.rawValue, target: target)
-        let limits = decision.route.map { runtime.config.routes[$0].limits } ?? runtime.config.limits
-        if limits.maxHeaderBytes < runtime.config.limits.maxHeaderBytes, Self.headerBytes(head) > limits.maxHeaderBytes {
-            return refuse(431, "request header fields larger than the route's \(limits.maxHeaderBytes) bytes", label: "header_too_large", body: hasBody)
+        let limits = decision.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
+        if head.byteCount > limits.maxHeaderBytes {
+            return refuse(431, "request header fields larger than the route's \(limits.maxHeaderBytes) bytes", label: "header_too_large")
         }
         bodyLimit = limits.maxBodyBytes
-        if contentLength > bodyLimit {
-            return refuse(413, "request body of \(contentLength) bytes is larger than the limit of \(bodyLimit)", label: "body_too_large", body: true)
+        if case .contentLength(let length) = head.framing, length > bodyLimit {
+            return refuse(413, "request body of \(length) bytes is larger than the limit of \(bodyLimit)", label: "body_too_large")
         }
-        if let expect {
-            guard expect.trimmingCharacters(in: " \t").lowercased() == "100-continue", clientMinor >= 1 else {
-                return refuse(417, "unsupported expectation '\(expect)'", label: "expect", body: hasBody)
+        if let expect = head.expect {
+            let value = head.text(expect)
+            guard value.lowercased() == "100-continue", clientMinor >= 1 else {
+                return refuse(417, "unsupported expectation '\(value)'", label: "expect")
             }
             expectContinue = true
         }
 
         let backend = runtime.targets[decision.backend]
-        let writer = RequestHeadWriter(target: target, hostOverride: backend.backend.hostHeader ?? hostOverride,
-                                       defaultHost: backend.authority, clientAddress: clientAddress,
-                                       scheme: scheme, chunked: chunkedRequest)
-        var buffer = context.channel.allocator.buffer(capacity: 256 + head.uri.utf8.count + head.headers.count * 48)
-        requestIDLocation = writer.write(head, into: &buffer, ids: &loop.requestIDs)
-        requestHead = buffer
+        let writer = RequestHeadWriter(targetOverride: targetOverride, hostOverride: backend.backend.hostHeader ?? hostOverride,
+                                       defaultHost: backend.authority, forwarding: forwarding)
+        // The head is written into the buffer of the previous request: by now that write has
+        // completed, so clearing it reuses its memory instead of allocating.
+        requestHead.clear()
+        requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
         pool = loop.pools[decision.backend]
-        acquireUpstream(fresh: false)
+        if chunkedRequest, !expectContinue {
+            // A chunked body's length is unknown: hold its first bytes so that a small body is
+            // checked whole (framing, size limit) before anything reaches the backend.
+            awaitingBodyPrefix = true
+            return
+        }
+        acquireUpstream(fresh: false, now: startTime)
     }
 
     /// Asks the route's pool for a connection; the exchange waits (with a deadline) when none is ready.
-    func acquireUpstream(fresh: Bool) {
+    /// `now` is the loop's time, read once by the caller.
+    func acquireUpstream(fresh: Bool, now: NIODeadline) {
         guard let pool, !pool.isRetired else {
             return fail(.poolExhausted)
         }
         upstreamTicket &+= 1
         waiting = .connection
-        deadline = .now() + pool.target.connectTimeout
-        loop.sweeper.register(self)
         if let connection = pool.acquire(for: self, fresh: fresh) {
-            attach(connection)
+            attach(connection, now: now)
+        } else if waiting == .connection {
+            // Not failed synchronously: wait for the pool, up to the connect timeout.
+            deadline = now + pool.target.connectTimeout
+            loop.sweeper.register(self)
         }
     }
 
     /// Starts sending the request on a leased connection.
-    func attach(_ connection: UpstreamConnection) {
+    func attach(_ connection: UpstreamConnection, now: NIODeadline) {
         upstream = connection
         waiting = .response
         connection.expectResponse(toHEAD: isHEAD, chunkMode: ClientFraming.chunkMode(clientMinor: clientMinor))
         connection.write(requestHead)
         if expectContinue, !sentContinue {
             sentContinue = true
-            var buffer = context.channel.allocator.buffer(capacity: 25)
+            var buffer = allocator.buffer(capacity: 25)
             buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
@@ -179,13 +165,11 @@ extension ClientConnectionHandler {
             writeBodyUpstream(part)
         }
         pendingBodyBytes = 0
-        if requestSide == .complete {
-            writeEndUpstream(pendingTrailers)
-            pendingTrailers = nil
-        }
+        if requestSide == .complete { writeEndUpstream() }
         upstreamNeedsFlush = false
         connection.flush()
-        deadline = .now() + runtime.targets[decision.backend].responseTimeout
+        deadline = now + runtime.targets[decision.backend].responseTimeout
+        activitySeen = activity
         loop.sweeper.register(self)
         release(.buffering)
         if !connection.isWritable { hold(.upstreamBackpressure) }
@@ -199,35 +183,40 @@ extension ClientConnectionHandler {
         if let upstream {
             writeBodyUpstream(body)
             upstreamNeedsFlush = true
-            deadline = .now() + runtime.targets[decision.backend].responseTimeout
+            activity &+= 1
             if !upstream.isWritable { hold(.upstreamBackpressure) }
         } else {
             pendingBody.append(body)
             pendingBodyBytes += body.readableBytes
             if pendingBodyBytes >= Self.maxBufferedBody { hold(.buffering) }
+            if awaitingBodyPrefix, pendingBodyBytes >= Self.chunkedPrefixBytes {
+                awaitingBodyPrefix = false
+                acquireUpstream(fresh: false, now: loop.eventLoop.now)
+            }
         }
     }
 
-    func receiveEnd(_ trailers: HTTPHeaders?) {
+    func receiveEnd() {
         requestSide = .complete
-        if upstream != nil {
-            writeEndUpstream(trailers)
+        if upstream != nil, chunkedRequest {
+            writeEndUpstream()
             upstreamNeedsFlush = true
-        } else {
-            pendingTrailers = trailers
+        } else if awaitingBodyPrefix {
+            awaitingBodyPrefix = false
+            acquireUpstream(fresh: false, now: loop.eventLoop.now)
         }
     }
 
+    /// Writes body data to the backend, re-chunked when the request is chunked.
     func writeBodyUpstream(_ body: ByteBuffer) {
-        guard let upstream else { return }
+        guard let upstream, body.readableBytes > 0 else { return }
         if chunkedRequest {
-            guard body.readableBytes > 0 else { return }
-            var size = context.channel.allocator.buffer(capacity: 18)
+            var size = allocator.buffer(capacity: 18)
             size.writeString(String(body.readableBytes, radix: 16))
             size.writeStaticString("\r\n")
             upstream.write(size)
             upstream.write(body)
-            var crlf = context.channel.allocator.buffer(capacity: 2)
+            var crlf = allocator.buffer(capacity: 2)
             crlf.writeStaticString("\r\n")
             upstream.write(crlf)
         } else {
@@ -235,14 +224,11 @@ extension ClientConnectionHandler {
         }
     }
 
-    func writeEndUpstream(_ trailers: HTTPHeaders?) {
+    /// Ends a chunked request body (its trailers are not forwarded).
+    func writeEndUpstream() {
         guard chunkedRequest, let upstream else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 5)
-        buffer.writeStaticString("0\r\n")
-        for (name, value) in trailers ?? [:] where RequestHeaderKind.of(name) != .hopByHop {
-            buffer.writeString("\(name): \(value)\r\n")
-        }
-        buffer.writeStaticString("\r\n")
+        var buffer = allocator.buffer(capacity: 5)
+        buffer.writeStaticString("0\r\n\r\n")
         upstream.write(buffer)
     }
 
@@ -257,17 +243,15 @@ extension ClientConnectionHandler {
         respondLocally(status: 413, reason: "request body is larger than the limit of \(bodyLimit) bytes", recordMetrics: false)
     }
 
-    /// Refuses a request before it reaches a backend. `body` says whether a body may follow, in which case the connection closes.
-    func refuse(_ status: Int, _ reason: String, label: String, body: Bool) {
+    /// Refuses a request before it reaches a backend. When a body may follow, the connection closes after the answer.
+    func refuse(_ status: Int, _ reason: String, label: String) {
         loop.metrics.rejected(label)
-        if body { closeAfterResponse = true }
+        if hasBody {
+            closeAfterResponse = true
+        } else {
+            // Nothing follows the head: the connection can take the next request.
+            requestSide = .complete
+        }
         respondLocally(status: status, reason: reason, recordMetrics: false)
-    }
-
-    /// The bytes of the request line and headers, as the client sent them (about).
-    static func headerBytes(_ head: HTTPRequestHead) -> Int {
-        var total = head.method.rawValue.utf8.count + head.uri.utf8.count + 12
-        for (name, value) in head.headers { total += name.utf8.count + value.utf8.count + 4 }
-        return total
     }
 }

@@ -1,6 +1,5 @@
 import CutoverCore
 import NIOCore
-import NIOHTTP1
 
 /// The response side of an exchange: what the backend answers, failures and
 /// deadlines, and finishing the exchange.
@@ -12,7 +11,7 @@ extension ClientConnectionHandler {
             connection.release(reusable: true)
             return
         }
-        attach(connection)
+        attach(connection, now: loop.eventLoop.now)
     }
 
     func upstreamAcquireFailed(_ failure: UpstreamFailure) {
@@ -25,7 +24,7 @@ extension ClientConnectionHandler {
         if head.isInformational {
             // Cutover answers `Expect: 100-continue` itself; other interim responses reach HTTP/1.1 clients.
             if head.status != 100, clientMinor >= 1, framing == nil {
-                var buffer = context.channel.allocator.buffer(capacity: head.raw.readableBytes)
+                var buffer = allocator.buffer(capacity: head.raw.readableBytes)
                 ResponseHeadWriter.writeInformational(head, into: &buffer)
                 context.write(wrapOutboundOut(buffer), promise: nil)
                 clientNeedsFlush = true
@@ -37,39 +36,60 @@ extension ClientConnectionHandler {
         let framing = ClientFraming.decide(head.framing, clientMinor: clientMinor, clientKeepAlive: keepAlive)
         self.framing = framing
         status = head.status
-        var buffer = context.channel.allocator.buffer(capacity: head.raw.readableBytes + 64)
-        ResponseHeadWriter.write(head, framing: framing, clientMinor: clientMinor, into: &buffer)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        // Reuse the previous response head's memory when its write has completed (the usual case).
+        // The head is written with the first body bytes, so a small response leaves in one write.
+        responseHead.clear()
+        ResponseHeadWriter.write(head, framing: framing, clientMinor: clientMinor, into: &responseHead)
+        headPending = true
+    }
+
+    /// Body bytes small enough to travel in the head's buffer (a copy) rather than as a second write.
+    static let coalescedBodyLimit = 8 * 1024
+
+    /// Writes the response head if it is still waiting for body bytes.
+    func writePendingHead() {
+        guard headPending else { return }
+        headPending = false
+        context.write(wrapOutboundOut(responseHead), promise: nil)
         clientNeedsFlush = true
     }
 
     func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
         guard let framing else { return }
-        deadline = .now() + runtime.targets[decision.backend].responseTimeout
+        activity &+= 1
         switch framing.body {
         case .passthrough:
-            context.write(wrapOutboundOut(body), promise: nil)
+            if headPending, body.readableBytes <= Self.coalescedBodyLimit {
+                var body = body
+                responseHead.writeBuffer(&body)
+                writePendingHead()
+            } else {
+                writePendingHead()
+                context.write(wrapOutboundOut(body), promise: nil)
+            }
         case .rechunk:
+            writePendingHead()
             guard body.readableBytes > 0 else { return }
-            var size = context.channel.allocator.buffer(capacity: 18)
+            var size = allocator.buffer(capacity: 18)
             size.writeString(String(body.readableBytes, radix: 16))
             size.writeStaticString("\r\n")
             context.write(wrapOutboundOut(size), promise: nil)
             context.write(wrapOutboundOut(body), promise: nil)
-            var crlf = context.channel.allocator.buffer(capacity: 2)
+            var crlf = allocator.buffer(capacity: 2)
             crlf.writeStaticString("\r\n")
             context.write(wrapOutboundOut(crlf), promise: nil)
         case .none:
             return
         }
         clientNeedsFlush = true
-        if !context.channel.isWritable { connection.pauseReading() }
+        if !clientWritable { connection.pauseReading() }
     }
 
     func upstreamDidFinishResponse(_ connection: UpstreamConnection) {
         guard let framing else { return }
+        writePendingHead()
         if framing.body == .rechunk {
-            var buffer = context.channel.allocator.buffer(capacity: 5)
+            var buffer = allocator.buffer(capacity: 5)
             buffer.writeStaticString("0\r\n\r\n")
             context.write(wrapOutboundOut(buffer), promise: nil)
         }
@@ -81,6 +101,7 @@ extension ClientConnectionHandler {
     }
 
     func upstreamDidCompleteRead(_ connection: UpstreamConnection) {
+        writePendingHead()
         flushClientIfNeeded()
     }
 
@@ -92,7 +113,7 @@ extension ClientConnectionHandler {
         if framing == nil, failure == .reset, reused, !retried, isIdempotent, !hasBody {
             // A pooled connection the backend had already closed: try once more on a new one.
             retried = true
-            acquireUpstream(fresh: true)
+            acquireUpstream(fresh: true, now: loop.eventLoop.now)
             return
         }
         fail(failure)
@@ -117,6 +138,13 @@ extension ClientConnectionHandler {
             pool?.metricsForFailures.upstreamError(failure)
             fail(failure)
         case .response:
+            if activity != activitySeen {
+                // The body moved since the deadline was set: extend it.
+                activitySeen = activity
+                deadline = loop.eventLoop.now + runtime.targets[decision.backend].responseTimeout
+                loop.sweeper.register(self)
+                return
+            }
             let connection = upstream
             upstream = nil
             connection?.close()
@@ -129,6 +157,7 @@ extension ClientConnectionHandler {
 
     /// The backend could not answer: a local error response if nothing was sent yet, otherwise the connection closes.
     func fail(_ failure: UpstreamFailure) {
+        writePendingHead()
         guard framing == nil else {
             recordAnswered()
             finishExchange(close: true)
@@ -144,7 +173,7 @@ extension ClientConnectionHandler {
         let backendName = recordMetrics ? runtime.targets[decision.backend].backend.name : nil
         let response = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
         let close = closeAfterResponse || !clientKeepAlive || quiescing
-        var buffer = context.channel.allocator.buffer(capacity: 256)
+        var buffer = allocator.buffer(capacity: 256)
         response.write(into: &buffer, bodyless: isHEAD, close: close, clientMinor: clientMinor)
         context.write(wrapOutboundOut(buffer), promise: nil)
         clientNeedsFlush = true
@@ -157,11 +186,11 @@ extension ClientConnectionHandler {
     /// The request ID the backend got, or a new one when the request never got that far.
     func currentRequestID() -> String {
         if let location = requestIDLocation { return location.read(from: requestHead) }
-        return loop.requestIDs.make()
+        return clientRequestID ?? loop.requestIDs.make()
     }
 
     func recordAnswered() {
-        let elapsed = NIODeadline.now() - startTime
+        let elapsed = loop.eventLoop.now - startTime
         loop.routeMetrics(runtime: runtime, route: decision.route, backend: decision.backend).record(status: status, nanoseconds: elapsed.nanoseconds)
     }
 
@@ -170,34 +199,21 @@ extension ClientConnectionHandler {
         loop.sweeper.unregister(self)
         waiting = .nothing
         active = false
-        pendingBody.removeAll()
+        if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
         let mustClose = close || closeAfterResponse || requestSide != .complete || quiescing || closed
         if mustClose {
             acceptingRequests = false
             hold(.closing)
-            queued.removeAll()
+            stash = nil
             clientNeedsFlush = false
             let context = self.context!
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.writeAndFlush(wrapOutboundOut(allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
             return
         }
         flushClientIfNeeded()
-        replayQueued()
-    }
-
-    /// Runs pipelined requests that arrived while the previous one was in flight.
-    func replayQueued() {
-        while let part = queued.first {
-            if case .head = part, active { break }
-            queued.removeFirst()
-            dispatch(part)
-            if closed { return }
-        }
-        if queued.isEmpty { release(.pipelined) }
-        flushUpstreamIfNeeded()
-        flushClientIfNeeded()
+        processStash()
     }
 
     /// The client went away mid-exchange: let go of the backend.

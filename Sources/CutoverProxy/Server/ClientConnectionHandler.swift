@@ -1,14 +1,14 @@
 import CutoverCore
 import NIOCore
 import NIOExtras
-import NIOHTTP1
 
-/// Serves one client connection: each request is routed, forwarded to the
-/// backend its route's phase names over a pooled connection, and the backend's
-/// response is streamed back with backpressure both ways. Pipelined requests
-/// are answered in order, one at a time. Confined to the channel's event loop.
+/// Serves one client connection: each request is parsed in place, routed,
+/// forwarded to the backend its route's phase names over a pooled connection,
+/// and the backend's response is streamed back with backpressure both ways.
+/// Pipelined requests are answered in order, one at a time. Confined to the
+/// channel's event loop.
 final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, UpstreamExchange {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -40,17 +40,25 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
 
     /// Body bytes held while no connection is ready, before client reads pause.
     static let maxBufferedBody = 256 * 1024
+    /// How much of a chunked body is held (and so checked) before the backend is contacted.
+    static let chunkedPrefixBytes = 64 * 1024
 
     let loop: LoopContext
     let scheme: StaticString
     var context: ChannelHandlerContext!
+    /// The channel's allocator, read once.
+    var allocator = ByteBufferAllocator()
     var clientAddress = "unknown"
     var localHost: String?
+    /// The forwarding headers for this client, built when it connects.
+    var forwarding = ForwardingLines(clientAddress: "unknown", scheme: "http")
 
     // Reading.
+    var parser: RequestParser
+    /// Bytes of requests that arrived while the current one was in flight.
+    var stash: ByteBuffer?
     var holds: ReadHold = []
     var readPending = false
-    var queued = CircularBuffer<HTTPServerRequestPart>()
     var acceptingRequests = true
     var closed = false
     var quiescing = false
@@ -67,14 +75,20 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var hasBody = false
     var expectContinue = false
     var sentContinue = false
+    /// A chunked request whose first bytes are being held before the backend is contacted.
+    var awaitingBodyPrefix = false
     var requestSide = RequestSide.receiving
     var bodyBytes = 0
     var bodyLimit = 0
     var pendingBody = CircularBuffer<ByteBuffer>()
     var pendingBodyBytes = 0
-    var pendingTrailers: HTTPHeaders?
+    /// The head sent to the backend; reused from request to request.
     var requestHead = ByteBuffer()
+    /// The head sent to the client; reused from response to response.
+    var responseHead = ByteBuffer()
     var requestIDLocation: RequestIDLocation?
+    /// The client's request ID when the request was refused before its head was written for a backend.
+    var clientRequestID: String?
     var upstream: UpstreamConnection?
     /// The pool the exchange takes its connection from (fixed at admission, so a reload mid-exchange changes nothing).
     var pool: UpstreamPool?
@@ -91,22 +105,36 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     // DeadlineTracked.
     var deadline = NIODeadline.distantFuture
     var sweepIndex = -1
+    /// Counts request and response body progress; a response deadline that passes
+    /// while this moved is extended instead (so a stalled body is cut after one to
+    /// two response timeouts, without reading the clock per read).
+    var activity: UInt32 = 0
+    var activitySeen: UInt32 = 0
+    /// Whether the client channel takes writes without building a backlog.
+    var clientWritable = true
+    /// The client's response head, built but not yet written (it goes out with the first body bytes).
+    var headPending = false
 
     init(loop: LoopContext, scheme: StaticString) {
         self.loop = loop
         self.scheme = scheme
         self.runtime = loop.runtime
+        self.parser = RequestParser(maxHeadBytes: loop.runtime.limits.maxHeaderBytes)
     }
 
     // MARK: - Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
+        requestHead = allocator.buffer(capacity: 1024)
+        responseHead = allocator.buffer(capacity: 512)
     }
 
     func channelActive(context: ChannelHandlerContext) {
         clientAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
         localHost = context.channel.localAddress?.ipAddress
+        forwarding = ForwardingLines(clientAddress: clientAddress, scheme: scheme)
         loop.clients[ObjectIdentifier(self)] = self
         loop.metrics.clientConnections.increment()
         context.fireChannelActive()
@@ -117,17 +145,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.metrics.clientConnections.decrement()
         if active { abandonExchange() }
-        queued.removeAll()
+        stash = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if !queued.isEmpty {
-            queued.append(part)
-            return
+        var input = unwrapInboundIn(data)
+        if var pending = stash {
+            stash = nil
+            pending.writeBuffer(&input)
+            input = pending
         }
-        dispatch(part)
+        process(&input)
+        if input.readableBytes > 0, acceptingRequests, !closed { stash = input }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -137,7 +167,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { upstream?.resumeReading() }
+        clientWritable = context.channel.isWritable
+        if clientWritable { upstream?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -152,7 +183,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             quiescing = true
-            if !active, queued.isEmpty {
+            if !active, !parser.isInMessage, stash == nil {
                 context.close(promise: nil)
             } else {
                 closeAfterResponse = true
@@ -163,12 +194,65 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parseError = error as? HTTPParserError else {
-            context.close(promise: nil)
-            return
+        context.close(promise: nil)
+    }
+
+    /// Closes the connection now (the drain timeout ran out).
+    func forceClose() {
+        context.close(promise: nil)
+    }
+
+    // MARK: - Input
+
+    /// Parses requests out of `input` and hands their parts to the exchange.
+    /// Stops (leaving the bytes in `input`) when a complete request is still
+    /// being answered: the next one waits its turn.
+    func process(_ input: inout ByteBuffer) {
+        while !closed {
+            if active, requestSide == .complete {
+                if input.readableBytes > 0 { hold(.pipelined) }
+                return
+            }
+            guard acceptingRequests else {
+                input.moveReaderIndex(to: input.writerIndex)
+                return
+            }
+            let event: RequestParser.Event
+            do {
+                event = try parser.next(&input)
+            } catch {
+                input.moveReaderIndex(to: input.writerIndex)
+                requestFailed(error)
+                return
+            }
+            switch event {
+            case .head(let head):
+                startExchange(head)
+            case .body(let body):
+                if active, requestSide == .receiving { receiveBody(body) }
+            case .end:
+                if active, requestSide == .receiving { receiveEnd() }
+            case .needMoreData:
+                return
+            }
         }
-        let (status, reason, label) = Self.describe(parseError)
-        loop.metrics.rejected(label)
+    }
+
+    /// Continues with requests that arrived while the previous one was in flight.
+    func processStash() {
+        if var input = stash {
+            stash = nil
+            process(&input)
+            if input.readableBytes > 0, acceptingRequests, !closed { stash = input }
+        }
+        if stash == nil { release(.pipelined) }
+        flushUpstreamIfNeeded()
+        flushClientIfNeeded()
+    }
+
+    /// The request could not be parsed: refuse it (or, mid-response, close).
+    func requestFailed(_ error: RequestParseError) {
+        loop.metrics.rejected(error.metricReason)
         if active {
             guard framing == nil else {
                 context.close(promise: nil)
@@ -179,12 +263,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
             beginBareExchange()
         }
         closeAfterResponse = true
-        respondLocally(status: status, reason: reason, recordMetrics: false)
-    }
-
-    /// Closes the connection now (the drain timeout ran out).
-    func forceClose() {
-        context.close(promise: nil)
+        respondLocally(status: error.status, reason: error.description, recordMetrics: false)
     }
 
     // MARK: - Reading control
@@ -215,23 +294,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         if clientNeedsFlush {
             clientNeedsFlush = false
             context.flush()
-        }
-    }
-
-    static func describe(_ error: HTTPParserError) -> (Int, String, String) {
-        switch error {
-        case .headerOverflow:
-            return (431, "request header fields too large", "header_too_large")
-        case .unexpectedContentLength:
-            return (400, "request has both Content-Length and Transfer-Encoding", "framing")
-        case .invalidContentLength:
-            return (400, "invalid or conflicting Content-Length", "framing")
-        case .invalidChunkSize, .lfExpected, .strictModeAssertion:
-            return (400, "invalid chunked encoding or line framing", "framing")
-        case .invalidVersion:
-            return (505, "unsupported HTTP version", "version")
-        default:
-            return (400, "malformed request: \(error)", "malformed")
         }
     }
 }

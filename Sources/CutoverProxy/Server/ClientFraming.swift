@@ -18,7 +18,7 @@ struct ClientFraming: Equatable {
     /// Whether the client connection closes after this response.
     var closeAfter: Bool
     /// The parser mode the body needs.
-    var chunkMode: ResponseParser.ChunkMode
+    var chunkMode: ChunkedDecoder.Mode
 
     /// Decides the framing for a response to a client speaking HTTP/1.`clientMinor`.
     static func decide(_ framing: ResponseHead.Framing, clientMinor: Int, clientKeepAlive: Bool) -> ClientFraming {
@@ -40,7 +40,7 @@ struct ClientFraming: Equatable {
     }
 
     /// The parser mode for a client of this version: only HTTP/1.0 clients need chunks decoded.
-    static func chunkMode(clientMinor: Int) -> ResponseParser.ChunkMode {
+    static func chunkMode(clientMinor: Int) -> ChunkedDecoder.Mode {
         clientMinor >= 1 ? .raw : .decoded
     }
 }

@@ -3,7 +3,6 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
@@ -52,7 +51,7 @@ public final class ProxyServer: Sendable {
         let config = self.config
         var listeners: [(any Channel, ServerQuiescingHelper)] = []
         do {
-            listeners.append(try await bind(config.listen, tls: nil, limits: config.limits))
+            listeners.append(try await bind(config.listen, tls: nil))
             if let tls = config.tls {
                 let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificateFile)
                 let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
@@ -60,7 +59,7 @@ public final class ProxyServer: Sendable {
                     certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
                 configuration.applicationProtocols = ["http/1.1"]
                 let context = try NIOSSLContext(configuration: configuration)
-                listeners.append(try await bind(tls.listen, tls: context, limits: config.limits))
+                listeners.append(try await bind(tls.listen, tls: context))
             }
         } catch {
             for (channel, _) in listeners { try? await channel.close() }
@@ -75,13 +74,9 @@ public final class ProxyServer: Sendable {
         return addresses
     }
 
-    private func bind(_ address: ListenAddress, tls: NIOSSLContext?, limits: Limits) async throws -> (any Channel, ServerQuiescingHelper) {
+    private func bind(_ address: ListenAddress, tls: NIOSSLContext?) async throws -> (any Channel, ServerQuiescingHelper) {
         let quiescing = ServerQuiescingHelper(group: group)
         let contexts = self.contexts
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
-        let headerLimits = decoderLimits
         let scheme: StaticString = tls == nil ? "http" : "https"
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -102,9 +97,6 @@ public final class ProxyServer: Sendable {
                     if let tls {
                         try pipeline.addHandler(NIOSSLServerHandler(context: tls))
                     }
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes,
-                                                                                      informationalResponseStrategy: .drop,
-                                                                                      limitConfiguration: headerLimits)))
                     try pipeline.addHandler(ClientConnectionHandler(loop: context.value, scheme: scheme))
                 }
             }
@@ -136,9 +128,6 @@ public final class ProxyServer: Sendable {
         }
         if previous.threads != config.threads {
             notes.append("threads changed: takes effect at restart")
-        }
-        if previous.limits.maxHeaderBytes != config.limits.maxHeaderBytes {
-            notes.append("limits.max_header_bytes applies to connections opened from now on")
         }
         return notes
     }

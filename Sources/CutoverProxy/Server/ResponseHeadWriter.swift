@@ -6,13 +6,18 @@ import NIOCore
 enum ResponseHeadWriter {
     static func write(_ head: ResponseHead, framing: ClientFraming, clientMinor: Int, into buffer: inout ByteBuffer) {
         head.raw.withUnsafeReadableBytes { bytes in
-            buffer.writeStaticString("HTTP/1.1")
-            // The status line from the space after the version, through its line end.
             let statusLineEnd = HeaderLines.endOfLine(bytes, from: 0)
-            var contentEnd = statusLineEnd
-            while contentEnd > 8, bytes[contentEnd - 1] == UInt8(ascii: "\n") || bytes[contentEnd - 1] == UInt8(ascii: "\r") { contentEnd -= 1 }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[8..<contentEnd]))
-            buffer.writeStaticString("\r\n")
+            if head.minorVersion == 1, statusLineEnd >= 2, bytes[statusLineEnd - 2] == 0x0D {
+                // An HTTP/1.1 status line with CRLF is what the client gets: copy it whole.
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<statusLineEnd]))
+            } else {
+                // Otherwise the status and reason from after the version, with this hop's version and line end.
+                var contentEnd = statusLineEnd
+                while contentEnd > 8, bytes[contentEnd - 1] == 0x0A || bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+                buffer.writeStaticString("HTTP/1.1")
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[8..<contentEnd]))
+                buffer.writeStaticString("\r\n")
+            }
 
             // Copy runs of kept lines in one go.
             var runStart = -1
@@ -60,10 +65,7 @@ enum ResponseHeadWriter {
     private static func keeps(_ line: HeaderLine, head: ResponseHead, bytes: UnsafeRawBufferPointer) -> Bool {
         if HeaderLines.isHopByHop(bytes, line.name) { return false }
         if head.dropsContentLength, line.nameEquals("content-length", in: bytes) { return false }
-        if !head.connectionTokens.isEmpty {
-            let name = String(decoding: bytes[line.name], as: UTF8.self).lowercased()
-            if head.connectionTokens.contains(name) { return false }
-        }
+        if !head.connectionTokens.isEmpty, HeaderLines.isListed(bytes, line.name, in: head.connectionTokens) { return false }
         return true
     }
 }

@@ -46,11 +46,12 @@ final class UpstreamConnection: ChannelDuplexHandler {
 
     // MARK: - Used by the pool and the exchange
 
-    /// Whether the connection can take a request now.
-    var isUsable: Bool { state == .idle && (context?.channel.isActive ?? false) }
+    /// Whether the connection can take a request now. A closed channel always
+    /// delivers `channelInactive`, which moves the state to `.closed`.
+    var isUsable: Bool { state == .idle }
 
     /// Whether request bytes can be written without building up a backlog.
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    private(set) var isWritable = true
 
     /// Hands the connection to an exchange.
     func lease(to exchange: any UpstreamExchange) {
@@ -60,7 +61,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
     }
 
     /// Prepares the parser for the response to the request about to be written.
-    func expectResponse(toHEAD isHEAD: Bool, chunkMode: ResponseParser.ChunkMode) {
+    func expectResponse(toHEAD isHEAD: Bool, chunkMode: ChunkedDecoder.Mode) {
         parser.expectResponse(toHEAD: isHEAD, chunkMode: chunkMode)
         responseReusable = false
     }
@@ -96,7 +97,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
         guard state == .leased else { return }
         owner = nil
         readHeld = false
-        if reusable, responseReusable, context?.channel.isActive == true {
+        if reusable, responseReusable {
             completedResponses += 1
             state = .idle
             if readPending, let context {
@@ -177,6 +178,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWritable = context.channel.isWritable
         owner?.upstreamWritabilityDidChange(self)
         context.fireChannelWritabilityChanged()
     }

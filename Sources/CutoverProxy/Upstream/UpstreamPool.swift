@@ -16,6 +16,9 @@ final class UpstreamPool {
     private(set) var openCount = 0
     /// Set when a reload replaced this pool: connections close instead of returning.
     private(set) var isRetired = false
+    /// Replaces the socket connect, for tests that wire connections to `EmbeddedChannel`s:
+    /// it receives the new connection handler and must put it in a channel that becomes active.
+    var connector: ((UpstreamConnection) -> Void)?
 
     init(target: BackendTarget, eventLoop: any EventLoop, metrics: ProxyMetrics.BackendMetrics) {
         self.target = target
@@ -130,6 +133,12 @@ final class UpstreamPool {
     private func connect(for exchange: any UpstreamExchange, ticket: UInt64) {
         openCount += 1
         metrics.connectionOpened()
+        if let connector {
+            let connection = UpstreamConnection(pool: self, usesTLS: false)
+            connection.initialWaiter = (exchange, ticket)
+            connector(connection)
+            return
+        }
         let target = self.target
         let waiter = NIOLoopBound((exchange, ticket), eventLoop: eventLoop)
         let pool = NIOLoopBound(self, eventLoop: eventLoop)

@@ -1,0 +1,199 @@
+import NIOCore
+
+/// Why a chunked body was refused.
+struct InvalidChunkedEncoding: Error, Equatable {}
+
+/// Walks a chunked message body (RFC 9112 §7.1) strictly: hex sizes without
+/// overflow, extensions of visible characters only, CRLF line ends everywhere,
+/// trailer lines up to the final empty line. A value-type state machine.
+struct ChunkedDecoder {
+    /// How chunked bytes are reported.
+    enum Mode {
+        /// Wire bytes, framing included: to forward as they are.
+        case raw
+        /// Only the data.
+        case decoded
+    }
+
+    /// What the decoder found next.
+    enum Event {
+        /// Bytes (wire or data, per mode) and how many of them are data.
+        case bytes(ByteBuffer, dataCount: Int)
+        /// The body is complete; input after it does not belong to it.
+        case end
+        /// The input is used up.
+        case needMoreData
+    }
+
+    private enum State {
+        case size(value: Int, digits: Int)
+        case sizeSpace
+        case extensions
+        case sizeLF
+        case data(remaining: Int)
+        case dataCR
+        case dataLF
+        case trailerStart
+        case trailerLine
+        case trailerLF(last: Bool)
+        case done
+    }
+
+    private var state = State.size(value: 0, digits: 0)
+    private var pendingSize = 0
+    /// The most trailer bytes accepted.
+    let maxTrailerBytes: Int
+    private var trailerBytes = 0
+
+    init(maxTrailerBytes: Int = 16 * 1024) {
+        self.maxTrailerBytes = maxTrailerBytes
+    }
+
+    /// Starts a new body.
+    mutating func reset() {
+        state = .size(value: 0, digits: 0)
+        pendingSize = 0
+        trailerBytes = 0
+    }
+
+    /// The next event in `input`, consuming the bytes it covers.
+    mutating func next(_ input: inout ByteBuffer, mode: Mode) throws(InvalidChunkedEncoding) -> Event {
+        if case .done = state { return .end }
+        guard input.readableBytes > 0 else { return .needMoreData }
+        let start = input.readerIndex
+        var offset = 0
+        let count = input.readableBytes
+        var finished = false
+        var failed = false
+        var dataRange: Range<Int>?
+        var dataCount = 0
+        input.withUnsafeReadableBytes { bytes in
+            scan: while offset < count {
+                let byte = bytes[offset]
+                switch state {
+                case .size(let value, let digits):
+                    if let hex = Self.hexValue(byte) {
+                        guard digits < 15 else { failed = true; break scan }
+                        state = .size(value: value * 16 + hex, digits: digits + 1)
+                    } else if digits == 0 {
+                        failed = true
+                        break scan
+                    } else if byte == 0x0D {
+                        pendingSize = value
+                        state = .sizeLF
+                    } else if byte == 0x20 || byte == 0x09 {
+                        pendingSize = value
+                        state = .sizeSpace
+                    } else if byte == UInt8(ascii: ";") {
+                        pendingSize = value
+                        state = .extensions
+                    } else {
+                        failed = true
+                        break scan
+                    }
+                    offset += 1
+                case .sizeSpace:
+                    if byte == 0x20 || byte == 0x09 {
+                    } else if byte == UInt8(ascii: ";") {
+                        state = .extensions
+                    } else if byte == 0x0D {
+                        state = .sizeLF
+                    } else {
+                        failed = true
+                        break scan
+                    }
+                    offset += 1
+                case .extensions:
+                    if byte == 0x0D {
+                        state = .sizeLF
+                    } else if !HTTPSyntax.isFieldValue(byte) {
+                        failed = true
+                        break scan
+                    }
+                    offset += 1
+                case .sizeLF:
+                    guard byte == 0x0A else { failed = true; break scan }
+                    offset += 1
+                    state = pendingSize == 0 ? .trailerStart : .data(remaining: pendingSize)
+                case .data(let remaining):
+                    let take = min(remaining, count - offset)
+                    if mode == .decoded { dataRange = offset..<(offset + take) }
+                    dataCount += take
+                    offset += take
+                    state = take == remaining ? .dataCR : .data(remaining: remaining - take)
+                    if mode == .decoded { break scan }
+                case .dataCR:
+                    guard byte == 0x0D else { failed = true; break scan }
+                    offset += 1
+                    state = .dataLF
+                case .dataLF:
+                    guard byte == 0x0A else { failed = true; break scan }
+                    offset += 1
+                    state = .size(value: 0, digits: 0)
+                case .trailerStart:
+                    if byte == 0x0D {
+                        state = .trailerLF(last: true)
+                    } else if HTTPSyntax.isToken(byte) {
+                        state = .trailerLine
+                    } else {
+                        failed = true
+                        break scan
+                    }
+                    offset += 1
+                case .trailerLine:
+                    if byte == 0x0D {
+                        state = .trailerLF(last: false)
+                    } else if !HTTPSyntax.isFieldValue(byte) {
+                        failed = true
+                        break scan
+                    }
+                    trailerBytes += 1
+                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
+                    offset += 1
+                case .trailerLF(let last):
+                    guard byte == 0x0A else { failed = true; break scan }
+                    offset += 1
+                    if last {
+                        state = .done
+                        finished = true
+                        break scan
+                    }
+                    state = .trailerStart
+                case .done:
+                    break scan
+                }
+            }
+        }
+        if failed { throw InvalidChunkedEncoding() }
+        switch mode {
+        case .raw:
+            let slice = input.readSlice(length: offset)!
+            if slice.readableBytes == 0, finished { return .end }
+            return .bytes(slice, dataCount: dataCount)
+        case .decoded:
+            if let dataRange, !dataRange.isEmpty {
+                input.moveReaderIndex(to: start + dataRange.lowerBound)
+                let slice = input.readSlice(length: dataRange.count)!
+                return .bytes(slice, dataCount: dataRange.count)
+            }
+            input.moveReaderIndex(to: start + offset)
+            return finished ? .end : .needMoreData
+        }
+    }
+
+    /// Whether the final chunk and trailers have been read.
+    var isDone: Bool {
+        if case .done = state { return true }
+        return false
+    }
+
+    @inline(__always)
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - 48)
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - 87)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - 55)
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Byte-level HTTP/1.1 grammar (RFC 9110/9112) shared by the request and response parsers.
+enum HTTPSyntax {
+    /// `tchar` as a 256-bit set: ALPHA / DIGIT / "!#$%&'*+-.^_`|~".
+    private static let tokenSet: (UInt64, UInt64, UInt64, UInt64) = {
+        var words: [UInt64] = [0, 0, 0, 0]
+        let extra = Array("!#$%&'*+-.^_`|~".utf8)
+        for byte in 0..<256 {
+            let b = UInt8(byte)
+            let isToken = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || extra.contains(b)
+            if isToken { words[byte >> 6] |= 1 << UInt64(byte & 63) }
+        }
+        return (words[0], words[1], words[2], words[3])
+    }()
+
+    /// Whether a byte may appear in a token (method, header name, coding).
+    @inline(__always)
+    static func isToken(_ byte: UInt8) -> Bool {
+        let set = tokenSet
+        let word: UInt64
+        switch byte >> 6 {
+        case 0: word = set.0
+        case 1: word = set.1
+        case 2: word = set.2
+        default: word = set.3
+        }
+        return (word >> UInt64(byte & 63)) & 1 == 1
+    }
+
+    /// Whether a byte may appear in a field value: HTAB, SP, visible ASCII, obs-text.
+    @inline(__always)
+    static func isFieldValue(_ byte: UInt8) -> Bool {
+        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+    }
+
+    /// Whether a byte may appear in a request target: visible ASCII.
+    @inline(__always)
+    static func isTarget(_ byte: UInt8) -> Bool {
+        byte >= 0x21 && byte <= 0x7E
+    }
+
+    /// The index of the first `byte` in `bytes[start..<end]`, found with memchr.
+    @inline(__always)
+    static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+        guard start < end, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + start, Int32(byte), end - start) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+
+    /// A non-negative decimal of at most 18 digits, or nil.
+    static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty, range.count <= 18 else { return nil }
+        var value = 0
+        for index in range {
+            let digit = bytes[index]
+            guard digit >= 48, digit <= 57 else { return nil }
+            value = value * 10 + Int(digit - 48)
+        }
+        return value
+    }
+
+    /// Calls `body` with each comma-separated element of a field value, trimmed; empty elements are skipped.
+    static func forEachElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (Range<Int>) -> Void) {
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound, bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var elementStart = start, elementEnd = end
+            while elementStart < elementEnd, bytes[elementStart] == 0x20 || bytes[elementStart] == 0x09 { elementStart += 1 }
+            while elementEnd > elementStart, bytes[elementEnd - 1] == 0x20 || bytes[elementEnd - 1] == 0x09 { elementEnd -= 1 }
+            if elementStart < elementEnd { body(elementStart..<elementEnd) }
+            start = end + 1
+        }
+    }
+
+    /// Compares a byte range with a lower-case ASCII string, ignoring case.
+    @inline(__always)
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        guard range.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        var offset = 0
+        for index in range {
+            var byte = bytes[index]
+            if byte >= 65 && byte <= 90 { byte |= 0x20 }
+            guard byte == expected[offset] else { return false }
+            offset += 1
+        }
+        return true
+    }
+}

@@ -1,0 +1,336 @@
+import NIOCore
+
+/// Why a client's request was refused while parsing; each maps to a status.
+enum RequestParseError: Error, Equatable, CustomStringConvertible {
+    case headTooLarge(limit: Int)
+    case malformedRequestLine
+    case unsupportedVersion
+    case malformedHeader
+    case obsoleteLineFolding
+    case invalidContentLength
+    case conflictingContentLength
+    case contentLengthWithTransferEncoding
+    case unsupportedTransferEncoding
+    case invalidTransferEncoding
+    case invalidChunk
+
+    /// The status the client gets.
+    var status: Int {
+        switch self {
+        case .headTooLarge: return 431
+        case .unsupportedVersion: return 505
+        case .unsupportedTransferEncoding: return 501
+        default: return 400
+        }
+    }
+
+    /// The label of `cutover_rejected_requests_total{reason}`.
+    var metricReason: String {
+        switch self {
+        case .headTooLarge: return "header_too_large"
+        case .unsupportedVersion: return "version"
+        case .malformedRequestLine, .malformedHeader, .obsoleteLineFolding: return "malformed"
+        default: return "framing"
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .headTooLarge(let limit): return "request header fields larger than \(limit) bytes"
+        case .malformedRequestLine: return "malformed request line"
+        case .unsupportedVersion: return "unsupported HTTP version"
+        case .malformedHeader: return "malformed header line"
+        case .obsoleteLineFolding: return "obsolete line folding in headers"
+        case .invalidContentLength: return "invalid Content-Length"
+        case .conflictingContentLength: return "conflicting Content-Length headers"
+        case .contentLengthWithTransferEncoding: return "request has both Content-Length and Transfer-Encoding"
+        case .unsupportedTransferEncoding: return "unsupported Transfer-Encoding: only chunked is accepted"
+        case .invalidTransferEncoding: return "invalid Transfer-Encoding: chunked must be the last coding"
+        case .invalidChunk: return "invalid chunked encoding"
+        }
+    }
+}
+
+/// Parses client requests (RFC 9112) strictly, in place: CRLF line ends,
+/// token names, no obsolete folding, one agreed Content-Length, Transfer-Encoding
+/// only as `chunked` and never beside Content-Length. Anything else is refused
+/// before a byte reaches a backend. Bodies come out as data (chunks decoded).
+///
+/// A value-type state machine; after `.end` it expects the next request.
+struct RequestParser {
+    /// What the parser found next in the input.
+    enum Event {
+        case head(RequestHead)
+        /// Body data (chunk framing removed).
+        case body(ByteBuffer)
+        case end
+        case needMoreData
+    }
+
+    private enum State {
+        case head
+        case fixed(remaining: Int)
+        case chunked
+    }
+
+    private var state = State.head
+    private var partialHead: ByteBuffer?
+    private var endPending = false
+    private var chunks = ChunkedDecoder()
+    /// The largest request line plus headers accepted (431 beyond).
+    var maxHeadBytes: Int
+
+    init(maxHeadBytes: Int) {
+        self.maxHeadBytes = maxHeadBytes
+    }
+
+    /// True while a head is partly received or a body is being read.
+    var isInMessage: Bool {
+        if partialHead != nil || endPending { return true }
+        if case .head = state { return false }
+        return true
+    }
+
+    /// The next event in `input`, consuming the bytes it covers.
+    mutating func next(_ input: inout ByteBuffer) throws(RequestParseError) -> Event {
+        if endPending {
+            endPending = false
+            state = .head
+            return .end
+        }
+        switch state {
+        case .head:
+            return try parseHead(&input)
+        case .fixed(let remaining):
+            guard input.readableBytes > 0 else { return .needMoreData }
+            let count = min(remaining, input.readableBytes)
+            let slice = input.readSlice(length: count)!
+            if count == remaining { endPending = true } else { state = .fixed(remaining: remaining - count) }
+            return .body(slice)
+        case .chunked:
+            let event: ChunkedDecoder.Event
+            do {
+                event = try chunks.next(&input, mode: .decoded)
+            } catch {
+                throw .invalidChunk
+            }
+            switch event {
+            case .bytes(let data, _): return .body(data)
+            case .end:
+                state = .head
+                return .end
+            case .needMoreData: return .needMoreData
+            }
+        }
+    }
+
+    private mutating func parseHead(_ input: inout ByteBuffer) throws(RequestParseError) -> Event {
+        if partialHead == nil {
+            // A server ignores empty lines before a request line (RFC 9112 §2.2).
+            while let byte = input.getInteger(at: input.readerIndex, as: UInt8.self), byte == 0x0D || byte == 0x0A {
+                input.moveReaderIndex(forwardBy: 1)
+            }
+        }
+        guard input.readableBytes > 0 else { return .needMoreData }
+        let head: ByteBuffer
+        if var partial = partialHead {
+            let searchFrom = max(0, partial.readableBytes - 3)
+            partial.writeBuffer(&input)
+            guard let end = Self.headEnd(partial, from: searchFrom) else {
+                if partial.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+                partialHead = partial
+                return .needMoreData
+            }
+            head = partial.readSlice(length: end)!
+            input = partial
+            partialHead = nil
+        } else {
+            guard let end = Self.headEnd(input, from: 0) else {
+                if input.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+                partialHead = input
+                input.moveReaderIndex(forwardBy: input.readableBytes)
+                return .needMoreData
+            }
+            head = input.readSlice(length: end)!
+        }
+        if head.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+        let parsed = try Self.parse(head: head)
+        switch parsed.framing {
+        case .none, .contentLength(0):
+            endPending = true
+        case .contentLength(let length):
+            state = .fixed(remaining: length)
+        case .chunked:
+            chunks.reset()
+            state = .chunked
+        }
+        return .head(parsed)
+    }
+
+    /// The length of the head through its blank line (`\r\n\r\n`), if `buffer` holds all of it.
+    static func headEnd(_ buffer: ByteBuffer, from start: Int) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes -> Int? in
+            var index = start
+            while let newline = HTTPSyntax.index(of: 0x0A, in: bytes, from: index, to: bytes.count) {
+                if newline >= 3, bytes[newline - 1] == 0x0D, bytes[newline - 2] == 0x0A, bytes[newline - 3] == 0x0D {
+                    return newline + 1
+                }
+                index = newline + 1
+            }
+            return nil
+        }
+    }
+
+    /// Parses and validates a complete raw head.
+    static func parse(head: ByteBuffer) throws(RequestParseError) -> RequestHead {
+        let result: Result<RequestHead, RequestParseError> = head.withUnsafeReadableBytes { bytes in
+            // Request line: method SP target SP HTTP/1.x CRLF
+            guard let lineFeed = HTTPSyntax.index(of: 0x0A, in: bytes, from: 0, to: bytes.count),
+                  lineFeed >= 1, bytes[lineFeed - 1] == 0x0D
+            else { return .failure(.malformedRequestLine) }
+            let lineEnd = lineFeed - 1
+            guard let firstSpace = HTTPSyntax.index(of: 0x20, in: bytes, from: 0, to: lineEnd), firstSpace > 0,
+                  let secondSpace = HTTPSyntax.index(of: 0x20, in: bytes, from: firstSpace + 1, to: lineEnd),
+                  secondSpace > firstSpace + 1
+            else { return .failure(.malformedRequestLine) }
+            for index in 0..<firstSpace where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedRequestLine) }
+            for index in (firstSpace + 1)..<secondSpace where !HTTPSyntax.isTarget(bytes[index]) { return .failure(.malformedRequestLine) }
+            let versionStart = secondSpace + 1
+            guard lineEnd - versionStart == 8,
+                  bytes[versionStart] == UInt8(ascii: "H"), bytes[versionStart + 1] == UInt8(ascii: "T"),
+                  bytes[versionStart + 2] == UInt8(ascii: "T"), bytes[versionStart + 3] == UInt8(ascii: "P"),
+                  bytes[versionStart + 4] == UInt8(ascii: "/"), bytes[versionStart + 6] == UInt8(ascii: "."),
+                  (48...57).contains(bytes[versionStart + 5]), (48...57).contains(bytes[versionStart + 7])
+            else { return .failure(.malformedRequestLine) }
+            guard bytes[versionStart + 5] == UInt8(ascii: "1"), bytes[versionStart + 7] <= UInt8(ascii: "1") else {
+                return .failure(.unsupportedVersion)
+            }
+            let minor = Int(bytes[versionStart + 7] - 48)
+            let methodRange = 0..<firstSpace
+
+            var contentLength: Int?
+            var transferEncodings = 0
+            var chunked = false
+            var hostCount = 0
+            var expect: Range<Int>?
+            var requestID: Range<Int>?
+            var forwardedForCount = 0
+            var upgrade = false
+            var close = false
+            var keepAliveToken = false
+            var tokens: [[UInt8]] = []
+            var failure: RequestParseError?
+
+            var position = lineFeed + 1
+            while position < bytes.count {
+                guard let newline = HTTPSyntax.index(of: 0x0A, in: bytes, from: position, to: bytes.count),
+                      newline > position, bytes[newline - 1] == 0x0D
+                else { return .failure(.malformedHeader) }
+                let contentEnd = newline - 1
+                if contentEnd == position { break }
+                let first = bytes[position]
+                if first == 0x20 || first == 0x09 { return .failure(.obsoleteLineFolding) }
+                guard let colon = HTTPSyntax.index(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd),
+                      colon > position
+                else { return .failure(.malformedHeader) }
+                for index in position..<colon where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedHeader) }
+                for index in (colon + 1)..<contentEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.malformedHeader) }
+                var valueStart = colon + 1
+                while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+                var valueEnd = contentEnd
+                while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+                let name = position..<colon, value = valueStart..<valueEnd
+
+                switch first | 0x20 {
+                case UInt8(ascii: "c"):
+                    if HTTPSyntax.equalsIgnoringCase(bytes, name, "content-length") {
+                        if value.isEmpty { failure = .invalidContentLength }
+                        HTTPSyntax.forEachElement(bytes, value) { element in
+                            guard let parsed = HTTPSyntax.decimal(bytes, element) else {
+                                failure = failure ?? .invalidContentLength
+                                return
+                            }
+                            if let existing = contentLength, existing != parsed { failure = failure ?? .conflictingContentLength }
+                            contentLength = parsed
+                        }
+                    } else if HTTPSyntax.equalsIgnoringCase(bytes, name, "connection") {
+                        HTTPSyntax.forEachElement(bytes, value) { token in
+                            if HTTPSyntax.equalsIgnoringCase(bytes, token, "close") {
+                                close = true
+                            } else if HTTPSyntax.equalsIgnoringCase(bytes, token, "keep-alive") {
+                                keepAliveToken = true
+                            } else {
+                                if HTTPSyntax.equalsIgnoringCase(bytes, token, "upgrade") { upgrade = true }
+                                tokens.append(bytes[token].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 })
+                            }
+                        }
+                    }
+                case UInt8(ascii: "e"):
+                    if HTTPSyntax.equalsIgnoringCase(bytes, name, "expect") { expect = value }
+                case UInt8(ascii: "h"):
+                    if HTTPSyntax.equalsIgnoringCase(bytes, name, "host") { hostCount += 1 }
+                case UInt8(ascii: "t"):
+                    if HTTPSyntax.equalsIgnoringCase(bytes, name, "transfer-encoding") {
+                        transferEncodings += 1
+                        var codings = 0
+                        var last: Range<Int>?
+                        HTTPSyntax.forEachElement(bytes, value) { coding in
+                            codings += 1
+                            last = coding
+                        }
+                        let lastIsChunked = last.map { HTTPSyntax.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
+                        if !lastIsChunked {
+                            failure = failure ?? .invalidTransferEncoding
+                        } else if codings > 1 {
+                            failure = failure ?? .unsupportedTransferEncoding
+                        }
+                        chunked = lastIsChunked
+                    }
+                case UInt8(ascii: "u"):
+                    if HTTPSyntax.equalsIgnoringCase(bytes, name, "upgrade") { upgrade = true }
+                case UInt8(ascii: "x"):
+                    if requestID == nil, HTTPSyntax.equalsIgnoringCase(bytes, name, "x-request-id") {
+                        requestID = value
+                    } else if HTTPSyntax.equalsIgnoringCase(bytes, name, "x-forwarded-for") {
+                        forwardedForCount += 1
+                    }
+                default:
+                    break
+                }
+                position = newline + 1
+            }
+            if let failure { return .failure(failure) }
+
+            let framing: RequestHead.Framing
+            if transferEncodings > 0 {
+                guard contentLength == nil else { return .failure(.contentLengthWithTransferEncoding) }
+                guard transferEncodings == 1, chunked else { return .failure(.invalidTransferEncoding) }
+                framing = .chunked
+            } else if let contentLength {
+                framing = .contentLength(contentLength)
+            } else {
+                framing = .none
+            }
+            return .success(RequestHead(
+                raw: head, methodRange: methodRange, targetRange: (firstSpace + 1)..<secondSpace,
+                method: Self.classify(bytes, methodRange), minorVersion: minor, framing: framing,
+                keepAlive: !close && (minor == 1 || keepAliveToken), hostCount: hostCount, expect: expect,
+                requestID: requestID, forwardedForCount: forwardedForCount, upgrade: upgrade, connectionTokens: tokens))
+        }
+        return try result.get()
+    }
+
+    private static func classify(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> RequestHead.Method {
+        func equals(_ text: StaticString) -> Bool {
+            range.count == text.utf8CodeUnitCount && zip(bytes[range], UnsafeBufferPointer(start: text.utf8Start, count: range.count)).allSatisfy { $0 == $1 }
+        }
+        switch range.count {
+        case 3: return equals("GET") ? .get : equals("PUT") ? .put : .other
+        case 4: return equals("HEAD") ? .head : equals("POST") ? .post : .other
+        case 5: return equals("PATCH") ? .patch : equals("TRACE") ? .trace : .other
+        case 6: return equals("DELETE") ? .delete : .other
+        case 7: return equals("OPTIONS") ? .options : equals("CONNECT") ? .connect : .other
+        default: return .other
+        }
+    }
+}

@@ -1,0 +1,168 @@
+@testable import CutoverCore
+@testable import CutoverProxy
+import MetricsTestKit
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// Counts `read` events that reach the head of a pipeline.
+final class ReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = Any
+    var reads = 0
+    func read(context: ChannelHandlerContext) {
+        reads += 1
+        context.read()
+    }
+}
+
+/// A client connection handler and its backend connections, all on `EmbeddedChannel`s: no sockets, virtual time.
+final class EmbeddedExchange {
+    let loop = EmbeddedEventLoop()
+    let context: LoopContext
+    let client: EmbeddedChannel
+    var upstreams: [EmbeddedChannel] = []
+    var readCounters: [ReadCounter] = []
+    let metrics = TestMetrics()
+
+    init(yaml: String = """
+        listen: "127.0.0.1:0"
+        admin: { listen: "127.0.0.1:0" }
+        backends: { old: { url: "http://127.0.0.1:9001", response_timeout: 1s } }
+        """) throws {
+        let config = try ConfigLoader.load(yaml: yaml).get()
+        let runtime = try RuntimeConfig(config)
+        let proxyMetrics = ProxyMetrics(factory: metrics)
+        context = LoopContext(eventLoop: loop, runtime: runtime, metrics: proxyMetrics,
+                              backendMetrics: config.backends.map { proxyMetrics.backend($0.name) })
+        client = EmbeddedChannel(handler: ClientConnectionHandler(loop: context, scheme: "http"), loop: loop)
+        for pool in context.pools {
+            pool.connector = { [unowned self] connection in
+                let counter = ReadCounter()
+                let channel = EmbeddedChannel(handlers: [counter, connection], loop: loop)
+                upstreams.append(channel)
+                readCounters.append(counter)
+                _ = channel.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 9001))
+            }
+        }
+        try client.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).wait()
+    }
+
+    /// Everything the client channel has written so far, as text.
+    func clientOutput() throws -> String {
+        var text = ""
+        while let buffer = try client.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        return text
+    }
+
+    /// Everything an upstream channel has written so far, as text.
+    func upstreamOutput(_ index: Int = 0) throws -> String {
+        var text = ""
+        while let buffer = try upstreams[index].readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        return text
+    }
+}
+
+@Suite("Exchanges on EmbeddedChannel")
+struct EmbeddedExchangeTests {
+    @Test func requestIsForwardedAndResponseReturned() throws {
+        let exchange = try EmbeddedExchange()
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: shop\r\n\r\n"))
+        #expect(exchange.upstreams.count == 1)
+        let sent = try exchange.upstreamOutput()
+        #expect(sent.hasPrefix("GET /a HTTP/1.1\r\nHost: shop\r\nX-Forwarded-For: 192.0.2.1\r\nX-Forwarded-Proto: http\r\nX-Request-Id: "))
+        try exchange.upstreams[0].writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        #expect(try exchange.clientOutput() == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        // The connection went back to the pool: the next request reuses it.
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /b HTTP/1.1\r\nHost: shop\r\n\r\n"))
+        #expect(exchange.upstreams.count == 1)
+        #expect(try exchange.upstreamOutput().hasPrefix("GET /b HTTP/1.1\r\n"))
+    }
+
+    @Test func backendReadsPauseWhileTheClientCannotTakeMore() throws {
+        let exchange = try EmbeddedExchange()
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /big HTTP/1.1\r\nHost: shop\r\n\r\n"))
+        let upstream = exchange.upstreams[0]
+        let counter = exchange.readCounters[0]
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n" + String(repeating: "a", count: 10000)))
+        upstream.pipeline.read()
+        let readsWhileWritable = counter.reads
+
+        exchange.client.isWritable = false
+        exchange.client.pipeline.fireChannelWritabilityChanged()
+        try upstream.writeInbound(ByteBuffer(string: String(repeating: "b", count: 10000)))
+        upstream.pipeline.read()
+        #expect(counter.reads == readsWhileWritable, "no read from the backend while the client is not writable")
+
+        exchange.client.isWritable = true
+        exchange.client.pipeline.fireChannelWritabilityChanged()
+        #expect(counter.reads == readsWhileWritable + 1, "the held read goes out once the client drains")
+        try upstream.writeInbound(ByteBuffer(string: String(repeating: "c", count: 10000)))
+        let output = try exchange.clientOutput()
+        #expect(output.hasSuffix(String(repeating: "c", count: 10000)))
+        #expect(output.utf8.count == "HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n".utf8.count + 30000)
+    }
+
+    @Test func clientReadsPauseWhileTheBackendCannotTakeTheBody() throws {
+        let exchange = try EmbeddedExchange()
+        let clientReads = ReadCounter()
+        try exchange.client.pipeline.syncOperations.addHandler(clientReads, position: .first)
+        try exchange.client.writeInbound(ByteBuffer(string: "PUT /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 1000)))
+        let upstream = exchange.upstreams[0]
+        upstream.isWritable = false
+        upstream.pipeline.fireChannelWritabilityChanged()
+        try exchange.client.writeInbound(ByteBuffer(string: String(repeating: "y", count: 1000)))
+        let before = clientReads.reads
+        exchange.client.pipeline.read()
+        #expect(clientReads.reads == before, "no read from the client while the backend is not writable")
+        upstream.isWritable = true
+        upstream.pipeline.fireChannelWritabilityChanged()
+        #expect(clientReads.reads == before + 1)
+    }
+
+    @Test func responseTimeoutOnVirtualTimeAnswers504() throws {
+        let exchange = try EmbeddedExchange()
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /slow HTTP/1.1\r\nHost: shop\r\n\r\n"))
+        exchange.loop.advanceTime(by: .milliseconds(900))
+        #expect(try exchange.clientOutput().isEmpty)
+        exchange.loop.advanceTime(by: .milliseconds(300))
+        let output = try exchange.clientOutput()
+        #expect(output.hasPrefix("HTTP/1.1 504 Gateway Timeout\r\n"))
+        #expect(output.contains("upstream response timeout"))
+        #expect(!exchange.upstreams[0].isActive, "the timed-out backend connection is closed, not reused")
+    }
+
+    @Test func streamingBodyKeepsTheDeadlineMoving() throws {
+        let exchange = try EmbeddedExchange()
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /stream HTTP/1.1\r\nHost: shop\r\n\r\n"))
+        try exchange.upstreams[0].writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"))
+        for piece in ["a", "b", "c", "d"] {
+            exchange.loop.advanceTime(by: .milliseconds(700))
+            try exchange.upstreams[0].writeInbound(ByteBuffer(string: piece))
+        }
+        exchange.loop.advanceTime(by: .milliseconds(700))
+        try exchange.upstreams[0].writeInbound(ByteBuffer(string: "e"))
+        #expect(try exchange.clientOutput() == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde")
+    }
+
+    @Test func malformedRequestIsAnswered400AndClosedWithoutABackend() throws {
+        let exchange = try EmbeddedExchange()
+        try exchange.client.writeInbound(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"))
+        let output = try exchange.clientOutput()
+        #expect(output.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(output.contains("Connection: close"))
+        #expect(output.contains("conflicting Content-Length"))
+        #expect(exchange.upstreams.isEmpty)
+        #expect(!exchange.client.isActive)
+    }
+
+    @Test func pipelinedRequestWaitsForThePreviousAnswer() throws {
+        let exchange = try EmbeddedExchange()
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"))
+        #expect(exchange.upstreams.count == 1)
+        #expect(try exchange.upstreamOutput().hasPrefix("GET /1 "), "only the first request is sent")
+        try exchange.upstreams[0].writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"))
+        #expect(try exchange.upstreamOutput().hasPrefix("GET /2 "), "the second goes once the first is answered")
+        try exchange.upstreams[0].writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2"))
+        #expect(try exchange.clientOutput() == "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2")
+    }
+}
