@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A request as a test backend received it.
 public struct ReceivedRequest: Sendable {
@@ -32,6 +33,8 @@ public enum BackendReply: Sendable {
     case close
     /// Write `head`, then `count` bytes of `byte` as they can be sent (with backpressure), then close if asked.
     case stream(head: String, count: Int, byte: UInt8, closeAfter: Bool)
+    /// Answer later, when the test calls `releaseHeld(with:)`.
+    case hold
 }
 
 /// A real HTTP/1.1 server on loopback for tests: it decodes requests with
@@ -40,12 +43,20 @@ public final class TestBackend: Sendable {
     public let port: Int
     private let channel: any Channel
     private let state: NIOLockedValueBox<(requests: [ReceivedRequest], connections: Int, bodyBytes: Int)>
+    private let held: NIOLockedValueBox<[any Channel]>
 
     /// Starts a backend on 127.0.0.1 with a free port. `reply` runs on an event loop for each complete request.
     /// With `countOnly`, request bodies are counted (see `bodyBytes`) but not kept, for large uploads.
     public static func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, countOnly: Bool = false,
+                             tls: TestCertificates? = nil,
                              reply: @escaping @Sendable (ReceivedRequest) -> BackendReply) async throws -> TestBackend {
+        let tlsContext = try tls.map { certificates in
+            try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.certificateFile).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: certificates.keyFile, format: .pem))))
+        }
         let state = NIOLockedValueBox<(requests: [ReceivedRequest], connections: Int, bodyBytes: Int)>(([], 0, 0))
+        let held = NIOLockedValueBox<[any Channel]>([])
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -54,20 +65,37 @@ public final class TestBackend: Sendable {
                         defer { state.connections += 1 }
                         return state.connections
                     }
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
-                        BackendConnectionHandler(connection: number, state: state, countOnly: countOnly, reply: reply))
+                        BackendConnectionHandler(connection: number, state: state, held: held, countOnly: countOnly, reply: reply))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        return TestBackend(port: channel.localAddress!.port!, channel: channel, state: state)
+        return TestBackend(port: channel.localAddress!.port!, channel: channel, state: state, held: held)
     }
 
-    private init(port: Int, channel: any Channel, state: NIOLockedValueBox<(requests: [ReceivedRequest], connections: Int, bodyBytes: Int)>) {
+    private init(port: Int, channel: any Channel, state: NIOLockedValueBox<(requests: [ReceivedRequest], connections: Int, bodyBytes: Int)>,
+                 held: NIOLockedValueBox<[any Channel]>) {
         self.port = port
         self.channel = channel
         self.state = state
+        self.held = held
+    }
+
+    /// How many requests wait for `releaseHeld`.
+    public var heldCount: Int { held.withLockedValue { $0.count } }
+
+    /// Answers every request held by `.hold` with `text`.
+    public func releaseHeld(with text: String) {
+        let channels = held.withLockedValue { held in
+            defer { held.removeAll() }
+            return held
+        }
+        for channel in channels { channel.writeAndFlush(ByteBuffer(string: text), promise: nil) }
     }
 
     /// The requests received so far, in arrival order.
@@ -85,6 +113,8 @@ public final class TestBackend: Sendable {
     public var bodyBytes: Int { state.withLockedValue { $0.bodyBytes } }
     /// `http://127.0.0.1:PORT`.
     public var url: String { "http://127.0.0.1:\(port)" }
+    /// `https://127.0.0.1:PORT`.
+    public var httpsURL: String { "https://127.0.0.1:\(port)" }
 
     /// Stops accepting connections.
     public func stop() async {
@@ -98,15 +128,18 @@ private final class BackendConnectionHandler: ChannelInboundHandler {
 
     let connection: Int
     let state: NIOLockedValueBox<(requests: [ReceivedRequest], connections: Int, bodyBytes: Int)>
+    let held: NIOLockedValueBox<[any Channel]>
     let countOnly: Bool
     let reply: @Sendable (ReceivedRequest) -> BackendReply
     var current: ReceivedRequest?
     var streaming: (remaining: Int, byte: UInt8, closeAfter: Bool)?
+    var pumping = false
 
     init(connection: Int, state: NIOLockedValueBox<(requests: [ReceivedRequest], connections: Int, bodyBytes: Int)>,
-         countOnly: Bool, reply: @escaping @Sendable (ReceivedRequest) -> BackendReply) {
+         held: NIOLockedValueBox<[any Channel]>, countOnly: Bool, reply: @escaping @Sendable (ReceivedRequest) -> BackendReply) {
         self.connection = connection
         self.state = state
+        self.held = held
         self.countOnly = countOnly
         self.reply = reply
     }
@@ -122,8 +155,12 @@ private final class BackendConnectionHandler: ChannelInboundHandler {
         case .end:
             guard let request = current else { return }
             current = nil
+            let answer = reply(request)
+            if case .hold = answer { held.withLockedValue { $0.append(context.channel) } }
             state.withLockedValue { $0.requests.append(request) }
-            switch reply(request) {
+            switch answer {
+            case .hold:
+                break
             case .send(let text):
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
             case .sendAndClose(let text):
@@ -147,8 +184,12 @@ private final class BackendConnectionHandler: ChannelInboundHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    /// Writes streamed body bytes while the channel is writable.
+    /// Writes streamed body bytes while the channel is writable. Not re-entered when a
+    /// flush makes the channel writable again (the loop goes on instead).
     func pump(context: ChannelHandlerContext) {
+        guard !pumping else { return }
+        pumping = true
+        defer { pumping = false }
         while var stream = streaming, context.channel.isWritable {
             let size = min(stream.remaining, 64 * 1024)
             if size > 0 {

@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A response as the test client read it off the wire.
 public struct TestResponse: Sendable, CustomStringConvertible {
@@ -41,13 +42,22 @@ public final class TestConnection: Sendable {
     private let inbox: Inbox
 
     /// Connects to 127.0.0.1:`port`.
+    /// With `trusting`, the connection speaks TLS and trusts that authority (checking the IP address).
     public static func connect(port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                               autoRead: Bool = true) async throws -> TestConnection {
+                               autoRead: Bool = true, trusting caFile: String? = nil) async throws -> TestConnection {
         let inbox = Inbox()
+        let tlsContext = try caFile.map { file in
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .file(file)
+            return try NIOSSLContext(configuration: configuration)
+        }
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.autoRead, value: autoRead)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: nil))
+                    }
                     try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox))
                 }
             }

@@ -54,6 +54,18 @@ enum HTTPSyntax {
         return base.distance(to: UnsafeRawPointer(found))
     }
 
+    /// The index of the first `byte` in `bytes[start..<end]` by a plain scan: faster than
+    /// memchr over the few bytes of a header name.
+    @inline(__always)
+    static func shortIndex(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+        var index = start
+        while index < end {
+            if bytes[index] == byte { return index }
+            index += 1
+        }
+        return nil
+    }
+
     /// A non-negative decimal of at most 18 digits, or nil.
     static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
         guard !range.isEmpty, range.count <= 18 else { return nil }

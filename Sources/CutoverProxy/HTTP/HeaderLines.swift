@@ -25,7 +25,7 @@ enum HeaderLines {
             if contentEnd > position, bytes[contentEnd - 1] == UInt8(ascii: "\n") { contentEnd -= 1 }
             if contentEnd > position, bytes[contentEnd - 1] == UInt8(ascii: "\r") { contentEnd -= 1 }
             if contentEnd == position { break }
-            if let colon = HTTPSyntax.index(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd) {
+            if let colon = HTTPSyntax.shortIndex(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd) {
                 var valueStart = colon + 1
                 while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
                 var valueEnd = contentEnd

@@ -147,32 +147,24 @@ public final class ProxyServer: Sendable {
             drained.append(promise.futureResult)
         }
         let all = EventLoopFuture.andAllComplete(drained, on: group.next())
-        let finished = await withTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask {
-                try? await all.get()
-                return true
-            }
-            tasks.addTask {
-                try? await Task.sleep(for: drainTimeout)
-                return false
-            }
-            let first = await tasks.next() ?? true
-            tasks.cancelAll()
-            return first
-        }
-        if !finished {
+        // If the drain outlasts its bound, whatever is still open is closed.
+        let contexts = self.contexts
+        let logger = self.logger
+        let deadline = group.next().scheduleTask(in: .nanoseconds(drainTimeout.nanoseconds)) {
             logger.warning("drain timeout reached: closing remaining client connections")
+            for (_, bound) in contexts {
+                bound.eventLoop.execute {
+                    for client in bound.value.clients.values { client.forceClose() }
+                }
+            }
         }
+        try? await all.get()
+        deadline.cancel()
         for (_, bound) in contexts {
             try? await bound.eventLoop.submit {
-                let context = bound.value
-                if !finished {
-                    for client in context.clients.values { client.forceClose() }
-                }
-                for pool in context.pools { pool.retire() }
+                for pool in bound.value.pools { pool.retire() }
             }.get()
         }
-        if !finished { try? await all.get() }
         logger.info("proxy stopped")
     }
 }

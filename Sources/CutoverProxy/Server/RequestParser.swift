@@ -230,7 +230,7 @@ struct RequestParser {
                 if contentEnd == position { break }
                 let first = bytes[position]
                 if first == 0x20 || first == 0x09 { return .failure(.obsoleteLineFolding) }
-                guard let colon = HTTPSyntax.index(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd),
+                guard let colon = HTTPSyntax.shortIndex(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd),
                       colon > position
                 else { return .failure(.malformedHeader) }
                 for index in position..<colon where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedHeader) }

@@ -234,7 +234,7 @@ struct ResponseParser {
                 var contentEnd = lineEnd - 1
                 if contentEnd > position, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
                 if contentEnd <= position { break }
-                guard let colon = HTTPSyntax.index(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd),
+                guard let colon = HTTPSyntax.shortIndex(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd),
                       colon > position
                 else { return .failure(.malformedHeader) }
                 for index in position..<colon where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedHeader) }

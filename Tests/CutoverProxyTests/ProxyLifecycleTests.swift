@@ -1,0 +1,100 @@
+import CutoverCore
+import CutoverTestSupport
+import NIOCore
+import Testing
+
+@Suite("Reload and graceful shutdown")
+struct ProxyLifecycleTests {
+    func config(old: String, new: String, phase: String, extra: String = "") -> String {
+        gatewayConfig(old: old, new: new, routes: "  - { name: orders, match: { prefix: /orders }, phase: \(phase) }", extra: extra)
+    }
+
+    @Test func reloadAppliesToNewRequestsWithoutDroppingConnections() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let new = try await TestBackend.start { _ in .ok("new") }
+        let gateway = try await TestGateway.start(config(old: old.url, new: new.url, phase: "old"))
+        let client = try await TestConnection.connect(port: gateway.port)
+        try await client.send("GET /orders HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.response().text == "old")
+
+        let notes = try await gateway.server.reload(try ConfigLoader.load(yaml: config(old: old.url, new: new.url, phase: "new")).get())
+        #expect(notes.isEmpty)
+        try await client.send("GET /orders HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.response().text == "new")
+        #expect(!client.isClosed)
+        #expect(gateway.server.config.routes[0].phase == .new)
+        await client.close()
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func requestInFlightDuringReloadFinishesOnItsBackend() async throws {
+        let old = try await TestBackend.start { _ in .hold }
+        let new = try await TestBackend.start { _ in .ok("new") }
+        let gateway = try await TestGateway.start(config(old: old.url, new: new.url, phase: "old"))
+        let slow = try await TestConnection.connect(port: gateway.port)
+        try await slow.send("GET /orders/slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await old.waitForRequests(1)
+        try await gateway.server.reload(try ConfigLoader.load(yaml: config(old: old.url, new: new.url, phase: "new")).get())
+        let fresh = try await TestConnection.connect(port: gateway.port)
+        try await fresh.send("GET /orders/fast HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await fresh.response().text == "new")
+        old.releaseHeld(with: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nold")
+        #expect(try await slow.response().text == "old")
+        await slow.close()
+        await fresh.close()
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func listenAddressChangeIsReportedAsNeedingARestart() async throws {
+        let backend = try await TestBackend.start { _ in .ok("ok") }
+        let gateway = try await TestGateway.start(gatewayConfig(old: backend.url))
+        let moved = gatewayConfig(old: backend.url).replacingOccurrences(of: "listen: \"127.0.0.1:0\"\nadmin", with: "listen: \"127.0.0.1:1\"\nadmin")
+        let notes = try await gateway.server.reload(try ConfigLoader.load(yaml: moved).get())
+        #expect(notes.contains { $0.contains("listen addresses changed") })
+        let client = try await TestConnection.connect(port: gateway.port)
+        try await client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.response().text == "ok")
+        await client.close()
+        await gateway.stop()
+        await backend.stop()
+    }
+
+    @Test func shutdownLetsTheRequestInFlightFinishAndClosesIdleConnections() async throws {
+        let backend = try await TestBackend.start { request in request.uri == "/slow" ? .hold : .ok("fast") }
+        let gateway = try await TestGateway.start(gatewayConfig(old: backend.url))
+        let idle = try await TestConnection.connect(port: gateway.port)
+        try await idle.send("GET /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await idle.response().text == "fast")
+        let busy = try await TestConnection.connect(port: gateway.port)
+        try await busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await backend.waitForRequests(2)
+
+        async let stopped: Void = gateway.server.shutdown(drainTimeout: .seconds(30))
+        try await idle.closed()
+        #expect(await (try? TestConnection.connect(port: gateway.port)) == nil, "the listener no longer accepts")
+        backend.releaseHeld(with: "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
+        let response = try await busy.response()
+        #expect(response.text == "slow")
+        #expect(response.value("connection") == "close")
+        await stopped
+        try await busy.closed()
+        try? await gateway.group.shutdownGracefully()
+        await backend.stop()
+    }
+
+    @Test func drainTimeoutClosesWhatIsStillOpen() async throws {
+        let backend = try await TestBackend.start { _ in .hold }
+        let gateway = try await TestGateway.start(gatewayConfig(old: backend.url))
+        let client = try await TestConnection.connect(port: gateway.port)
+        try await client.send("GET /forever HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await backend.waitForRequests(1)
+        await gateway.server.shutdown(drainTimeout: .milliseconds(200))
+        try await client.closed()
+        try? await gateway.group.shutdownGracefully()
+        await backend.stop()
+    }
+}
