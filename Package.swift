@@ -106,7 +106,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CutoverStoreTests", dependencies: ["CutoverStore", "CutoverTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "CutoverAdminTests", dependencies: ["CutoverAdmin", "CutoverTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CutoverAdminTests",
+            dependencies: [
+                "CutoverAdmin", "CutoverTestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "cutoverTests", dependencies: ["cutover", "CutoverTestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -11,6 +11,25 @@ struct CutoverCommand: AsyncParsableCommand {
         version: CutoverVersion.current,
         subcommands: [ServeCommand.self, CheckConfigCommand.self, DemoCommand.self]
     )
+
+    /// Runs the command; bad usage exits 2 (not ArgumentParser's 64), as every bad input does.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every long-running command shares.

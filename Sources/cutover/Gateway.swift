@@ -63,7 +63,10 @@ final class Gateway: Sendable {
                 return HealthReport(status: "ok", version: CutoverVersion.current, routes: current.routes.count,
                                     backends: current.backends.count, uptimeSeconds: Int(elapsed.components.seconds))
             },
-            onListening: { address in adminAddress.succeed(address) }
+            onListening: { [logger] address in
+                logger.info("admin listening on http://\(ProxyServer.hostPort(address))")
+                adminAddress.succeed(address)
+            }
         )
         var services: [any Service] = [ProxyService(proxy: proxy, logger: logger), admin]
         if let configPath {

@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
             printError("cutover: cannot start: \(error)")
             throw ExitCode(1)
         }
-        logger.info("cutover \(CutoverVersion.current) serving", metadata: ["config": "\(config)", "admin": "\(loaded.admin.listen)"])
+        logger.info("cutover \(CutoverVersion.current) serving", metadata: ["config": "\(config)"])
         try await gateway.run()
     }
 }

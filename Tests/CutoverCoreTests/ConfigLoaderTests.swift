@@ -1,4 +1,5 @@
 import CutoverCore
+import Foundation
 import Testing
 
 @Suite("Configuration loading")
@@ -282,5 +283,16 @@ struct ConfigLoaderTests {
         let issue = ConfigIssue(path: ConfigPath.root.appending("routes").appending(index: 1).appending("phase"),
                                 line: 12, column: 5, message: "bad", fix: "do better")
         #expect(issue.formatted(source: "cutover.yaml") == "cutover.yaml:12:5: routes[1].phase: bad (fix: do better)")
+    }
+}
+
+@Suite("Shipped configurations")
+struct ShippedConfigurationTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test(arguments: ["Config/example.yaml", "Config/demo.yaml"])
+    func shippedConfigurationIsValid(file: String) throws {
+        let config = try ConfigLoader.load(file: Self.root.appendingPathComponent(file).path).get()
+        #expect(!config.routes.isEmpty)
     }
 }

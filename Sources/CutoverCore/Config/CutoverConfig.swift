@@ -67,6 +67,12 @@ public struct AdminSettings: Sendable, Hashable {
     public var listen: ListenAddress
     /// Bearer tokens allowed to call `/api/v1/`.
     public var tokens: [AdminToken]
+
+    /// Creates admin settings.
+    public init(listen: ListenAddress, tokens: [AdminToken]) {
+        self.listen = listen
+        self.tokens = tokens
+    }
 }
 
 /// A bearer token accepted by the admin API, stored as the SHA-256 of the token.

@@ -70,7 +70,9 @@ public final class ProxyServer: Sendable {
             $0.listeners = listeners.map { (channel: $0.0, quiescing: $0.1) }
             $0.addresses = addresses
         }
-        logger.info("proxy listening", metadata: ["addresses": "\(addresses.map(\.description).joined(separator: ", "))"])
+        for (index, address) in addresses.enumerated() {
+            logger.info("proxy listening on \(index == 0 ? "http" : "https")://\(Self.hostPort(address))")
+        }
         return addresses
     }
 
@@ -103,6 +105,12 @@ public final class ProxyServer: Sendable {
             .bind(host: address.host, port: address.port)
             .get()
         return (channel, quiescing)
+    }
+
+    /// `host:port` of a bound address, IPv6 in brackets.
+    public static func hostPort(_ address: SocketAddress) -> String {
+        let host = address.ipAddress ?? "?"
+        return host.contains(":") ? "[\(host)]:\(address.port ?? 0)" : "\(host):\(address.port ?? 0)"
     }
 
     /// Applies a new configuration to new requests; in-flight requests finish on

@@ -31,6 +31,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Exit after printing the report.")
     var once = false
 
+    @Flag(name: .customLong("free-ports"), help: "Ignore the configured ports and use free ones (when 8080, 9090, 9001 or 9002 are taken).")
+    var freePorts = false
+
     @Option(name: .long, help: "How many requests to send.")
     var requests = 300
 
@@ -62,6 +65,11 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
+        if freePorts {
+            loaded.listen.port = 0
+            loaded.admin.listen.port = 0
+            if loaded.tls != nil { loaded.tls!.listen.port = 0 }
+        }
         let backends = [OrdersBackend(flavor: .old), OrdersBackend(flavor: .new)]
         for backend in backends {
             guard let configured = loaded.backend(named: backend.flavor.rawValue), configured.url.scheme == .http else {
@@ -75,7 +83,7 @@ struct DemoCommand: AsyncParsableCommand {
         var bound: [EventLoopFuture<SocketAddress>] = []
         for backend in backends {
             let url = loaded.backend(named: backend.flavor.rawValue)!.url
-            let (app, address) = Self.makeApplication(backend, host: url.host, port: url.port, logger: logger)
+            let (app, address) = Self.makeApplication(backend, host: url.host, port: freePorts ? 0 : url.port, logger: logger)
             apps.append(app)
             bound.append(address)
         }

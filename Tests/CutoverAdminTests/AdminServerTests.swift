@@ -1,0 +1,74 @@
+import CoreMetrics
+import CutoverAdmin
+import CutoverCore
+import CutoverTestSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import Testing
+
+@Suite("Admin listener")
+struct AdminServerTests {
+    /// Runs the admin application on a free port for the duration of `body`.
+    func withAdmin(registry: PrometheusCollectorRegistry, _ body: (Int) async throws -> Void) async throws {
+        let settings = AdminSettings(listen: ListenAddress(host: "127.0.0.1", port: 0), tokens: [])
+        let bound = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: SocketAddress.self)
+        var logger = Logger(label: "admin-test")
+        logger.logLevel = .critical
+        let app = AdminServer.makeApplication(
+            settings: settings, registry: registry, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            health: { HealthReport(status: "ok", version: CutoverVersion.current, routes: 3, backends: 2, uptimeSeconds: 7) },
+            onListening: { bound.succeed($0) })
+        let group = ServiceGroup(services: [app], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let port = try await bound.futureResult.get().port!
+            try await body(port)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func healthzReportsStatusAndVersion() async throws {
+        try await withAdmin(registry: PrometheusCollectorRegistry()) { port in
+            let client = try await TestConnection.connect(port: port)
+            try await client.send("GET /healthz HTTP/1.1\r\nHost: admin\r\n\r\n")
+            let response = try await client.response()
+            #expect(response.status == 200)
+            #expect(response.value("content-type") == "application/json")
+            let report = try JSONDecoder().decode(HealthReport.self, from: Data(response.body))
+            #expect(report == HealthReport(status: "ok", version: CutoverVersion.current, routes: 3, backends: 2, uptimeSeconds: 7))
+            #expect(response.text.contains("\"uptime_seconds\":7"))
+            await client.close()
+        }
+    }
+
+    @Test func metricsAreServedInPrometheusTextFormat() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
+        Counter(label: "cutover_requests_total", dimensions: [("route", "orders"), ("backend", "old"), ("code", "2xx")], factory: factory)
+            .increment(by: 3)
+        try await withAdmin(registry: registry) { port in
+            let client = try await TestConnection.connect(port: port)
+            try await client.send("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n")
+            let response = try await client.response()
+            #expect(response.status == 200)
+            #expect(response.value("content-type") == AdminServer.metricsContentType)
+            #expect(response.text.contains("# TYPE cutover_requests_total counter"))
+            #expect(response.text.contains("cutover_requests_total{route=\"orders\",backend=\"old\",code=\"2xx\"} 3"))
+            await client.close()
+        }
+    }
+
+    @Test func unknownPathsAre404() async throws {
+        try await withAdmin(registry: PrometheusCollectorRegistry()) { port in
+            let client = try await TestConnection.connect(port: port)
+            try await client.send("GET /nope HTTP/1.1\r\nHost: admin\r\n\r\n")
+            #expect(try await client.response().status == 404)
+            await client.close()
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import CutoverTestSupport
+import Foundation
+import NIOConcurrencyHelpers
+
+/// The `cutover` executable run as a child process, with its output captured.
+final class CutoverProcess: Sendable {
+    /// The binary `swift build` put beside the test bundle.
+    static var binary: String {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return directory.appendingPathComponent("cutover").path
+    }
+
+    private let process: Process
+    private let output: NIOLockedValueBox<(stdout: String, stderr: String)>
+    private let pipes: (out: Pipe, err: Pipe)
+
+    /// Starts `cutover` with `arguments`.
+    init(_ arguments: [String], currentDirectory: String? = nil) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let output = NIOLockedValueBox((stdout: "", stderr: ""))
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            output.withLockedValue { $0.stdout += text }
+        }
+        err.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            output.withLockedValue { $0.stderr += text }
+        }
+        try process.run()
+        self.process = process
+        self.output = output
+        self.pipes = (out, err)
+    }
+
+    /// What the process wrote to standard output so far.
+    var stdout: String { output.withLockedValue { $0.stdout } }
+    /// What the process wrote to standard error so far.
+    var stderr: String { output.withLockedValue { $0.stderr } }
+
+    /// Waits until standard error (or output) contains `text`; returns the line that holds it.
+    @discardableResult
+    func waitFor(_ text: String, timeout: Duration = .seconds(60)) async throws -> String {
+        try await waitUntil(timeout: timeout, "'\(text)' from cutover (stderr so far: \(stderr.suffix(2000)))") {
+            self.stderr.contains(text) || self.stdout.contains(text) || !self.process.isRunning
+        }
+        let all = stderr + "\n" + stdout
+        guard let line = all.split(separator: "\n").first(where: { $0.contains(text) }) else {
+            throw TimedOut(what: "'\(text)' before cutover exited with \(process.terminationStatus): \(all.suffix(2000))")
+        }
+        return String(line)
+    }
+
+    /// Sends a signal.
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to end; returns its exit status.
+    func exitStatus(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        try await waitUntil(timeout: timeout, "cutover to exit") { !self.process.isRunning }
+        // Collect what the pipes still hold.
+        for (handle, isError) in [(pipes.out.fileHandleForReading, false), (pipes.err.fileHandleForReading, true)] {
+            handle.readabilityHandler = nil
+            let rest = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            output.withLockedValue { if isError { $0.stderr += rest } else { $0.stdout += rest } }
+        }
+        return process.terminationStatus
+    }
+
+    /// Stops the process if it still runs.
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// Runs `cutover` to completion.
+    static func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try CutoverProcess(arguments)
+        let status = try await process.exitStatus(timeout: timeout)
+        return (status, process.stdout, process.stderr)
+    }
+
+    /// The port in a log line like `… listening on http://127.0.0.1:PORT`.
+    static func port(in line: String) -> Int? {
+        line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+}
+
+/// A temporary folder with files, removed by `remove()`.
+struct TemporaryFolder {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "cutover-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    /// Writes a file; returns its path.
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        let file = path + "/" + name
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
