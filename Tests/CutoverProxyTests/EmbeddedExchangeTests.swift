@@ -144,6 +144,38 @@ struct EmbeddedExchangeTests {
         #expect(try exchange.clientOutput() == "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde")
     }
 
+    @Test func idleClientConnectionIsClosedAfterTheClientTimeout() throws {
+        let exchange = try EmbeddedExchange(yaml: """
+            listen: "127.0.0.1:0"
+            client_timeout: 2s
+            admin: { listen: "127.0.0.1:0" }
+            backends: { old: { url: "http://127.0.0.1:9001" } }
+            """)
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: shop\r\n\r\n"))
+        try exchange.upstreams[0].writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        _ = try exchange.clientOutput()
+        exchange.loop.advanceTime(by: .milliseconds(1900))
+        #expect(exchange.client.isActive)
+        exchange.loop.advanceTime(by: .milliseconds(300))
+        #expect(!exchange.client.isActive)
+        #expect(try exchange.clientOutput().isEmpty, "an idle connection is closed without an answer")
+    }
+
+    @Test func clientThatStopsHalfwayThroughItsHeadGets408() throws {
+        let exchange = try EmbeddedExchange(yaml: """
+            listen: "127.0.0.1:0"
+            client_timeout: 1s
+            admin: { listen: "127.0.0.1:0" }
+            backends: { old: { url: "http://127.0.0.1:9001" } }
+            """)
+        try exchange.client.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: sh"))
+        exchange.loop.advanceTime(by: .milliseconds(1200))
+        let output = try exchange.clientOutput()
+        #expect(output.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        #expect(!exchange.client.isActive)
+        #expect(exchange.upstreams.isEmpty)
+    }
+
     @Test func malformedRequestIsAnswered400AndClosedWithoutABackend() throws {
         let exchange = try EmbeddedExchange()
         try exchange.client.writeInbound(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"))

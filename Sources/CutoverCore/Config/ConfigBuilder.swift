@@ -12,7 +12,7 @@ final class ConfigBuilder {
         self.baseDirectory = baseDirectory
     }
 
-    static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "shutdown", "admin", "store", "backends", "routes"]
+    static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "client_timeout", "shutdown", "admin", "store", "backends", "routes"]
 
     func build(_ root: Node) -> CutoverConfig? {
         guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
@@ -26,6 +26,7 @@ final class ConfigBuilder {
         if let node = top["shutdown"], let shutdown = reader.mapping(node, at: top.path("shutdown"), keys: ["drain_timeout"]) {
             if let value = shutdown["drain_timeout"] { drainTimeout = reader.duration(value, at: shutdown.path("drain_timeout")) ?? drainTimeout }
         }
+        let clientTimeout = top["client_timeout"].flatMap { reader.duration($0, at: top.path("client_timeout"), minimum: .milliseconds(1)) }
         let admin = required(top, "admin").flatMap { self.admin($0, at: top.path("admin")) }
         var store = StoreLocation.sqlite(path: "cutover.db")
         if let node = top["store"], let text = reader.string(node, at: top.path("store")) {
@@ -52,7 +53,7 @@ final class ConfigBuilder {
 
         guard reader.issues.isEmpty, let listen, let admin else { return nil }
         return CutoverConfig(listen: listen, tls: tls, serverNames: serverNames, threads: threads, limits: limits,
-                             drainTimeout: drainTimeout, admin: admin, store: store, backends: backends, routes: routes)
+                             drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60), admin: admin, store: store, backends: backends, routes: routes)
     }
 
     // MARK: - Pieces

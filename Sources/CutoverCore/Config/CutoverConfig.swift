@@ -15,6 +15,9 @@ public struct CutoverConfig: Sendable, Hashable {
     public var limits: Limits
     /// How long a graceful shutdown waits for in-flight requests.
     public var drainTimeout: Duration
+    /// How long a client connection may sit idle, or take to send a request head
+    /// (or a held chunked body), before it is closed (408 when a request was under way).
+    public var clientTimeout: Duration
     /// The admin listener and its tokens.
     public var admin: AdminSettings
     /// Where state is kept.

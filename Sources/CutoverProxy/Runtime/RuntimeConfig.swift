@@ -15,6 +15,8 @@ final class RuntimeConfig: Sendable {
     let routeNames: [String]
     /// The limits of requests no route overrides.
     let limits: Limits
+    /// How long a client may idle or dawdle over a request head.
+    let clientTimeout: TimeAmount
 
     /// Prepares a validated configuration; throws when a backend's TLS settings cannot be loaded.
     init(_ config: CutoverConfig) throws {
@@ -27,6 +29,7 @@ final class RuntimeConfig: Sendable {
         self.serverNames = names
         self.routeNames = config.routes.map(\.name)
         self.limits = config.limits
+        self.clientTimeout = .nanoseconds(config.clientTimeout.nanoseconds)
     }
 
     /// The configuration.
@@ -34,7 +37,7 @@ final class RuntimeConfig: Sendable {
 
     /// The tightest timeout of any backend, which sets how often deadlines are checked.
     var shortestTimeout: TimeAmount {
-        targets.map { min($0.connectTimeout, $0.responseTimeout) }.min() ?? .seconds(1)
+        (targets.map { min($0.connectTimeout, $0.responseTimeout) } + [clientTimeout]).min()!
     }
 }
 

@@ -127,6 +127,7 @@ extension ClientConnectionHandler {
             // A chunked body's length is unknown: hold its first bytes so that a small body is
             // checked whole (framing, size limit) before anything reaches the backend.
             awaitingBodyPrefix = true
+            awaitClient(now: startTime)
             return
         }
         acquireUpstream(fresh: false, now: startTime)

@@ -126,11 +126,23 @@ extension ClientConnectionHandler {
     // MARK: - Deadlines
 
     func deadlinePassed() {
-        guard active else { return }
         switch waiting {
         case .nothing:
             return
+        case .client:
+            waiting = .nothing
+            if active || parser.isInMessage {
+                // A request was under way and the client stopped sending it.
+                if !active { beginBareExchange() }
+                abandonUpstream()
+                loop.metrics.rejected("client_timeout")
+                closeAfterResponse = true
+                respondLocally(status: 408, reason: "the client took longer than \(Quantities.format(.nanoseconds(runtime.clientTimeout.nanoseconds))) to send its request", recordMetrics: false)
+            } else {
+                context.close(promise: nil)
+            }
         case .connection:
+            guard active else { return }
             let queued = pool?.cancelWaiting(self) ?? false
             upstreamTicket &+= 1
             waiting = .nothing
@@ -138,6 +150,7 @@ extension ClientConnectionHandler {
             pool?.metricsForFailures.upstreamError(failure)
             fail(failure)
         case .response:
+            guard active else { return }
             if activity != activitySeen {
                 // The body moved since the deadline was set: extend it.
                 activitySeen = activity
@@ -196,7 +209,6 @@ extension ClientConnectionHandler {
 
     /// Ends the exchange; the connection either takes the next request or closes once its bytes are out.
     func finishExchange(close: Bool) {
-        loop.sweeper.unregister(self)
         waiting = .nothing
         active = false
         if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
@@ -206,19 +218,20 @@ extension ClientConnectionHandler {
             hold(.closing)
             stash = nil
             clientNeedsFlush = false
+            loop.sweeper.unregister(self)
             let context = self.context!
             context.writeAndFlush(wrapOutboundOut(allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
             return
         }
+        awaitClient(now: loop.eventLoop.now)
         flushClientIfNeeded()
         processStash()
     }
 
     /// The client went away mid-exchange: let go of the backend.
     func abandonExchange() {
-        loop.sweeper.unregister(self)
         abandonUpstream()
         active = false
     }

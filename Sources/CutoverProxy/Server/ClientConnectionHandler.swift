@@ -25,10 +25,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         static let closing = ReadHold(rawValue: 8)
     }
 
-    /// What the exchange is waiting for, which decides what its deadline means.
+    /// What the connection is waiting for, which decides what its deadline means.
     enum Waiting {
         case nothing
+        /// The client: its next request, the rest of a head, or a held chunked body.
+        case client
+        /// A backend connection from the pool.
         case connection
+        /// The backend's response.
         case response
     }
 
@@ -137,6 +141,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         forwarding = ForwardingLines(clientAddress: clientAddress, scheme: scheme)
         loop.clients[ObjectIdentifier(self)] = self
         loop.metrics.clientConnections.increment()
+        awaitClient(now: loop.eventLoop.now)
         context.fireChannelActive()
     }
 
@@ -145,6 +150,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.metrics.clientConnections.decrement()
         if active { abandonExchange() }
+        loop.sweeper.unregister(self)
         stash = nil
         context.fireChannelInactive()
     }
@@ -264,6 +270,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         }
         closeAfterResponse = true
         respondLocally(status: error.status, reason: error.description, recordMetrics: false)
+    }
+
+    /// Starts waiting for the client, up to the client timeout.
+    func awaitClient(now: NIODeadline) {
+        waiting = .client
+        deadline = now + runtime.clientTimeout
+        loop.sweeper.register(self)
     }
 
     // MARK: - Reading control
