@@ -82,6 +82,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "diff-benchmark",
+            dependencies: ["CutoverCore"],
+            path: "Benchmarks/DiffBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "CutoverTestSupport",
             dependencies: [
