@@ -241,13 +241,13 @@ struct ConfigLoaderTests {
             routes:
               - { name: a, match: { methods: [get], prefix: "api" }, phase: old }
               - { name: b, match: { path: "/x", prefix: "/x" }, phase: old }
-              - { name: c, match: { methods: [CONNECT] }, phase: shadow }
+              - { name: c, match: { methods: [CONNECT] }, phase: gray }
             """)
         #expect(found.map(\.path.description) == ["routes[0].match.methods[0]", "routes[0].match.prefix", "routes[1].match",
                                                   "routes[2].match.methods[0]", "routes[2].phase"])
         #expect(found[0].fix == "methods are upper case, as GET or POST")
         #expect(found[1].fix == "write it as /api")
-        #expect(found[4].message == "phase 'shadow' is not available in this version")
+        #expect(found[4].message == "phase 'gray' is not available in this version")
     }
 
     @Test func listenersMustNotCollide() {
@@ -277,6 +277,70 @@ struct ConfigLoaderTests {
         }
         #expect(error.issues.count == 1)
         #expect(error.issues[0].message == "the configuration file does not exist")
+    }
+
+    @Test func shadowAndCompareSettingsLoad() throws {
+        let config = try load("""
+            listen: "127.0.0.1:8080"
+            admin: { listen: "127.0.0.1:9090" }
+            diff_queue: { size: 500, max_bytes: 64MiB }
+            backends:
+              old: { url: "http://127.0.0.1:9001" }
+              old-secondary: { url: "http://127.0.0.1:9003" }
+              new: { url: "http://127.0.0.1:9002" }
+            routes:
+              - name: order-by-id
+                match: { methods: [GET, PUT], path: "/orders/{id}" }
+                phase: shadow
+                shadow: { writes: mirror, order: after-primary, sample: 0.25, max_body: 64KiB, timeout: 2s,
+                          primary_headers: { X-Cutover-Primary-Id: /id } }
+                compare:
+                  headers: [Content-Type, ETag]
+                  ignore: ["/generated_at", "/items/*/etag"]
+                  redact: ["/customer/email"]
+                  sort_arrays: { "/items": "/id" }
+                  float_tolerance: 0.01
+                  noise: { relative: 0.3, absolute: 0.001 }
+              - { name: plain, match: { prefix: / }, phase: old }
+            """).get()
+        #expect(config.diffQueue == DiffQueueSettings(size: 500, maxBytes: 64 * 1024 * 1024))
+        let route = config.routes[0]
+        #expect(route.phase == .shadow)
+        #expect(route.noiseBackend == "old-secondary")
+        #expect(route.shadow == ShadowSettings(writes: .mirror, order: .afterPrimary, sample: 0.25, maxBody: 64 * 1024, timeout: .seconds(2),
+                                               primaryHeaders: [.init(name: "X-Cutover-Primary-Id", pointer: JSONPointer(tokens: ["id"]))]))
+        #expect(route.compare.headers == ["content-type", "etag"])
+        #expect(route.compare.ignore.map(\.description) == ["/generated_at", "/items/*/etag"])
+        #expect(route.compare.redact.map(\.description) == ["/customer/email"])
+        #expect(route.compare.sortArrays == [SortRule(array: PointerPattern.parse("/items")!, key: JSONPointer(tokens: ["id"]))])
+        #expect(route.compare.floatTolerance == 0.01)
+        #expect(route.compare.noise == NoiseThresholds(relative: 0.3, absolute: 0.001))
+        #expect(config.routes[1].shadow == .defaults)
+        #expect(config.routes[1].compare == .defaults)
+        let table = RoutingTable(config: config)
+        #expect(table.decide(method: "GET", target: "/orders/1") == RoutingDecision(route: 0, backend: 0, side: .old, mirror: 2, noise: 1))
+    }
+
+    @Test func shadowAndCompareMistakesAreExplained() {
+        let found = issues("""
+            listen: "127.0.0.1:8080"
+            admin: { listen: "127.0.0.1:9090" }
+            backends: { old: { url: "http://127.0.0.1:9001" }, new: { url: "http://127.0.0.1:9002" } }
+            routes:
+              - name: a
+                match: { prefix: / }
+                phase: shadow
+                shadow: { writes: always, sample: 2, primary_headers: { "Bad Header": /id, X-Ok: "id" } }
+                compare: { ignore: [generated_at], sort_arrays: [items], noise: { relative: 5 } }
+                backends: { old-secondary: old-2 }
+            """)
+        #expect(found.map(\.path.description) == [
+            "routes[0].shadow.writes", "routes[0].shadow.sample", "routes[0].shadow.primary_headers.Bad Header",
+            "routes[0].shadow.primary_headers.X-Ok", "routes[0].compare.ignore[0]", "routes[0].compare.sort_arrays",
+            "routes[0].compare.noise.relative", "routes[0].backends.old-secondary",
+        ])
+        #expect(found[0].message == "'always' is not one of skip | mirror")
+        #expect(found[4].fix?.contains("'*' stands for any one name or index") == true)
     }
 
     @Test func issuesFormatLikeCompilerDiagnostics() {

@@ -12,7 +12,8 @@ final class ConfigBuilder {
         self.baseDirectory = baseDirectory
     }
 
-    static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "client_timeout", "shutdown", "admin", "store", "backends", "routes"]
+    static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "client_timeout", "shutdown", "admin", "store",
+                          "diff_queue", "backends", "routes"]
 
     func build(_ root: Node) -> CutoverConfig? {
         guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
@@ -35,6 +36,11 @@ final class ConfigBuilder {
             case .failure(let error): reader.report(top.path("store"), node, "'\(text)' is not a store URL: \(error)")
             }
         }
+        var diffQueue = DiffQueueSettings.defaults
+        if let node = top["diff_queue"], let queue = reader.mapping(node, at: top.path("diff_queue"), keys: ["size", "max_bytes"]) {
+            if let value = queue["size"] { diffQueue.size = reader.int(value, at: queue.path("size"), in: 1...10_000_000) ?? diffQueue.size }
+            if let value = queue["max_bytes"] { diffQueue.maxBytes = reader.byteSize(value, at: queue.path("max_bytes"), minimum: 1024) ?? diffQueue.maxBytes }
+        }
         let backends = required(top, "backends").flatMap { self.backends($0, at: top.path("backends")) } ?? []
         let routes = top["routes"].flatMap { self.routes($0, at: top.path("routes"), backends: backends, limits: limits) } ?? []
 
@@ -53,7 +59,8 @@ final class ConfigBuilder {
 
         guard reader.issues.isEmpty, let listen, let admin else { return nil }
         return CutoverConfig(listen: listen, tls: tls, serverNames: serverNames, threads: threads, limits: limits,
-                             drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60), admin: admin, store: store, backends: backends, routes: routes)
+                             drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60), admin: admin, store: store,
+                             diffQueue: diffQueue, backends: backends, routes: routes)
     }
 
     // MARK: - Pieces
@@ -202,7 +209,7 @@ final class ConfigBuilder {
         return result
     }
 
-    static let routeKeys = ["name", "match", "phase", "backends", "limits"]
+    static let routeKeys = ["name", "match", "phase", "backends", "limits", "shadow", "compare"]
 
     func routes(_ node: Node, at path: ConfigPath, backends: [Backend], limits: Limits) -> [Route]? {
         guard let items = reader.list(node, at: path) else { return nil }
@@ -224,13 +231,21 @@ final class ConfigBuilder {
             let match = required(route, "match").flatMap { self.match($0, at: route.path("match")) }
             let phase = required(route, "phase").flatMap { self.phase($0, at: route.path("phase")) }
             var oldBackend = "old", newBackend = "new"
+            let known = backends.map(\.name)
+            var noiseBackend: String? = known.contains(CutoverConfig.noiseBackendName) ? CutoverConfig.noiseBackendName : nil
             var backendNodes: [String: Node] = [:]
-            if let node = route["backends"], let pair = reader.mapping(node, at: route.path("backends"), keys: ["old", "new"]) {
+            var roles = [("old", oldBackend), ("new", newBackend)]
+            if let node = route["backends"], let pair = reader.mapping(node, at: route.path("backends"), keys: ["old", "new", "old-secondary"]) {
                 if let node = pair["old"] { oldBackend = reader.string(node, at: pair.path("old")) ?? oldBackend; backendNodes["old"] = node }
                 if let node = pair["new"] { newBackend = reader.string(node, at: pair.path("new")) ?? newBackend; backendNodes["new"] = node }
+                if let node = pair["old-secondary"] {
+                    noiseBackend = reader.string(node, at: pair.path("old-secondary"))
+                    backendNodes["old-secondary"] = node
+                }
+                roles = [("old", oldBackend), ("new", newBackend)]
+                if let noiseBackend, pair["old-secondary"] != nil { roles.append(("old-secondary", noiseBackend)) }
             }
-            let known = backends.map(\.name)
-            for (role, backendName) in [("old", oldBackend), ("new", newBackend)] where !known.contains(backendName) && !known.isEmpty {
+            for (role, backendName) in roles where !known.contains(backendName) && !known.isEmpty {
                 let explicit = backendNodes[role]
                 var fix = "configured backends: \(known.joined(separator: ", "))"
                 if let near = NodeReader.nearest(backendName, in: known) { fix = "did you mean '\(near)'? " + fix }
@@ -239,8 +254,11 @@ final class ConfigBuilder {
                               "route '\(name ?? "?")' names backend '\(backendName)' as its \(role) side, but no such backend is configured", fix: fix)
             }
             let routeLimits = route["limits"].flatMap { self.limits($0, at: route.path("limits"), defaults: limits) } ?? limits
+            let shadow = route["shadow"].flatMap { self.shadow($0, at: route.path("shadow")) } ?? .defaults
+            let compare = route["compare"].flatMap { self.compare($0, at: route.path("compare")) } ?? .defaults
             if let name, let match, let phase {
-                result.append(Route(name: name, match: match, phase: phase, oldBackend: oldBackend, newBackend: newBackend, limits: routeLimits))
+                result.append(Route(name: name, match: match, phase: phase, oldBackend: oldBackend, newBackend: newBackend, limits: routeLimits,
+                                    noiseBackend: noiseBackend, shadow: shadow, compare: compare))
             }
         }
         return result
@@ -279,13 +297,103 @@ final class ConfigBuilder {
         return result
     }
 
+    func pointer(_ node: Node, at path: ConfigPath) -> JSONPointer? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        guard let pointer = JSONPointer.parse(text) else {
+            reader.report(path, node, "'\(text)' is not a JSON pointer", fix: "write /field/sub-field, with ~1 for '/' and ~0 for '~' inside names")
+            return nil
+        }
+        return pointer
+    }
+
+    func pattern(_ node: Node, at path: ConfigPath) -> PointerPattern? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        guard let pattern = PointerPattern.parse(text), !text.isEmpty else {
+            reader.report(path, node, "'\(text)' is not a JSON pointer pattern", fix: "write /items/*/field: '*' stands for any one name or index")
+            return nil
+        }
+        return pattern
+    }
+
+    func shadow(_ node: Node, at path: ConfigPath) -> ShadowSettings? {
+        guard let shadow = reader.mapping(node, at: path, keys: ["writes", "order", "sample", "max_body", "timeout", "primary_headers"]) else {
+            return nil
+        }
+        var result = ShadowSettings.defaults
+        if let node = shadow["writes"] { result.writes = reader.choice(node, at: shadow.path("writes"), as: ShadowSettings.Writes.self) ?? result.writes }
+        if let node = shadow["order"] { result.order = reader.choice(node, at: shadow.path("order"), as: ShadowSettings.Order.self) ?? result.order }
+        if let node = shadow["sample"] { result.sample = reader.double(node, at: shadow.path("sample"), in: 0...1) ?? result.sample }
+        if let node = shadow["max_body"] { result.maxBody = reader.byteSize(node, at: shadow.path("max_body")) ?? result.maxBody }
+        if let node = shadow["timeout"] { result.timeout = reader.duration(node, at: shadow.path("timeout"), minimum: .milliseconds(1)) }
+        if let node = shadow["primary_headers"] {
+            let headersPath = shadow.path("primary_headers")
+            if case .mapping(let mapping) = node {
+                for (keyNode, value) in mapping {
+                    guard let name = keyNode.scalar?.string else { continue }
+                    guard !name.isEmpty, name.utf8.allSatisfy({ isTokenByte($0) }) else {
+                        reader.report(headersPath.appending(name), keyNode, "'\(name)' is not a header name")
+                        continue
+                    }
+                    if let pointer = self.pointer(value, at: headersPath.appending(name)) {
+                        result.primaryHeaders.append(.init(name: name, pointer: pointer))
+                    }
+                }
+            } else {
+                reader.report(headersPath, node, "expected a mapping from header name to a JSON pointer into old's answer, found \(reader.kind(node))",
+                              fix: "write primary_headers: { X-Cutover-Primary-Id: /id }")
+            }
+        }
+        return result
+    }
+
+    func compare(_ node: Node, at path: ConfigPath) -> CompareRules? {
+        guard let compare = reader.mapping(node, at: path, keys: ["headers", "ignore", "redact", "sort_arrays", "float_tolerance", "noise"]) else {
+            return nil
+        }
+        var result = CompareRules.defaults
+        if let node = compare["headers"], let names = strings(node, at: compare.path("headers")) {
+            result.headers = names.map { $0.lowercased() }
+        }
+        for key in ["ignore", "redact"] {
+            guard let node = compare[key], let items = reader.list(node, at: compare.path(key)) else { continue }
+            let patterns = items.enumerated().compactMap { pattern($1, at: compare.path(key).appending(index: $0)) }
+            if key == "ignore" { result.ignore = patterns } else { result.redact = patterns }
+        }
+        if let node = compare["sort_arrays"] {
+            let sortPath = compare.path("sort_arrays")
+            if case .mapping(let mapping) = node {
+                for (keyNode, value) in mapping {
+                    guard let arrayText = keyNode.scalar?.string else { continue }
+                    let array = self.pattern(keyNode, at: sortPath.appending(arrayText))
+                    let key = self.pointer(value, at: sortPath.appending(arrayText))
+                    if let array, let key { result.sortArrays.append(SortRule(array: array, key: key)) }
+                }
+            } else {
+                reader.report(sortPath, node, "expected a mapping from an array's path to the key's pointer, found \(reader.kind(node))",
+                              fix: "write sort_arrays: { \"/items\": \"/id\" }")
+            }
+        }
+        if let node = compare["float_tolerance"] {
+            result.floatTolerance = reader.double(node, at: compare.path("float_tolerance"), in: 0...Double(Int.max)) ?? 0
+        }
+        if let node = compare["noise"], let noise = reader.mapping(node, at: compare.path("noise"), keys: ["relative", "absolute"]) {
+            if let value = noise["relative"] { result.noise.relative = reader.double(value, at: noise.path("relative"), in: 0...1) ?? result.noise.relative }
+            if let value = noise["absolute"] { result.noise.absolute = reader.double(value, at: noise.path("absolute"), in: 0...1) ?? result.noise.absolute }
+        }
+        return result
+    }
+
+    private func isTokenByte(_ byte: UInt8) -> Bool {
+        (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+    }
+
     /// Phases this build can run; the others are refused with a clear error.
-    static let supportedPhases: Set<Phase> = [.old, .new]
+    static let supportedPhases: Set<Phase> = [.old, .shadow, .new]
 
     func phase(_ node: Node, at path: ConfigPath) -> Phase? {
         guard let phase = reader.choice(node, at: path, as: Phase.self) else { return nil }
         guard Self.supportedPhases.contains(phase) else {
-            reader.report(path, node, "phase '\(phase.rawValue)' is not available in this version", fix: "use old or new")
+            reader.report(path, node, "phase '\(phase.rawValue)' is not available in this version", fix: "use old, shadow or new")
             return nil
         }
         return phase

@@ -22,6 +22,8 @@ public struct CutoverConfig: Sendable, Hashable {
     public var admin: AdminSettings
     /// Where state is kept.
     public var store: StoreLocation
+    /// The queue between the proxy and the comparator.
+    public var diffQueue: DiffQueueSettings
     /// The configured upstreams, in document order; names are unique.
     public var backends: [Backend]
     /// The routes, in match order (first match wins); names are unique and
@@ -35,6 +37,78 @@ public struct CutoverConfig: Sendable, Hashable {
 
     /// The name of the backend that answers requests no route matches.
     public static let defaultBackendName = "old"
+    /// The name of the second old instance whose answers measure noise, when configured.
+    public static let noiseBackendName = "old-secondary"
+}
+
+/// Bounds of the queue of response pairs waiting to be compared: when either is
+/// reached, new pairs are dropped (and counted) rather than the queue growing.
+public struct DiffQueueSettings: Sendable, Hashable {
+    /// The most pairs waiting.
+    public var size: Int
+    /// The most bytes of captured bodies waiting.
+    public var maxBytes: Int
+
+    /// 10,000 pairs, 256 MiB.
+    public static let defaults = DiffQueueSettings(size: 10_000, maxBytes: 256 * 1024 * 1024)
+
+    public init(size: Int, maxBytes: Int) {
+        self.size = size
+        self.maxBytes = maxBytes
+    }
+}
+
+/// How a route in phase `shadow` copies requests to the new backend.
+public struct ShadowSettings: Sendable, Hashable {
+    /// What happens to requests that change data (POST, PUT, PATCH, DELETE).
+    public enum Writes: String, Sendable, Hashable, CaseIterable {
+        /// They are not sent to new (the default).
+        case skip
+        /// They are sent to new too, marked `X-Cutover-Shadow: 1`.
+        case mirror
+    }
+
+    /// When the copy goes to new.
+    public enum Order: String, Sendable, Hashable, CaseIterable {
+        /// At the same time as to old.
+        case parallel
+        /// Only after old answered 2xx, with values from old's answer as headers.
+        case afterPrimary = "after-primary"
+    }
+
+    /// A header sent to new with a value taken from old's answer.
+    public struct PrimaryHeader: Sendable, Hashable {
+        public var name: String
+        public var pointer: JSONPointer
+        public init(name: String, pointer: JSONPointer) {
+            self.name = name
+            self.pointer = pointer
+        }
+    }
+
+    public var writes: Writes
+    public var order: Order
+    /// The share of requests copied, chosen by request ID (the same ID is always in or out).
+    public var sample: Double
+    /// Request bodies larger than this are not copied; answers are compared up to this size.
+    public var maxBody: Int
+    /// How long new may take to answer a copy; nil means the new backend's response timeout.
+    public var timeout: Duration?
+    /// Headers for new taken from old's answer (with `order: after-primary`).
+    public var primaryHeaders: [PrimaryHeader]
+
+    /// Writes skipped, parallel, every request, 1 MiB.
+    public static let defaults = ShadowSettings(writes: .skip, order: .parallel, sample: 1, maxBody: 1024 * 1024,
+                                                timeout: nil, primaryHeaders: [])
+
+    public init(writes: Writes, order: Order, sample: Double, maxBody: Int, timeout: Duration?, primaryHeaders: [PrimaryHeader]) {
+        self.writes = writes
+        self.order = order
+        self.sample = sample
+        self.maxBody = maxBody
+        self.timeout = timeout
+        self.primaryHeaders = primaryHeaders
+    }
 }
 
 /// Certificate and key for a TLS listener.
@@ -163,6 +237,12 @@ public struct Route: Sendable, Hashable {
     public var newBackend: String
     /// Limits for this route, defaulted from the top-level `limits`.
     public var limits: Limits
+    /// The backend that plays a second old instance (noise baseline), if any.
+    public var noiseBackend: String?
+    /// How requests are copied to new in phase `shadow`.
+    public var shadow: ShadowSettings
+    /// How the two answers are compared.
+    public var compare: CompareRules
 }
 
 /// The request properties a route matches on. Every given property must match.

@@ -23,7 +23,8 @@ public final class RoutingTable: Sendable {
         self.routes = config.routes.map { route in
             CompiledRoute(methods: route.match.methods.map { Array($0.utf8) }, path: route.match.path,
                           prefix: route.match.prefix.map { Array($0.utf8) },
-                          phase: route.phase, old: index(route.oldBackend), new: index(route.newBackend))
+                          phase: route.phase, old: index(route.oldBackend), new: index(route.newBackend),
+                          noise: route.noiseBackend.map(index))
         }
         self.defaultBackend = index(CutoverConfig.defaultBackendName)
         self.routeLimits = config.routes.map(\.limits)
@@ -70,8 +71,10 @@ public final class RoutingTable: Sendable {
         switch route.phase {
         case .new:
             return RoutingDecision(route: index, backend: route.new, side: .new)
-        case .old, .shadow, .gray, .drain:
-            // ConfigLoader admits only `old` and `new` until the later phases are built.
+        case .shadow:
+            return RoutingDecision(route: index, backend: route.old, side: .old, mirror: route.new, noise: route.noise)
+        case .old, .gray, .drain:
+            // ConfigLoader admits `gray` and `drain` only once they are built.
             return RoutingDecision(route: index, backend: route.old, side: .old)
         }
     }
@@ -85,6 +88,7 @@ struct CompiledRoute: Sendable {
     let phase: Phase
     let old: Int
     let new: Int
+    let noise: Int?
 
     /// Whether a request with this method and path (no query) belongs to the route.
     func accepts(method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer) -> Bool {
@@ -108,11 +112,17 @@ public struct RoutingDecision: Sendable, Hashable {
     public var backend: Int
     /// The migration side that answers.
     public var side: Side
+    /// In phase `shadow`: the backend that gets a copy of the request (new).
+    public var mirror: Int?
+    /// In phase `shadow`: the second old instance whose answer measures noise, if configured.
+    public var noise: Int?
 
     /// Creates a decision.
-    public init(route: Int?, backend: Int, side: Side) {
+    public init(route: Int?, backend: Int, side: Side, mirror: Int? = nil, noise: Int? = nil) {
         self.route = route
         self.backend = backend
         self.side = side
+        self.mirror = mirror
+        self.noise = noise
     }
 }
