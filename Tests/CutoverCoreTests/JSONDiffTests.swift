@@ -179,3 +179,30 @@ struct NoiseThresholdTests {
         #expect(!rule.isReal(raw: 0, noise: 0, compared: 0))
     }
 }
+
+@Suite("Diff summaries")
+struct DiffSummaryTests {
+    @Test func differingCountsOnlyRequestsWithARealFieldAndNoiseTheRest() {
+        let counts = RouteDiffCounts(
+            route: "orders", compared: 1000, notCompared: 3,
+            fields: ["/total": .init(raw: 60, noise: 0), "/nonce": .init(raw: 500, noise: 480), "/rare": .init(raw: 0, noise: 4)],
+            fieldSets: [["/total"]: 10, ["/nonce", "/total"]: 50, ["/nonce"]: 450])
+        let summary = RouteSummary(counts: counts, thresholds: .defaults)
+        #expect(summary.compared == 1000)
+        #expect(summary.differing == 60)
+        #expect(summary.noise == 450)
+        #expect(summary.diffRate == 0.06)
+        #expect(summary.notCompared == 3)
+        #expect(summary.fields.map(\.path) == ["/total", "/nonce", "/rare"])
+        #expect(summary.fields.map(\.verdict) == [.difference, .noise, .noise])
+        #expect(summary.fields[0].differing == 60)
+        #expect(summary.fields[1].noise == 480)
+    }
+
+    @Test func withoutANoiseBaselineEveryFrequentFieldIsReal() {
+        let counts = RouteDiffCounts(route: "r", compared: 100, fields: ["/a": .init(raw: 5, noise: 0)], fieldSets: [["/a"]: 5])
+        let summary = RouteSummary(counts: counts, thresholds: .defaults)
+        #expect(summary.differing == 5)
+        #expect(summary.noise == 0)
+    }
+}

@@ -1,0 +1,131 @@
+import CutoverCore
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// A PostgreSQL database shared by several gateways, through a connection pool.
+final class PostgresDatabase: SQLDatabase {
+    let dialect = SQLDialect.postgres
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+    /// How long one operation may wait for a connection and its statements.
+    let operationTimeout: Duration
+
+    init(url: String, logger: Logger, operationTimeout: Duration = .seconds(10)) throws {
+        let configuration = try Self.configuration(url)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.operationTimeout = operationTimeout
+        self.runner = Task { await client.run() }
+    }
+
+    /// A client configuration from `postgres://user:pass@host:port/db?sslmode=disable|prefer|require|verify-full`.
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            throw StoreError.invalidLocation("'\(StoreLocation.postgres(url: url).redacted)' is not a postgres URL")
+        }
+        let database = String(components.path.dropFirst())
+        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable":
+            tls = .disable
+        case "prefer", "require":
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            tls = mode == "prefer" ? .prefer(configuration) : .require(configuration)
+        case "verify-full":
+            tls = .require(.makeClientConfiguration())
+        default:
+            throw StoreError.invalidLocation("sslmode '\(mode)' is not one of disable, prefer, require, verify-full")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.maximumConnections = 4
+        return configuration
+    }
+
+    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
+        try await withTimeout {
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                try await body(Session(connection: connection, logger: self.logger))
+            }
+        }
+    }
+
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
+        try await withTimeout {
+            try await self.client.withConnection { connection in
+                try await body(Session(connection: connection, logger: self.logger))
+            }
+        }
+    }
+
+    func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    /// Runs `body`, failing with ``StoreError/timeout`` when it outlasts the operation timeout
+    /// (a database that cannot be reached leaves a connection request waiting).
+    private func withTimeout<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = operationTimeout
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw StoreError.timeout(timeout)
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    struct Session: SQLSession {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func run(_ sql: String, _ binds: [SQLValue]) async throws -> [[SQLValue]] {
+            var bindings = PostgresBindings(capacity: binds.count)
+            for value in binds {
+                switch value {
+                case .text(let text): bindings.append(text)
+                case .integer(let integer): bindings.append(integer)
+                case .null: bindings.appendNull()
+                }
+            }
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger).collect()
+            return try rows.map { row in
+                try row.map { cell -> SQLValue in
+                    guard cell.bytes != nil else { return .null }
+                    switch cell.dataType {
+                    case .int2, .int4, .int8:
+                        return .integer(try cell.decode(Int64.self))
+                    default:
+                        return .text(try cell.decode(String.self))
+                    }
+                }
+            }
+        }
+
+        /// `?` placeholders as `$1`, `$2`…
+        static func numbered(_ sql: String) -> String {
+            var result = ""
+            var number = 0
+            for character in sql {
+                if character == "?" {
+                    number += 1
+                    result += "$\(number)"
+                } else {
+                    result.append(character)
+                }
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+import SQLiteNIO
+
+/// An SQLite file: one connection, its statements run one transaction at a time.
+final class SQLiteDatabase: SQLDatabase {
+    let dialect = SQLDialect.sqlite
+    private let connection: SQLiteConnection
+    private let mutex = AsyncMutex()
+
+    static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        do {
+            _ = try await connection.query("PRAGMA journal_mode = WAL")
+            _ = try await connection.query("PRAGMA busy_timeout = 5000")
+            _ = try await connection.query("PRAGMA foreign_keys = ON")
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return SQLiteDatabase(connection: connection)
+    }
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
+        try await mutex.withLock {
+            let session = Session(connection: connection)
+            try await session.run("BEGIN IMMEDIATE", [])
+            do {
+                let result = try await body(session)
+                try await session.run("COMMIT", [])
+                return result
+            } catch {
+                _ = try? await session.run("ROLLBACK", [])
+                throw error
+            }
+        }
+    }
+
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
+        try await mutex.withLock { try await body(Session(connection: connection)) }
+    }
+
+    func close() async {
+        try? await connection.close()
+    }
+
+    struct Session: SQLSession {
+        let connection: SQLiteConnection
+
+        func run(_ sql: String, _ binds: [SQLValue]) async throws -> [[SQLValue]] {
+            let rows = try await connection.query(sql, binds.map { value -> SQLiteData in
+                switch value {
+                case .text(let text): return .text(text)
+                case .integer(let integer): return .integer(Int(integer))
+                case .null: return .null
+                }
+            })
+            return rows.map { row in
+                row.columns.map { column in
+                    switch column.data {
+                    case .integer(let integer): return .integer(Int64(integer))
+                    case .float(let double): return .integer(Int64(double))
+                    case .text(let text): return .text(text)
+                    case .blob(let buffer): return .text(String(buffer: buffer))
+                    case .null: return .null
+                    }
+                }
+            }
+        }
+    }
+}

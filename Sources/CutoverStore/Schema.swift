@@ -1,0 +1,69 @@
+/// The store's tables, as numbered migrations applied in order at start.
+/// A migration is never changed once released; changes come as new ones.
+enum Schema {
+    struct Migration: Sendable {
+        let version: Int
+        let description: String
+        let statements: @Sendable (SQLDialect) -> [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, description: "comparator counts and samples") { dialect in
+            let id = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+            return [
+                "CREATE TABLE diff_batches (writer TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (writer, seq))",
+                """
+                CREATE TABLE diff_totals (route TEXT NOT NULL, minute BIGINT NOT NULL, compared BIGINT NOT NULL,
+                  not_compared BIGINT NOT NULL, PRIMARY KEY (route, minute))
+                """,
+                """
+                CREATE TABLE diff_fields (route TEXT NOT NULL, minute BIGINT NOT NULL, field TEXT NOT NULL,
+                  raw BIGINT NOT NULL, noise BIGINT NOT NULL, PRIMARY KEY (route, minute, field))
+                """,
+                """
+                CREATE TABLE diff_field_sets (route TEXT NOT NULL, minute BIGINT NOT NULL, fields TEXT NOT NULL,
+                  count BIGINT NOT NULL, PRIMARY KEY (route, minute, fields))
+                """,
+                """
+                CREATE TABLE diff_pairs (id \(id), route TEXT NOT NULL, time_ms BIGINT NOT NULL, request_id TEXT NOT NULL,
+                  request TEXT NOT NULL, old TEXT NOT NULL, new TEXT, new_error TEXT, differences TEXT NOT NULL)
+                """,
+                "CREATE INDEX diff_pairs_route ON diff_pairs (route, id)",
+                """
+                CREATE TABLE diff_sample_fields (route TEXT NOT NULL, field TEXT NOT NULL, pair_id BIGINT NOT NULL,
+                  PRIMARY KEY (route, field, pair_id))
+                """,
+                "CREATE INDEX diff_sample_fields_pair ON diff_sample_fields (pair_id)",
+            ]
+        },
+    ]
+
+    /// The newest version this build knows.
+    static var latest: Int { migrations.last?.version ?? 0 }
+
+    /// Creates the bookkeeping table and applies what is missing, each migration in its own transaction.
+    static func migrate(_ database: any SQLDatabase) async throws {
+        try await database.withSession { session in
+            try await session.run("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL)")
+        }
+        for migration in migrations {
+            try await database.withTransaction { session in
+                if database.dialect == .postgres {
+                    // Gateways starting together migrate one at a time.
+                    try await session.run("SELECT pg_advisory_xact_lock(7140112233)")
+                }
+                let applied = try await session.run("SELECT version FROM schema_migrations ORDER BY version")
+                    .compactMap { $0.first?.integer }
+                if let newest = applied.last, newest > latest {
+                    throw StoreError.schemaTooNew(found: Int(newest), known: latest)
+                }
+                guard !applied.contains(Int64(migration.version)) else { return }
+                for statement in migration.statements(database.dialect) {
+                    try await session.run(statement)
+                }
+                try await session.run("INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
+                                      .integer(Int64(migration.version)), .text(migration.description))
+            }
+        }
+    }
+}

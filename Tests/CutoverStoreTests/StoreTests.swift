@@ -1,0 +1,155 @@
+import CutoverCore
+import CutoverStore
+import CutoverTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// The store kinds every store test runs against.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    /// A new, empty store of this kind.
+    func open(samplesPerField: Int = 20) async throws -> (Store, cleanup: @Sendable () -> Void) {
+        var logger = Logger(label: "store-test")
+        logger.logLevel = .critical
+        switch self {
+        case .sqlite:
+            let folder = NSTemporaryDirectory() + "cutover-store-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let store = try await Store.open(.sqlite(path: folder + "/cutover.db"), logger: logger, samplesPerField: samplesPerField)
+            return (store, { try? FileManager.default.removeItem(atPath: folder) })
+        case .postgres:
+            let url = try await TestPostgres.shared().createDatabase()
+            let store = try await Store.open(.postgres(url: url), logger: logger, samplesPerField: samplesPerField)
+            return (store, {})
+        }
+    }
+}
+
+func sample(route: String, id: String, fields: [String], time: Int64 = 1_000) -> DiffSample {
+    DiffSample(route: route, time: time, requestID: id,
+               request: SampleRequest(method: "GET", target: "/orders/1", headers: [.init(name: "accept", value: "*/*")]),
+               old: SampleResponse(status: 200, headers: [.init(name: "content-type", value: "application/json")], body: "{\"a\":1}", base64: false, truncated: false),
+               new: SampleResponse(status: 200, headers: [], body: "{\"a\":2}", base64: false, truncated: false),
+               newError: nil,
+               differences: fields.map { FieldDifference(field: $0, path: $0, kind: .value, old: "1", new: "2") })
+}
+
+@Suite("Store")
+struct StoreTests {
+    @Test(arguments: StoreKind.allCases)
+    func schemaIsMigratedAtOpenAndAgainIsHarmless(kind: StoreKind) async throws {
+        let (store, cleanup) = try await kind.open()
+        defer { cleanup() }
+        #expect(try await store.schemaVersion() == 1)
+        await store.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func countsAddUpPerRouteFieldAndFieldSetFromAMinuteOn(kind: StoreKind) async throws {
+        let (store, cleanup) = try await kind.open()
+        defer { cleanup() }
+        try await store.record(DiffBatch(
+            writer: "gw-1", sequence: 1,
+            totals: [DiffTotal(route: "orders", minute: 100, compared: 10, notCompared: 1), DiffTotal(route: "users", minute: 100, compared: 4, notCompared: 0)],
+            fields: [DiffFieldCount(route: "orders", minute: 100, field: "/total", raw: 3, noise: 0),
+                     DiffFieldCount(route: "orders", minute: 100, field: "/nonce", raw: 9, noise: 8)],
+            fieldSets: [DiffFieldSetCount(route: "orders", minute: 100, fields: ["/nonce", "/total"], count: 3),
+                        DiffFieldSetCount(route: "orders", minute: 100, fields: ["/nonce"], count: 6)]))
+        try await store.record(DiffBatch(
+            writer: "gw-1", sequence: 2,
+            totals: [DiffTotal(route: "orders", minute: 101, compared: 5, notCompared: 0)],
+            fields: [DiffFieldCount(route: "orders", minute: 101, field: "/total", raw: 1, noise: 0)],
+            fieldSets: [DiffFieldSetCount(route: "orders", minute: 101, fields: ["/total"], count: 1)]))
+
+        let all = try await store.diffCounts(route: nil, sinceMinute: 0)
+        #expect(all.map(\.route) == ["orders", "users"])
+        let orders = all[0]
+        #expect(orders.compared == 15)
+        #expect(orders.notCompared == 1)
+        #expect(orders.fields["/total"] == .init(raw: 4, noise: 0))
+        #expect(orders.fields["/nonce"] == .init(raw: 9, noise: 8))
+        #expect(orders.fieldSets == [["/nonce", "/total"]: 3, ["/nonce"]: 6, ["/total"]: 1])
+
+        let recent = try await store.diffCounts(route: "orders", sinceMinute: 101)
+        #expect(recent.count == 1)
+        #expect(recent[0].compared == 5)
+        #expect(recent[0].fields == ["/total": .init(raw: 1, noise: 0)])
+        await store.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aRetriedBatchCountsOnce(kind: StoreKind) async throws {
+        let (store, cleanup) = try await kind.open()
+        defer { cleanup() }
+        let batch = DiffBatch(writer: "gw-1", sequence: 7, totals: [DiffTotal(route: "r", minute: 1, compared: 2, notCompared: 0)],
+                              samples: [sample(route: "r", id: "a", fields: ["/x"])])
+        try await store.record(batch)
+        try await store.record(batch)
+        #expect(try await store.diffCounts(route: "r", sinceMinute: 0).first?.compared == 2)
+        #expect(try await store.diffSamples(route: "r", field: nil, limit: 10).count == 1)
+        try await store.record(DiffBatch(writer: "gw-2", sequence: 7, totals: [DiffTotal(route: "r", minute: 1, compared: 1, notCompared: 0)]))
+        #expect(try await store.diffCounts(route: "r", sinceMinute: 0).first?.compared == 3, "another writer's batch 7 is its own")
+        await store.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func samplesReadBackWholeNewestFirstAndByField(kind: StoreKind) async throws {
+        let (store, cleanup) = try await kind.open()
+        defer { cleanup() }
+        let first = sample(route: "orders", id: "req-1", fields: ["/total"])
+        var second = sample(route: "orders", id: "req-2", fields: ["/status", "/total"])
+        second.new = nil
+        second.newError = "upstream connect timeout"
+        try await store.record(DiffBatch(writer: "w", sequence: 1, samples: [first, second]))
+        let all = try await store.diffSamples(route: "orders", field: nil, limit: 10)
+        #expect(all.map(\.requestID) == ["req-2", "req-1"])
+        #expect(all[1].request == first.request)
+        #expect(all[1].old == first.old)
+        #expect(all[1].new == first.new)
+        #expect(all[1].differences == first.differences)
+        #expect(all[0].newError == "upstream connect timeout")
+        #expect(all[0].new == nil)
+        #expect(try await store.diffSamples(route: "orders", field: "/status", limit: 10).map(\.requestID) == ["req-2"])
+        #expect(try await store.diffSamples(route: "orders", field: "/total", limit: 1).map(\.requestID) == ["req-2"])
+        #expect(try await store.diffSamples(route: "other", field: nil, limit: 10).isEmpty)
+        await store.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func onlyTheMostRecentSamplesPerFieldAreKept(kind: StoreKind) async throws {
+        let (store, cleanup) = try await kind.open(samplesPerField: 3)
+        defer { cleanup() }
+        for index in 0..<5 {
+            try await store.record(DiffBatch(writer: "w", sequence: Int64(index),
+                                             samples: [sample(route: "r", id: "a\(index)", fields: ["/a"])]))
+        }
+        try await store.record(DiffBatch(writer: "w", sequence: 9, samples: [sample(route: "r", id: "b", fields: ["/b"])]))
+        #expect(try await store.diffSamples(route: "r", field: "/a", limit: 10).map(\.requestID) == ["a4", "a3", "a2"])
+        #expect(try await store.diffSamples(route: "r", field: nil, limit: 10).map(\.requestID) == ["b", "a4", "a3", "a2"],
+                "pairs no field keeps are gone")
+        await store.close()
+    }
+
+    @Test func unreachablePostgresFailsWithinTheOperationTimeout() async throws {
+        var logger = Logger(label: "store-test")
+        logger.logLevel = .critical
+        let port = try await closedPort()
+        let started = ContinuousClock.now
+        await #expect(throws: (any Error).self) {
+            _ = try await Store.open(.postgres(url: "postgres://postgres@127.0.0.1:\(port)/nowhere"), logger: logger,
+                                     operationTimeout: .seconds(1))
+        }
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+
+    @Test func invalidPostgresURLIsRefused() async throws {
+        var logger = Logger(label: "store-test")
+        logger.logLevel = .critical
+        await #expect(throws: StoreError.self) {
+            _ = try await Store.open(.postgres(url: "postgres://u@h:5432/db?sslmode=sometimes"), logger: logger)
+        }
+    }
+}

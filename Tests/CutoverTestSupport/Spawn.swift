@@ -1,0 +1,42 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command to completion with posix_spawn and waitpid, its output going
+/// to a temporary file: no pipe for a daemon it starts to inherit, no reliance
+/// on a SIGCHLD handler.
+enum Spawn {
+    struct Failure: Error, CustomStringConvertible {
+        let command: String
+        let status: Int32
+        let output: String
+        var description: String { "\(command) exited with \(status): \(output)" }
+    }
+
+    /// Runs `arguments` (looked up on PATH); returns what it wrote; throws when it exits non-zero.
+    @discardableResult
+    static func run(_ arguments: [String]) throws -> String {
+        let outputPath = NSTemporaryDirectory() + "cutover-spawn-" + UUID().uuidString
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ)
+        guard spawned == 0 else {
+            throw Failure(command: arguments.joined(separator: " "), status: spawned, output: String(cString: strerror(spawned)))
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        guard exitCode == 0 else { throw Failure(command: arguments.joined(separator: " "), status: exitCode, output: output) }
+        return output
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOConcurrencyHelpers
+
+/// A throwaway PostgreSQL server for the test process: `initdb` into a temporary
+/// folder (as the `postgres` user when running as root), started on a free port
+/// with fsync off, stopped and removed when the process exits.
+public final class TestPostgres: Sendable {
+    public let port: Int
+    let directory: String
+
+    private static let started = NIOLockedValueBox<TestPostgres?>(nil)
+    private static let starting = AsyncStartLock()
+
+    /// The server of this test process, started on first use.
+    public static func shared() async throws -> TestPostgres {
+        try await starting.run {
+            if let server = started.withLockedValue({ $0 }) { return server }
+            let server = try start()
+            started.withLockedValue { $0 = server }
+            atexit { TestPostgres.stopShared() }
+            return server
+        }
+    }
+
+    private init(port: Int, directory: String) {
+        self.port = port
+        self.directory = directory
+    }
+
+    /// Creates a new empty database; returns its URL.
+    public func createDatabase() throws -> String {
+        let name = "cutover_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        try Spawn.run(["psql", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres",
+                       "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"])
+        return "postgres://postgres@127.0.0.1:\(port)/\(name)"
+    }
+
+    /// Runs SQL as the superuser on a database of this server.
+    public func execute(_ sql: String, database: String = "postgres") throws {
+        try Spawn.run(["psql", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,
+                       "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+    }
+
+    private static func start() throws -> TestPostgres {
+        let directory = NSTemporaryDirectory() + "cutover-pg-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let asRoot = getuid() == 0
+        if asRoot {
+            try Spawn.run(["chown", "postgres:postgres", directory])
+        }
+        let port = try freePort()
+        try runAsPostgres(asRoot, ["initdb", "-D", directory + "/data", "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+        let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            + "-c full_page_writes=off -c max_connections=200"
+        try runAsPostgres(asRoot, ["pg_ctl", "-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-w", "start"])
+        return TestPostgres(port: port, directory: directory)
+    }
+
+    private static func stopShared() {
+        guard let server = started.withLockedValue({ $0 }) else { return }
+        let asRoot = getuid() == 0
+        try? runAsPostgres(asRoot, ["pg_ctl", "-D", server.directory + "/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: server.directory)
+    }
+
+    private static func runAsPostgres(_ asRoot: Bool, _ arguments: [String]) throws {
+        try Spawn.run(asRoot ? ["runuser", "-u", "postgres", "--"] + arguments : arguments)
+    }
+
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+        }
+        guard bound == 0 else { throw TimedOut(what: "a free port") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+}
+
+/// Serialises the first start of a shared resource across concurrent tests.
+final class AsyncStartLock: Sendable {
+    private let mutex = NIOLockedValueBox<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func run<T: Sendable>(_ body: () throws -> T) async throws -> T {
+        await withCheckedContinuation { continuation in
+            let proceed = mutex.withLockedValue { state in
+                if state.busy {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.busy = true
+                return true
+            }
+            if proceed { continuation.resume() }
+        }
+        defer {
+            let next = mutex.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                if state.waiters.isEmpty {
+                    state.busy = false
+                    return nil
+                }
+                return state.waiters.removeFirst()
+            }
+            next?.resume()
+        }
+        return try body()
+    }
+}
