@@ -32,22 +32,17 @@ public struct HealthReport: Sendable, Codable, Equatable {
     }
 }
 
-/// The admin listener: `GET /healthz` and `GET /metrics` (Prometheus text).
-/// The API under `/api/v1/` joins it with the issues that build it.
+/// The admin listener: `GET /healthz`, `GET /metrics` (Prometheus text) and
+/// the API under `/api/v1/`, where every call needs a bearer token.
 public enum AdminServer {
     /// Content type of the Prometheus text exposition format.
     public static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
     /// Builds the admin router.
-    public static func makeRouter(registry: PrometheusCollectorRegistry,
-                                  health: @escaping @Sendable () -> HealthReport) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func makeRouter(registry: PrometheusCollectorRegistry, environment: AdminEnvironment) -> Router<AdminRequestContext> {
+        let router = Router(context: AdminRequestContext.self)
         router.get("/healthz") { _, _ -> Response in
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let body = (try? encoder.encode(health())) ?? Data("{\"status\":\"ok\"}".utf8)
-            return Response(status: .ok, headers: [.contentType: "application/json"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+            try json(environment.health())
         }
         router.get("/metrics") { _, _ -> Response in
             var bytes: [UInt8] = []
@@ -56,6 +51,8 @@ public enum AdminServer {
             return Response(status: .ok, headers: [.contentType: metricsContentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        let api = router.group("/api/v1").add(middleware: TokenAuthenticator { environment.config().admin.tokens })
+        DiffsAPI.register(on: api, environment: environment)
         return router
     }
 
@@ -63,11 +60,11 @@ public enum AdminServer {
     /// `onListening` receives the bound address (useful with port 0).
     public static func makeApplication(settings: AdminSettings,
                                        registry: PrometheusCollectorRegistry,
+                                       environment: AdminEnvironment,
                                        eventLoopGroup: any EventLoopGroup,
                                        logger: Logger,
-                                       health: @escaping @Sendable () -> HealthReport,
                                        onListening: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let router = makeRouter(registry: registry, health: health)
+        let router = makeRouter(registry: registry, environment: environment)
         return Application(
             router: router,
             configuration: .init(address: .hostname(settings.listen.host, port: settings.listen.port), serverName: "cutover-admin"),

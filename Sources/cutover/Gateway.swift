@@ -1,6 +1,7 @@
 import CutoverAdmin
 import CutoverCore
 import CutoverProxy
+import CutoverStore
 import Foundation
 import Logging
 import NIOCore
@@ -16,6 +17,9 @@ final class Gateway: Sendable {
     let group: MultiThreadedEventLoopGroup
     let registry: PrometheusCollectorRegistry
     let metrics: ProxyMetrics
+    let comparatorMetrics: ComparatorMetrics
+    let store: StoreService
+    let pipeline: DiffPipeline
     let logger: Logger
     let configPath: String?
     let started = ContinuousClock.now
@@ -33,14 +37,21 @@ final class Gateway: Sendable {
             .seconds(5), .seconds(10), .seconds(30),
         ]
         let metrics = ProxyMetrics(factory: factory)
+        let comparatorMetrics = ComparatorMetrics(factory: factory)
         self.group = group
         self.registry = registry
         self.metrics = metrics
+        self.comparatorMetrics = comparatorMetrics
+        self.store = StoreService(location: config.store, logger: logger)
         self.logger = logger
         self.configPath = configPath
         self.adminAddress = group.next().makePromise()
         do {
-            self.proxy = try await ProxyServer(config: config, group: group, metrics: metrics, logger: logger)
+            try await store.openIfEmbedded()
+            let proxy = try await ProxyServer(config: config, group: group, metrics: metrics, comparatorMetrics: comparatorMetrics, logger: logger)
+            self.proxy = proxy
+            self.pipeline = DiffPipeline(queue: proxy.diffQueue, recorder: store, writer: Self.writerName(config), metrics: comparatorMetrics,
+                                         logger: logger)
             try await proxy.start()
         } catch {
             adminAddress.fail(error)
@@ -49,26 +60,36 @@ final class Gateway: Sendable {
         }
     }
 
-    /// The services that make up the running gateway.
+    /// This instance's name in the comparator's batches: host and proxy address.
+    static func writerName(_ config: CutoverConfig) -> String {
+        "\(ProcessInfo.processInfo.hostName)/\(config.listen)/\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// The services that make up the running gateway, in start order (they stop in reverse:
+    /// the proxy drains and closes the comparator's queue, the comparator flushes, the store closes).
     func services() -> [any Service] {
         let config = proxy.config
         let proxy = self.proxy
         let started = self.started
         let adminAddress = self.adminAddress
-        let admin = AdminServer.makeApplication(
-            settings: config.admin, registry: registry, eventLoopGroup: group, logger: logger,
+        let store = self.store
+        let environment = AdminEnvironment(
+            config: { proxy.config },
+            store: { store.current },
             health: {
                 let current = proxy.config
                 let elapsed = ContinuousClock.now - started
                 return HealthReport(status: "ok", version: CutoverVersion.current, routes: current.routes.count,
                                     backends: current.backends.count, uptimeSeconds: Int(elapsed.components.seconds))
-            },
+            })
+        let admin = AdminServer.makeApplication(
+            settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger,
             onListening: { [logger] address in
                 logger.info("admin listening on http://\(ProxyServer.hostPort(address))")
                 adminAddress.succeed(address)
             }
         )
-        var services: [any Service] = [ProxyService(proxy: proxy, logger: logger), admin]
+        var services: [any Service] = [store, ComparatorService(pipeline: pipeline), ProxyService(proxy: proxy, logger: logger), admin]
         if let configPath {
             services.append(ReloadService(path: configPath, proxy: proxy, metrics: metrics, logger: logger))
         }
@@ -104,6 +125,7 @@ struct ProxyService: Service {
         try? await gracefulShutdown()
         logger.info("draining", metadata: ["timeout": "\(Quantities.format(proxy.config.drainTimeout))"])
         await proxy.shutdown(drainTimeout: proxy.config.drainTimeout)
+        proxy.diffQueue.close()
     }
 }
 

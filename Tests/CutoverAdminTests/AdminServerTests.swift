@@ -12,16 +12,24 @@ import Testing
 
 @Suite("Admin listener")
 struct AdminServerTests {
+    static let config = try! ConfigLoader.load(yaml: """
+        listen: "127.0.0.1:0"
+        admin: { listen: "127.0.0.1:0" }
+        backends: { old: { url: "http://127.0.0.1:9001" } }
+        """).get()
+
     /// Runs the admin application on a free port for the duration of `body`.
     func withAdmin(registry: PrometheusCollectorRegistry, _ body: (Int) async throws -> Void) async throws {
         let settings = AdminSettings(listen: ListenAddress(host: "127.0.0.1", port: 0), tokens: [])
         let bound = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: SocketAddress.self)
         var logger = Logger(label: "admin-test")
         logger.logLevel = .critical
+        let environment = AdminEnvironment(
+            config: { Self.config }, store: { nil },
+            health: { HealthReport(status: "ok", version: CutoverVersion.current, routes: 3, backends: 2, uptimeSeconds: 7) })
         let app = AdminServer.makeApplication(
-            settings: settings, registry: registry, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
-            health: { HealthReport(status: "ok", version: CutoverVersion.current, routes: 3, backends: 2, uptimeSeconds: 7) },
-            onListening: { bound.succeed($0) })
+            settings: settings, registry: registry, environment: environment, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger, onListening: { bound.succeed($0) })
         let group = ServiceGroup(services: [app], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

@@ -32,8 +32,11 @@ final class EmbeddedExchange {
         let config = try ConfigLoader.load(yaml: yaml).get()
         let runtime = try RuntimeConfig(config)
         let proxyMetrics = ProxyMetrics(factory: metrics)
+        let comparatorMetrics = ComparatorMetrics(factory: metrics)
         context = LoopContext(eventLoop: loop, runtime: runtime, metrics: proxyMetrics,
-                              backendMetrics: config.backends.map { proxyMetrics.backend($0.name) })
+                              backendMetrics: config.backends.map { proxyMetrics.backend($0.name) },
+                              diffQueue: DiffQueue(settings: config.diffQueue, metrics: comparatorMetrics),
+                              comparatorMetrics: comparatorMetrics)
         client = EmbeddedChannel(handler: ClientConnectionHandler(loop: context, scheme: "http"), loop: loop)
         for pool in context.pools {
             pool.connector = { [unowned self] connection in

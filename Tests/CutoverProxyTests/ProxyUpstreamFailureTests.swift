@@ -5,7 +5,8 @@ import Testing
 @Suite("Backend failures")
 struct ProxyUpstreamFailureTests {
     @Test func refusedConnectionIs502NamingRouteAndReason() async throws {
-        let port = try await closedPort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let gateway = try await TestGateway.start(gatewayConfig(old: "http://127.0.0.1:\(port)", routes: """
               - { name: orders, match: { prefix: /orders }, phase: old }
             """))
@@ -22,6 +23,7 @@ struct ProxyUpstreamFailureTests {
         #expect(!client.isClosed, "a 502 for a request without body keeps the connection")
         await client.close()
         await gateway.stop()
+        withExtendedLifetime(refusing) {}
     }
 
     @Test func connectTimeoutIs502() async throws {

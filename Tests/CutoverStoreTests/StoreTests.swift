@@ -136,13 +136,15 @@ struct StoreTests {
     @Test func unreachablePostgresFailsWithinTheOperationTimeout() async throws {
         var logger = Logger(label: "store-test")
         logger.logLevel = .critical
-        let port = try await closedPort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let started = ContinuousClock.now
         await #expect(throws: (any Error).self) {
             _ = try await Store.open(.postgres(url: "postgres://postgres@127.0.0.1:\(port)/nowhere"), logger: logger,
                                      operationTimeout: .seconds(1))
         }
         #expect(ContinuousClock.now - started < .seconds(20))
+        withExtendedLifetime(refusing) {}
     }
 
     @Test func invalidPostgresURLIsRefused() async throws {

@@ -51,7 +51,7 @@ public final class StreamingClient: Sendable {
     /// Waits until `count` bytes equal to `byte` have arrived after the head; returns the last bytes received, as text.
     public func received(count: Int, of byte: UInt8) async throws -> String {
         try await waitUntil(timeout: .seconds(120), "\(count) bytes of \(byte)") { self.counter.count(of: byte) >= count || self.counter.closed }
-        try await waitUntil(timeout: .seconds(10), "the end of the message") { self.counter.endText.hasSuffix("\r\n\r\n") || self.counter.closed }
+        try await waitUntil(timeout: .seconds(60), "the end of the message") { self.counter.endText.hasSuffix("\r\n\r\n") || self.counter.closed }
         return counter.endText
     }
 

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import CutoverCore
 import NIOConcurrencyHelpers
 
 /// A throwaway PostgreSQL server for the test process: `initdb` into a temporary
@@ -12,11 +13,11 @@ public final class TestPostgres: Sendable {
     let directory: String
 
     private static let started = NIOLockedValueBox<TestPostgres?>(nil)
-    private static let starting = AsyncStartLock()
+    private static let starting = AsyncMutex()
 
     /// The server of this test process, started on first use.
     public static func shared() async throws -> TestPostgres {
-        try await starting.run {
+        try await starting.withLock {
             if let server = started.withLockedValue({ $0 }) { return server }
             let server = try start()
             started.withLockedValue { $0 = server }
@@ -90,32 +91,3 @@ public final class TestPostgres: Sendable {
 
 }
 
-/// Serialises the first start of a shared resource across concurrent tests.
-final class AsyncStartLock: Sendable {
-    private let mutex = NIOLockedValueBox<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func run<T: Sendable>(_ body: () throws -> T) async throws -> T {
-        await withCheckedContinuation { continuation in
-            let proceed = mutex.withLockedValue { state in
-                if state.busy {
-                    state.waiters.append(continuation)
-                    return false
-                }
-                state.busy = true
-                return true
-            }
-            if proceed { continuation.resume() }
-        }
-        defer {
-            let next = mutex.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-                if state.waiters.isEmpty {
-                    state.busy = false
-                    return nil
-                }
-                return state.waiters.removeFirst()
-            }
-            next?.resume()
-        }
-        return try body()
-    }
-}

@@ -43,17 +43,20 @@ struct DashboardTests {
     @Test func everyMetricTheDashboardQueriesIsExportedByARunningGateway() async throws {
         // A gateway with traffic of every kind: answered, failed upstream, refused, and a reload.
         let backend = try await TestBackend.start { _ in .ok("ok") }
-        let deadPort = try await closedPort()
+        let refusing = try RefusingPort()
+        let deadPort = refusing.port
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let file = try folder.write("cutover.yaml", """
             listen: "127.0.0.1:0"
             admin: { listen: "127.0.0.1:0" }
+            store: "sqlite:\(folder.path)/cutover.db"
             backends:
               old: { url: "\(backend.url)" }
               new: { url: "http://127.0.0.1:\(deadPort)" }
             routes:
               - { name: broken, match: { prefix: /broken }, phase: new }
+              - { name: shadowed, match: { prefix: /shadowed }, phase: shadow }
             """)
         let process = try CutoverProcess(["serve", "--config", file])
         defer { process.terminate() }
@@ -61,6 +64,7 @@ struct DashboardTests {
         let admin = try #require(CutoverProcess.port(in: try await process.waitFor("admin listening on http://")))
         let client = try await TestConnection.connect(port: proxy)
         for request in ["GET /fine HTTP/1.1\r\nHost: a\r\n\r\n", "GET /broken HTTP/1.1\r\nHost: a\r\n\r\n",
+                        "GET /shadowed HTTP/1.1\r\nHost: a\r\n\r\n",
                         "GET http://elsewhere.example/ HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n"] {
             try await client.send(request)
             _ = try await client.response()
@@ -68,8 +72,13 @@ struct DashboardTests {
         process.signal(SIGHUP)
         try await process.waitFor("configuration reloaded")
         let scrape = try await TestConnection.connect(port: admin)
-        try await scrape.send("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n")
-        let metrics = try await scrape.response().text
+        var metrics = ""
+        // The comparator counts the shadow pair within its flush interval.
+        for _ in 0..<200 where !metrics.contains("cutover_diffs_total") {
+            try await scrape.send("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n")
+            metrics = try await scrape.response().text
+            if !metrics.contains("cutover_diffs_total") { try await Task.sleep(for: .milliseconds(50)) }
+        }
         let exported = Set(metrics.split(separator: "\n").compactMap { line -> String? in
             let parts = line.split(separator: " ")
             return parts.count >= 3 && parts[0] == "#" && parts[1] == "TYPE" ? String(parts[2]) : nil
@@ -87,5 +96,6 @@ struct DashboardTests {
         await client.close()
         await scrape.close()
         await backend.stop()
+        withExtendedLifetime(refusing) {}
     }
 }

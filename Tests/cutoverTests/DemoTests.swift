@@ -6,7 +6,9 @@ import Testing
 struct DemoTests {
     @Test func demoRunsAMigrationAndPrintsWhatWentWhere() async throws {
         // The shipped demo configuration (found by the binary itself), on free ports so the test runs anywhere.
-        let result = try await CutoverProcess.run(["demo", "--once", "--free-ports", "--requests", "200"])
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let result = try await CutoverProcess.run(["demo", "--once", "--free-ports", "--requests", "200"], in: folder.path)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let output = result.stdout
         #expect(output.contains("Sent 200 requests through the gateway"))

@@ -7,10 +7,15 @@ import NIOCore
 final class LoopContext {
     let eventLoop: any EventLoop
     let metrics: ProxyMetrics
+    /// Where shadow pairs go for comparison.
+    let diffQueue: DiffQueue
+    let comparatorMetrics: ComparatorMetrics
     /// The configuration new requests use.
     private(set) var runtime: RuntimeConfig
     /// Connection pools, indexed like the backends.
     private(set) var pools: [UpstreamPool] = []
+    /// Separate pools for shadow copies, so a slow new backend never takes a live request's connections.
+    private(set) var mirrorPools: [UpstreamPool] = []
     /// Request metrics by `(route + 1) * backends + backend`, created on first use.
     private var routeMetrics: [ProxyMetrics.RouteMetrics?] = []
     /// Makes request IDs.
@@ -20,12 +25,16 @@ final class LoopContext {
     /// Open client connections, for closing stragglers at the end of a drain.
     var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
 
-    init(eventLoop: any EventLoop, runtime: RuntimeConfig, metrics: ProxyMetrics, backendMetrics: [ProxyMetrics.BackendMetrics]) {
+    init(eventLoop: any EventLoop, runtime: RuntimeConfig, metrics: ProxyMetrics, backendMetrics: [ProxyMetrics.BackendMetrics],
+         diffQueue: DiffQueue, comparatorMetrics: ComparatorMetrics) {
         self.eventLoop = eventLoop
         self.metrics = metrics
+        self.diffQueue = diffQueue
+        self.comparatorMetrics = comparatorMetrics
         self.runtime = runtime
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop, tick: Self.tick(for: runtime))
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
+        self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
         self.routeMetrics = Self.emptyMetricsCache(runtime)
     }
 
@@ -36,9 +45,10 @@ final class LoopContext {
     /// Switches new requests to another configuration. In-flight exchanges keep
     /// their connections; the old pools close them as they come back.
     func apply(_ runtime: RuntimeConfig, backendMetrics: [ProxyMetrics.BackendMetrics]) {
-        let retired = pools
+        let retired = pools + mirrorPools
         self.runtime = runtime
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
+        self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
         self.routeMetrics = Self.emptyMetricsCache(runtime)
         self.sweeper.tick = Self.tick(for: runtime)
         for pool in retired { pool.retire() }

@@ -17,6 +17,10 @@ final class RuntimeConfig: Sendable {
     let limits: Limits
     /// How long a client may idle or dawdle over a request head.
     let clientTimeout: TimeAmount
+    /// Per route: how requests are copied in phase shadow, and how long a copy may take.
+    let shadow: [(settings: ShadowSettings, timeout: TimeAmount)]
+    /// Per route: how answers are compared.
+    let compare: [CompareRules]
 
     /// Prepares a validated configuration; throws when a backend's TLS settings cannot be loaded.
     init(_ config: CutoverConfig) throws {
@@ -30,6 +34,12 @@ final class RuntimeConfig: Sendable {
         self.routeNames = config.routes.map(\.name)
         self.limits = config.limits
         self.clientTimeout = .nanoseconds(config.clientTimeout.nanoseconds)
+        let backendsByName = Dictionary(config.backends.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.shadow = config.routes.map { route in
+            let timeout = route.shadow.timeout ?? backendsByName[route.newBackend]?.responseTimeout ?? Backend.defaultResponseTimeout
+            return (route.shadow, TimeAmount.nanoseconds(timeout.nanoseconds))
+        }
+        self.compare = config.routes.map(\.compare)
     }
 
     /// The configuration.

@@ -35,6 +35,7 @@ extension ClientConnectionHandler {
         retried = false
         pool = nil
         awaitingBodyPrefix = false
+        shadowRun = nil
     }
 
     /// Admits, routes and starts forwarding a request.
@@ -123,6 +124,9 @@ extension ClientConnectionHandler {
         requestHead.clear()
         requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
         pool = loop.pools[decision.backend]
+        if let mirror = decision.mirror, let route = decision.route {
+            startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: targetOverride, hostOverride: hostOverride)
+        }
         if chunkedRequest, !expectContinue {
             // A chunked body's length is unknown: hold its first bytes so that a small body is
             // checked whole (framing, size limit) before anything reaches the backend.
@@ -131,6 +135,43 @@ extension ClientConnectionHandler {
             return
         }
         acquireUpstream(fresh: false, now: startTime)
+    }
+
+    /// Starts the copies of a request of a route in phase shadow, unless the route's settings skip it.
+    func startShadow(_ head: RequestHead, route: Int, mirror: Int, noise: Int?, targetOverride: String?, hostOverride: String?) {
+        let (settings, timeout) = runtime.shadow[route]
+        let routeName = runtime.routeNames[route]
+        let requestID = currentRequestID()
+        var length: Int?
+        if case .contentLength(let value) = head.framing { length = value }
+        if let reason = ShadowRun.skipReason(settings: settings, method: head.method, requestID: requestID, bodyLength: length) {
+            loop.comparatorMetrics.skipped(route: routeName, reason: reason)
+            return
+        }
+        let raw = ByteBuffer(buffer: head.raw)
+        let forwarding = self.forwarding
+        let mirrorTarget = runtime.targets[mirror]
+        let noiseTarget = noise.map { runtime.targets[$0] }
+        let safe = head.method == .get || head.method == .head || head.method == .options
+        // Each copy's head is written from the client's, for its own backend, marked as a shadow copy.
+        func headFor(_ target: BackendTarget) -> ([(String, String)]) -> ByteBuffer? {
+            { extra in
+                guard let parsed = try? RequestParser.parse(head: raw) else { return nil }
+                let writer = RequestHeadWriter(targetOverride: targetOverride, hostOverride: target.backend.hostHeader ?? hostOverride,
+                                               defaultHost: target.authority, forwarding: forwarding, requestID: requestID,
+                                               extraHeaders: [("X-Cutover-Shadow", "1")] + extra)
+                var buffer = ByteBufferAllocator().buffer(capacity: raw.readableBytes + 128)
+                var ids = RequestIDGenerator()
+                _ = writer.write(parsed, into: &buffer, ids: &ids)
+                return buffer
+            }
+        }
+        let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[route], settings: settings, timeout: timeout,
+                            requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: chunkedRequest,
+                            mirrorPool: loop.mirrorPools[mirror], noisePool: safe ? noise.map { loop.mirrorPools[$0] } : nil,
+                            makeHead: headFor(mirrorTarget), makeNoiseHead: noiseTarget.map(headFor))
+        shadowRun = run
+        run.start(now: startTime)
     }
 
     /// Asks the route's pool for a connection; the exchange waits (with a deadline) when none is ready.
@@ -181,6 +222,7 @@ extension ClientConnectionHandler {
         if bodyBytes > bodyLimit {
             return bodyTooLarge()
         }
+        shadowRun?.requestBody(body)
         if let upstream {
             writeBodyUpstream(body)
             upstreamNeedsFlush = true
@@ -199,6 +241,7 @@ extension ClientConnectionHandler {
 
     func receiveEnd() {
         requestSide = .complete
+        shadowRun?.requestEnd()
         if upstream != nil, chunkedRequest {
             writeEndUpstream()
             upstreamNeedsFlush = true

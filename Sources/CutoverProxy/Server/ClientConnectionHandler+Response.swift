@@ -36,6 +36,7 @@ extension ClientConnectionHandler {
         let framing = ClientFraming.decide(head.framing, clientMinor: clientMinor, clientKeepAlive: keepAlive)
         self.framing = framing
         status = head.status
+        shadowRun?.oldHead(head, chunkedBody: head.framing == .chunked && framing.chunkMode == .raw)
         // Reuse the previous response head's memory when its write has completed (the usual case).
         // The head is written with the first body bytes, so a small response leaves in one write.
         responseHead.clear()
@@ -57,6 +58,7 @@ extension ClientConnectionHandler {
     func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
         guard let framing else { return }
         activity &+= 1
+        shadowRun?.oldBody(body)
         switch framing.body {
         case .passthrough:
             if headPending, body.readableBytes <= Self.coalescedBodyLimit {
@@ -96,6 +98,8 @@ extension ClientConnectionHandler {
         clientNeedsFlush = true
         upstream = nil
         connection.release(reusable: requestSide == .complete)
+        shadowRun?.oldFinished()
+        shadowRun = nil
         recordAnswered()
         finishExchange(close: framing.closeAfter)
     }
@@ -171,6 +175,8 @@ extension ClientConnectionHandler {
     /// The backend could not answer: a local error response if nothing was sent yet, otherwise the connection closes.
     func fail(_ failure: UpstreamFailure) {
         writePendingHead()
+        shadowRun?.oldFailed()
+        shadowRun = nil
         guard framing == nil else {
             recordAnswered()
             finishExchange(close: true)
@@ -182,6 +188,8 @@ extension ClientConnectionHandler {
 
     /// Writes a response of Cutover's own and finishes the exchange.
     func respondLocally(status: Int, reason: String, recordMetrics: Bool) {
+        shadowRun?.oldFailed()
+        shadowRun = nil
         let route = decision.route.map { runtime.routeNames[$0] }
         let backendName = recordMetrics ? runtime.targets[decision.backend].backend.name : nil
         let response = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
@@ -232,6 +240,8 @@ extension ClientConnectionHandler {
 
     /// The client went away mid-exchange: let go of the backend.
     func abandonExchange() {
+        shadowRun?.oldFailed()
+        shadowRun = nil
         abandonUpstream()
         active = false
     }

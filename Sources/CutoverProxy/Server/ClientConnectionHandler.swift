@@ -81,6 +81,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var sentContinue = false
     /// A chunked request whose first bytes are being held before the backend is contacted.
     var awaitingBodyPrefix = false
+    /// The shadow copies of the current request (routes in phase shadow).
+    var shadowRun: ShadowRun?
     var requestSide = RequestSide.receiving
     var bodyBytes = 0
     var bodyLimit = 0

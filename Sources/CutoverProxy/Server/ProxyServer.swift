@@ -14,6 +14,8 @@ public final class ProxyServer: Sendable {
     private let logger: Logger
     private let contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>]
     private let state: NIOLockedValueBox<State>
+    /// Shadow pairs waiting for the comparator.
+    public let diffQueue: DiffQueue
 
     private struct State {
         var config: CutoverConfig
@@ -22,13 +24,17 @@ public final class ProxyServer: Sendable {
     }
 
     /// Prepares the proxy for a configuration on an event-loop group. Throws when a backend's TLS settings cannot be loaded.
-    public init(config: CutoverConfig, group: any EventLoopGroup, metrics: ProxyMetrics, logger: Logger) async throws {
+    /// Shadow pairs go to `diffQueue` (one is made from the configuration when none is given).
+    public init(config: CutoverConfig, group: any EventLoopGroup, metrics: ProxyMetrics, comparatorMetrics: ComparatorMetrics,
+                diffQueue: DiffQueue? = nil, logger: Logger) async throws {
         let runtime = try RuntimeConfig(config)
         let backendMetrics = config.backends.map { metrics.backend($0.name) }
+        let queue = diffQueue ?? DiffQueue(settings: config.diffQueue, metrics: comparatorMetrics)
         var contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
         for loop in group.makeIterator() {
             let bound = try await loop.submit {
-                NIOLoopBound(LoopContext(eventLoop: loop, runtime: runtime, metrics: metrics, backendMetrics: backendMetrics), eventLoop: loop)
+                NIOLoopBound(LoopContext(eventLoop: loop, runtime: runtime, metrics: metrics, backendMetrics: backendMetrics,
+                                         diffQueue: queue, comparatorMetrics: comparatorMetrics), eventLoop: loop)
             }.get()
             contexts[ObjectIdentifier(loop)] = bound
         }
@@ -37,6 +43,7 @@ public final class ProxyServer: Sendable {
         self.logger = logger
         self.contexts = contexts
         self.state = NIOLockedValueBox(State(config: config))
+        self.diffQueue = queue
     }
 
     /// The configuration in force.
@@ -170,7 +177,7 @@ public final class ProxyServer: Sendable {
         deadline.cancel()
         for (_, bound) in contexts {
             try? await bound.eventLoop.submit {
-                for pool in bound.value.pools { pool.retire() }
+                for pool in bound.value.pools + bound.value.mirrorPools { pool.retire() }
             }.get()
         }
         logger.info("proxy stopped")

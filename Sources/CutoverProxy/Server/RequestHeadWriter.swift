@@ -13,6 +13,10 @@ struct RequestHeadWriter {
     var defaultHost: String
     /// What this hop adds for the client's connection: its address and scheme.
     var forwarding: ForwardingLines
+    /// The request ID to send (a copy carries the primary's); nil keeps the client's or makes one.
+    var requestID: String? = nil
+    /// Header lines to add (`X-Cutover-Shadow: 1`, values from old's answer).
+    var extraHeaders: [(String, String)] = []
 
     /// What a request header line becomes on its way to the backend.
     private enum Disposition {
@@ -44,7 +48,7 @@ struct RequestHeadWriter {
             var runStart = -1, runEnd = -1
             HeaderLines.forEach(in: bytes) { line in
                 let disposition = self.disposition(of: line, in: bytes, head: head)
-                if disposition == .copy || disposition == .requestID {
+                if disposition == .copy || (disposition == .requestID && self.requestID == nil) {
                     if runStart < 0 { runStart = line.line.lowerBound }
                     if disposition == .requestID, requestID == nil {
                         // The run is written contiguously from the buffer's current end.
@@ -84,7 +88,18 @@ struct RequestHeadWriter {
                 }
                 buffer.writeBytes(forwarding.lines[forwarding.addressStart...])
             }
-            if requestID == nil {
+            for (name, value) in extraHeaders {
+                buffer.writeString(name)
+                buffer.writeStaticString(": ")
+                buffer.writeString(value)
+                buffer.writeStaticString("\r\n")
+            }
+            if let given = self.requestID {
+                buffer.writeStaticString("X-Request-Id: ")
+                requestID = RequestIDLocation(offset: buffer.writerIndex, length: given.utf8.count)
+                buffer.writeString(given)
+                buffer.writeStaticString("\r\n")
+            } else if requestID == nil {
                 requestID = RequestIDLocation(offset: buffer.writerIndex + 14, length: 32)
                 ids.writeHeader(into: &buffer)
             }

@@ -1,3 +1,4 @@
+import CutoverCore
 import Logging
 import NIOCore
 import SQLiteNIO
@@ -45,7 +46,10 @@ final class SQLiteDatabase: SQLDatabase {
     }
 
     func close() async {
-        try? await connection.close()
+        // Closing must happen even when the caller's task is being cancelled (at the end of a shutdown):
+        // a task of its own does not inherit the cancellation.
+        let connection = self.connection
+        await Task { try? await connection.close() }.value
     }
 
     struct Session: SQLSession {

@@ -4,6 +4,7 @@ import Logging
 import MetricsTestKit
 import NIOCore
 import NIOPosix
+import CutoverTestSupport
 
 /// A real gateway on loopback for tests: its own event loop, a free port, and
 /// test metrics to read back.
@@ -21,7 +22,8 @@ final class TestGateway: Sendable {
         let metrics = TestMetrics()
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .critical
-        let server = try await ProxyServer(config: config, group: group, metrics: ProxyMetrics(factory: metrics), logger: logger)
+        let server = try await ProxyServer(config: config, group: group, metrics: ProxyMetrics(factory: metrics),
+                                           comparatorMetrics: ComparatorMetrics(factory: metrics), logger: logger)
         let addresses = try await server.start()
         return TestGateway(server: server, metrics: metrics, group: group, addresses: addresses)
     }
@@ -48,6 +50,25 @@ final class TestGateway: Sendable {
     /// The value of `cutover_upstream_errors_total` for a backend and kind.
     func upstreamErrors(backend: String, kind: String) -> Int64 {
         metrics.counterTotal(label: ProxyMetrics.Name.upstreamErrors, dimensions: [("backend", backend), ("kind", kind)])
+    }
+
+    /// The value of `cutover_shadow_requests_total` for a route, result and reason.
+    func shadowRequests(route: String, result: String, reason: String = "") -> Int64 {
+        metrics.counterTotal(label: ComparatorMetrics.Name.shadowRequests, dimensions: [("route", route), ("result", result), ("reason", reason)])
+    }
+
+    /// Waits for the next shadow pair (at most `timeout`).
+    func nextPair(timeout: Duration = .seconds(10)) async throws -> ShadowPair {
+        try await withThrowingTaskGroup(of: ShadowPair?.self) { group in
+            group.addTask { await self.server.diffQueue.next() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let pair = try await group.next()! else { throw TimedOut(what: "a shadow pair") }
+            return pair
+        }
     }
 
     /// The value of `cutover_rejected_requests_total` for a reason.

@@ -79,8 +79,9 @@ final class CutoverProcess: Sendable {
     }
 
     /// Runs `cutover` to completion.
-    static func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try CutoverProcess(arguments)
+    static func run(_ arguments: [String], in directory: String? = nil,
+                    timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = try CutoverProcess(arguments, currentDirectory: directory)
         let status = try await process.exitStatus(timeout: timeout)
         return (status, process.stdout, process.stderr)
     }

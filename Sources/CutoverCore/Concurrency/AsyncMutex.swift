@@ -1,16 +1,20 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
-/// Lets one task at a time through, in arrival order, without blocking a thread.
-final class AsyncMutex: Sendable {
+/// Lets one task at a time through a section, in arrival order, without
+/// blocking a thread: the store's transactions on one SQLite connection, the
+/// comparator's flushes, a shared test server's start.
+public final class AsyncMutex: Sendable {
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = NIOLockedValueBox(State())
+    private let state = Mutex(State())
+
+    public init() {}
 
     /// Runs `body` alone.
-    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    public func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await lock()
         defer { unlock() }
         return try await body()
@@ -18,7 +22,7 @@ final class AsyncMutex: Sendable {
 
     private func lock() async {
         await withCheckedContinuation { continuation in
-            let acquired = state.withLockedValue { state in
+            let acquired = state.withLock { state in
                 if state.locked {
                     state.waiters.append(continuation)
                     return false
@@ -31,7 +35,7 @@ final class AsyncMutex: Sendable {
     }
 
     private func unlock() {
-        let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.waiters.isEmpty {
                 state.locked = false
                 return nil

@@ -1,0 +1,98 @@
+import CutoverCore
+import CutoverStore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `GET /api/v1/diffs/summary` and `GET /api/v1/diffs/samples`: what the comparator found.
+enum DiffsAPI {
+    /// The summary's answer.
+    struct SummaryResponse: Codable, Sendable {
+        /// The start of the counted range, ISO 8601 (minute precision); nil for everything.
+        var since: String?
+        var routes: [RouteSummary]
+    }
+
+    /// The samples' answer.
+    struct SamplesResponse: Codable, Sendable {
+        var route: String
+        var field: String?
+        var samples: [DiffSample]
+    }
+
+    static func register(on group: RouterGroup<AdminRequestContext>, environment: AdminEnvironment) {
+        group.get("diffs/summary") { request, _ -> Response in
+            let store = try Self.store(environment)
+            let route = request.uri.queryParameters["route"].map(String.init)
+            let config = environment.config()
+            if let route, !config.routes.contains(where: { $0.name == route }) {
+                throw AdminError(.notFound, "no route named '\(route)'; configured: \(config.routes.map(\.name).joined(separator: ", "))")
+            }
+            let since = try request.uri.queryParameters["since"].map { try Self.since(String($0)) }
+            let sinceMinute = since.map { Int64($0.timeIntervalSince1970 / 60) } ?? 0
+            let counts = try await Self.call { try await store.diffCounts(route: route, sinceMinute: sinceMinute) }
+            var summaries: [RouteSummary] = []
+            for routeCounts in counts {
+                let rules = config.routes.first { $0.name == routeCounts.route }?.compare ?? .defaults
+                var examples: [String: FieldDifference] = [:]
+                for field in routeCounts.fields.keys.sorted().prefix(50) where routeCounts.fields[field]!.raw > 0 {
+                    let sample = try await Self.call { try await store.diffSamples(route: routeCounts.route, field: field, limit: 1) }
+                    examples[field] = sample.first?.differences.first { $0.field == field }
+                }
+                summaries.append(RouteSummary(counts: routeCounts, thresholds: rules.noise, examples: examples))
+            }
+            let sinceText = since.map { _ in ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(sinceMinute * 60))) }
+            return try json(SummaryResponse(since: sinceText, routes: summaries))
+        }
+        group.get("diffs/samples") { request, _ -> Response in
+            let store = try Self.store(environment)
+            guard let route = request.uri.queryParameters["route"].map(String.init), !route.isEmpty else {
+                throw AdminError(.badRequest, "the query parameter 'route' is required")
+            }
+            let field = request.uri.queryParameters["field"].map(String.init)
+            var limit = 20
+            if let text = request.uri.queryParameters["limit"] {
+                guard let value = Int(text), (1...200).contains(value) else {
+                    throw AdminError(.badRequest, "limit must be a whole number from 1 to 200, not '\(text)'")
+                }
+                limit = value
+            }
+            let samples = try await Self.call { try await store.diffSamples(route: route, field: field, limit: limit) }
+            return try json(SamplesResponse(route: route, field: field, samples: samples))
+        }
+    }
+
+    static func store(_ environment: AdminEnvironment) throws -> Store {
+        guard let store = environment.store() else {
+            throw AdminError(.serviceUnavailable, "the store cannot be reached yet; the gateway keeps trying")
+        }
+        return store
+    }
+
+    /// Runs a store call; a failing store is a 503, not a 500.
+    static func call<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw AdminError(.serviceUnavailable, "the store failed: \(error)")
+        }
+    }
+
+    /// A `since` parameter: a duration back from now (`90m`, `24h`), an ISO 8601 time, or seconds since 1970.
+    static func since(_ text: String) throws -> Date {
+        if let duration = Quantities.duration(text) {
+            return Date().addingTimeInterval(-Double(duration.components.seconds))
+        }
+        if let date = ISO8601DateFormatter().date(from: text) { return date }
+        if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
+        throw AdminError(.badRequest, "since '\(text)' is not a duration (24h), an ISO 8601 time or seconds since 1970")
+    }
+}
+
+/// A JSON answer.
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data = try encoder.encode(value)
+    return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}

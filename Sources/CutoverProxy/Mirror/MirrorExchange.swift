@@ -1,0 +1,179 @@
+import NIOCore
+
+/// A copy of a request sent to the new backend (or to a second old instance
+/// for the noise baseline): it takes a connection from the loop's mirror pool,
+/// sends the head and body, captures the answer, and reports to its
+/// ``ShadowRun``. It never holds up the client's exchange; its own deadline
+/// bounds it. Confined to the event loop.
+final class MirrorExchange: UpstreamExchange, DeadlineTracked {
+    /// What the copy is for.
+    enum Role {
+        case new, noise
+    }
+
+    let role: Role
+    /// Held until the copy finishes (the run is kept alive by its copies once old has answered).
+    private var run: ShadowRun?
+    private let loop: LoopContext
+    private let pool: UpstreamPool
+    private let head: ByteBuffer
+    private let chunked: Bool
+    private let isHEAD: Bool
+    private let timeout: TimeAmount
+    private var body = CircularBuffer<ByteBuffer>()
+    private var requestComplete = false
+    private var connection: UpstreamConnection?
+    private var capture: AnswerCapture
+    private var finished = false
+    private(set) var upstreamTicket: UInt64 = 0
+    var deadline = NIODeadline.distantFuture
+    var sweepIndex = -1
+
+    init(role: Role, run: ShadowRun, loop: LoopContext, pool: UpstreamPool, head: ByteBuffer, chunked: Bool, isHEAD: Bool,
+         timeout: TimeAmount, cap: Int) {
+        self.role = role
+        self.run = run
+        self.loop = loop
+        self.pool = pool
+        self.head = head
+        self.chunked = chunked
+        self.isHEAD = isHEAD
+        self.timeout = timeout
+        self.capture = AnswerCapture(cap: cap)
+    }
+
+    /// Asks the pool for a connection; the copy's deadline starts now.
+    func start(now: NIODeadline) {
+        deadline = now + timeout
+        loop.sweeper.register(self)
+        guard !pool.isRetired else { return finish(.failed("gateway reloading")) }
+        upstreamTicket &+= 1
+        if let connection = pool.acquire(for: self) {
+            upstreamAcquired(connection)
+        }
+    }
+
+    /// Request body bytes for the copy.
+    func send(body part: ByteBuffer) {
+        guard !finished else { return }
+        if let connection {
+            write(part, on: connection)
+            connection.flush()
+        } else {
+            body.append(part)
+        }
+    }
+
+    /// The request body is complete.
+    func endOfRequest() {
+        guard !finished else { return }
+        requestComplete = true
+        if let connection {
+            writeEnd(on: connection)
+            connection.flush()
+        }
+    }
+
+    /// Gives up on the copy (its request outgrew the body cap, or old failed).
+    func abandon() {
+        guard !finished else { return }
+        finished = true
+        run = nil
+        loop.sweeper.unregister(self)
+        if let connection {
+            self.connection = nil
+            connection.close()
+        } else {
+            pool.cancelWaiting(self)
+            upstreamTicket &+= 1
+        }
+    }
+
+    private func write(_ part: ByteBuffer, on connection: UpstreamConnection) {
+        guard part.readableBytes > 0 else { return }
+        if chunked {
+            var size = ByteBufferAllocator().buffer(capacity: 18)
+            size.writeString(String(part.readableBytes, radix: 16))
+            size.writeStaticString("\r\n")
+            connection.write(size)
+            connection.write(part)
+            connection.write(ByteBuffer(staticString: "\r\n"))
+        } else {
+            connection.write(part)
+        }
+    }
+
+    private func writeEnd(on connection: UpstreamConnection) {
+        if chunked { connection.write(ByteBuffer(staticString: "0\r\n\r\n")) }
+    }
+
+    private func finish(_ outcome: MirrorOutcome) {
+        guard !finished else { return }
+        finished = true
+        loop.sweeper.unregister(self)
+        let run = self.run
+        self.run = nil
+        run?.mirrorFinished(self, outcome)
+    }
+
+    // MARK: - UpstreamExchange
+
+    func upstreamAcquired(_ connection: UpstreamConnection) {
+        guard !finished else {
+            connection.release(reusable: true)
+            return
+        }
+        self.connection = connection
+        connection.expectResponse(toHEAD: isHEAD, chunkMode: .decoded)
+        connection.write(head)
+        while let part = body.popFirst() { write(part, on: connection) }
+        if requestComplete { writeEnd(on: connection) }
+        connection.flush()
+    }
+
+    func upstreamAcquireFailed(_ failure: UpstreamFailure) {
+        run?.mirrorError(self, kind: failure.metricKind)
+        finish(.failed(failure.description))
+    }
+
+    func upstream(_ connection: UpstreamConnection, didReceive head: ResponseHead) {
+        guard !head.isInformational else { return }
+        capture.head(head)
+    }
+
+    func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
+        capture.body(body)
+    }
+
+    func upstreamDidFinishResponse(_ connection: UpstreamConnection) {
+        self.connection = nil
+        connection.release(reusable: requestComplete)
+        finish(.answered(capture.answer))
+    }
+
+    func upstreamDidCompleteRead(_ connection: UpstreamConnection) {}
+
+    func upstream(_ connection: UpstreamConnection, didFail failure: UpstreamFailure) {
+        self.connection = nil
+        run?.mirrorError(self, kind: failure.metricKind)
+        finish(.failed(failure.description))
+    }
+
+    func upstreamWritabilityDidChange(_ connection: UpstreamConnection) {}
+
+    // MARK: - DeadlineTracked
+
+    func deadlinePassed() {
+        guard !finished else { return }
+        let connection = self.connection
+        self.connection = nil
+        if let connection {
+            connection.close()
+        } else {
+            pool.cancelWaiting(self)
+            upstreamTicket &+= 1
+        }
+        run?.mirrorError(self, kind: "timeout")
+        finish(.failed("no answer within \(timeout.nanoseconds / 1_000_000)ms"))
+    }
+}

@@ -1,0 +1,203 @@
+@testable import CutoverProxy
+import CutoverCore
+import CutoverTestSupport
+import NIOCore
+import Testing
+
+@Suite("Shadow copies")
+struct ProxyShadowTests {
+    /// A gateway with a route in phase shadow over the given backends.
+    func shadowGateway(old: TestBackend, new: String, noise: TestBackend? = nil, shadow: String = "", extra: String = "") async throws -> TestGateway {
+        let shadowLine = shadow.isEmpty ? "" : "\n    shadow: { \(shadow) }"
+        return try await TestGateway.start("""
+            listen: "127.0.0.1:0"
+            admin: { listen: "127.0.0.1:0" }
+            \(extra)
+            backends:
+              old: { url: "\(old.url)" }
+              new: { url: "\(new)", response_timeout: 2s }
+            \(noise.map { "  old-secondary: { url: \"\($0.url)\" }" } ?? "")
+            routes:
+              - name: orders
+                match: { prefix: /orders }
+                phase: shadow\(shadowLine)
+            """)
+    }
+
+    func get(_ gateway: TestGateway, _ request: String) async throws -> TestResponse {
+        let client = try await TestConnection.connect(port: gateway.port)
+        try await client.send(request)
+        let response = try await client.response()
+        await client.close()
+        return response
+    }
+
+    @Test func oldAnswersAndNewGetsAMarkedCopyWithTheSameRequestID() async throws {
+        let old = try await TestBackend.start { _ in .ok("{\"id\":7,\"total\":10}", headers: ["Content-Type: application/json"]) }
+        let new = try await TestBackend.start { _ in .ok("{\"id\":7,\"total\":11}", headers: ["Content-Type: application/json"]) }
+        let gateway = try await shadowGateway(old: old, new: new.url)
+        let response = try await get(gateway, "GET /orders/7 HTTP/1.1\r\nHost: shop\r\nX-Request-Id: trace-1\r\n\r\n")
+        #expect(response.text == "{\"id\":7,\"total\":10}")
+        let pair = try await gateway.nextPair()
+        #expect(pair.route == "orders")
+        #expect(pair.requestID == "trace-1")
+        #expect(String(buffer: pair.old.body) == "{\"id\":7,\"total\":10}")
+        #expect(String(buffer: try #require(pair.new.answer).body) == "{\"id\":7,\"total\":11}")
+        let copy = try #require(new.requests.first)
+        #expect(copy.value("x-cutover-shadow") == "1")
+        #expect(copy.values("x-request-id") == ["trace-1"])
+        #expect(copy.value("host") == "shop")
+        #expect(old.requests.first?.value("x-cutover-shadow") == nil)
+        #expect(gateway.shadowRequests(route: "orders", result: "mirrored") == 1)
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func aNewThatHangsChangesNothingForTheClient() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let new = try await TestBackend.start { _ in .hold }
+        let gateway = try await shadowGateway(old: old, new: new.url)
+        let response = try await get(gateway, "GET /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(response.text == "old")
+        #expect(new.heldCount == 1, "the client had its answer while new still held the copy")
+        let pair = try await gateway.nextPair()
+        guard case .failed(let reason) = pair.new else {
+            Issue.record("new's hung copy must end as a failure")
+            return
+        }
+        #expect(reason.contains("no answer within 2000ms"))
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func aNewThatResetsOrIsDownChangesNothingForTheClient() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let resetting = try await TestBackend.start { _ in .close }
+        let down = try RefusingPort()
+        for newURL in [resetting.url, "http://127.0.0.1:\(down.port)"] {
+            let gateway = try await shadowGateway(old: old, new: newURL)
+            #expect(try await get(gateway, "GET /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n").text == "old")
+            let pair = try await gateway.nextPair()
+            guard case .failed = pair.new else {
+                Issue.record("\(newURL): new's copy must end as a failure")
+                continue
+            }
+            await gateway.stop()
+        }
+        await old.stop()
+        await resetting.stop()
+        withExtendedLifetime(down) {}
+    }
+
+    @Test func writesAreNotCopiedUnlessTheRouteAllowsIt() async throws {
+        let old = try await TestBackend.start { _ in .ok("stored", status: "201 Created") }
+        let new = try await TestBackend.start { request in .ok("stored \(String(decoding: request.body, as: UTF8.self))", status: "201 Created") }
+        let skipping = try await shadowGateway(old: old, new: new.url)
+        #expect(try await get(skipping, "POST /orders HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n{\"q\":1.5}").status == 201)
+        #expect(new.requests.isEmpty)
+        #expect(skipping.shadowRequests(route: "orders", result: "skipped", reason: "write") == 1)
+        await skipping.stop()
+
+        let mirroring = try await shadowGateway(old: old, new: new.url, shadow: "writes: mirror")
+        #expect(try await get(mirroring, "POST /orders HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n{\"q\":1.5}").status == 201)
+        let pair = try await mirroring.nextPair()
+        #expect(String(buffer: try #require(pair.new.answer).body) == "stored {\"q\":1.5}")
+        #expect(new.requests.first?.method == "POST")
+        #expect(new.requests.first?.value("x-cutover-shadow") == "1")
+        await mirroring.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func afterPrimaryWritesReachNewOnlyOnceOldSucceededWithItsValues() async throws {
+        let old = try await TestBackend.start { request in
+            request.uri == "/orders/fail" ? .ok("{\"error\":1}", status: "500 Internal Server Error") : .ok("{\"id\":4242,\"ref\":\"A-1\"}", status: "201 Created")
+        }
+        let new = try await TestBackend.start { _ in .ok("{\"id\":4242,\"ref\":\"A-1\"}", status: "201 Created") }
+        let gateway = try await shadowGateway(old: old, new: new.url, shadow: """
+            writes: mirror, order: after-primary, primary_headers: { X-Cutover-Primary-Id: /id, X-Primary-Ref: /ref }
+            """)
+        let client = try await TestConnection.connect(port: gateway.port)
+        try await client.send("POST /orders HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        #expect(try await client.response().status == 201)
+        let pair = try await gateway.nextPair()
+        #expect(pair.new.answer?.status == 201)
+        let copy = try #require(new.requests.first)
+        #expect(copy.value("x-cutover-primary-id") == "4242")
+        #expect(copy.value("x-primary-ref") == "A-1")
+        #expect(copy.body == Array("hello".utf8))
+
+        try await client.send("POST /orders/fail HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok")
+        #expect(try await client.response().status == 500)
+        try await waitUntil("the skip to be counted") { gateway.shadowRequests(route: "orders", result: "skipped", reason: "old_not_2xx") == 1 }
+        #expect(new.requests.count == 1, "a failed write never reaches new")
+        await client.close()
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func theNoiseBaselineGetsSafeRequestsOnly() async throws {
+        let old = try await TestBackend.start { _ in .ok("{\"nonce\":1}") }
+        let secondary = try await TestBackend.start { _ in .ok("{\"nonce\":2}") }
+        let new = try await TestBackend.start { _ in .ok("{\"nonce\":3}") }
+        let gateway = try await shadowGateway(old: old, new: new.url, noise: secondary, shadow: "writes: mirror")
+        _ = try await get(gateway, "GET /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let pair = try await gateway.nextPair()
+        #expect(String(buffer: try #require(pair.noise).body) == "{\"nonce\":2}")
+        #expect(secondary.requests.first?.value("x-cutover-shadow") == "1")
+        _ = try await get(gateway, "PUT /orders/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+        let write = try await gateway.nextPair()
+        #expect(write.noise == nil)
+        #expect(secondary.requests.count == 1)
+        await gateway.stop()
+        for backend in [old, secondary, new] { await backend.stop() }
+    }
+
+    @Test func samplingPicksTheSameRequestIDsEveryTime() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let new = try await TestBackend.start { _ in .ok("new") }
+        let gateway = try await shadowGateway(old: old, new: new.url, shadow: "sample: 0.5")
+        let ids = (0..<40).map { "req-\($0)" }
+        for id in ids { _ = try await get(gateway, "GET /orders/1 HTTP/1.1\r\nHost: a\r\nX-Request-Id: \(id)\r\n\r\n") }
+        let expected = ids.filter { ShadowRun.sampleFraction($0) < 0.5 }
+        #expect(expected.count > 5 && expected.count < 35)
+        try await new.waitForRequests(expected.count)
+        #expect(Set(new.requests.compactMap { $0.value("x-request-id") }) == Set(expected))
+        #expect(gateway.shadowRequests(route: "orders", result: "skipped", reason: "sample") == Int64(ids.count - expected.count))
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func bodiesOverTheCapAreNotCopied() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let new = try await TestBackend.start { _ in .ok("new") }
+        let gateway = try await shadowGateway(old: old, new: new.url, shadow: "writes: mirror, max_body: 16")
+        let big = String(repeating: "x", count: 40)
+        #expect(try await get(gateway, "PUT /orders/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n\r\n\(big)").text == "old")
+        #expect(try await get(gateway, "PUT /orders/1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n28\r\n\(big)\r\n0\r\n\r\n").text == "old")
+        #expect(gateway.shadowRequests(route: "orders", result: "skipped", reason: "body_too_large") == 2)
+        #expect(gateway.server.diffQueue.depth == 0)
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    @Test func aFullQueueDropsAndCountsInsteadOfGrowing() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let new = try await TestBackend.start { _ in .ok("new") }
+        let gateway = try await shadowGateway(old: old, new: new.url, extra: "diff_queue: { size: 2 }")
+        for _ in 0..<5 { _ = try await get(gateway, "GET /orders/1 HTTP/1.1\r\nHost: a\r\n\r\n") }
+        try await new.waitForRequests(5)
+        try await waitUntil("all pairs to be offered") {
+            gateway.metrics.counterTotal(label: ComparatorMetrics.Name.queueDropped) == 3
+        }
+        #expect(gateway.server.diffQueue.depth == 2)
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+}
