@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "CutoverAdminTests",
             dependencies: [
-                "CutoverAdmin", "CutoverTestSupport",
+                "CutoverAdmin", "CutoverStore", "CutoverTestSupport",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -4,7 +4,8 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// `GET /api/v1/diffs/summary` and `GET /api/v1/diffs/samples`: what the comparator found.
+/// `GET /api/v1/diffs/summary` and `GET /api/v1/diffs/samples`: what the comparator found;
+/// `DELETE /api/v1/diffs?route=` (operators): forget it and count afresh.
 enum DiffsAPI {
     /// The summary's answer.
     struct SummaryResponse: Codable, Sendable {
@@ -60,6 +61,22 @@ enum DiffsAPI {
             let samples = try await Self.call { try await store.diffSamples(route: route, field: field, limit: limit) }
             return try json(SamplesResponse(route: route, field: field, samples: samples))
         }
+        group.delete("diffs") { request, _ -> Response in
+            let store = try Self.store(environment)
+            let route = request.uri.queryParameters["route"].map(String.init)
+            if let route, !environment.config().routes.contains(where: { $0.name == route }) {
+                throw AdminError(.notFound, "no route named '\(route)'")
+            }
+            try await Self.call { try await store.clearDiffs(route: route) }
+            return try json(ClearResponse(route: route, cleared: true))
+        }
+    }
+
+    /// The answer to clearing.
+    struct ClearResponse: Codable, Sendable {
+        /// The route cleared; nil when every route was.
+        var route: String?
+        var cleared: Bool
     }
 
     static func store(_ environment: AdminEnvironment) throws -> Store {

@@ -71,6 +71,20 @@ extension Store {
         }
     }
 
+    /// Forgets the counts and samples of one route, or of all: a fresh start after a fix in new.
+    /// Batches already recorded stay known, so a late retry still counts once.
+    public func clearDiffs(route: String?) async throws {
+        try await database.withTransaction { session in
+            for table in ["diff_totals", "diff_fields", "diff_field_sets", "diff_sample_fields", "diff_pairs"] {
+                if let route {
+                    try await session.run("DELETE FROM \(table) WHERE route = ?", .text(route))
+                } else {
+                    try await session.run("DELETE FROM \(table)")
+                }
+            }
+        }
+    }
+
     /// Counts per route added up from `sinceMinute` (minutes since 1970) on, for one route or all.
     public func diffCounts(route: String?, sinceMinute: Int64) async throws -> [RouteDiffCounts] {
         try await database.withSession { session in

@@ -18,26 +18,12 @@ struct AdminServerTests {
         backends: { old: { url: "http://127.0.0.1:9001" } }
         """).get()
 
-    /// Runs the admin application on a free port for the duration of `body`.
+    /// Runs the admin application with a fixed health report and no store.
     func withAdmin(registry: PrometheusCollectorRegistry, _ body: (Int) async throws -> Void) async throws {
-        let settings = AdminSettings(listen: ListenAddress(host: "127.0.0.1", port: 0), tokens: [])
-        let bound = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: SocketAddress.self)
-        var logger = Logger(label: "admin-test")
-        logger.logLevel = .critical
         let environment = AdminEnvironment(
             config: { Self.config }, store: { nil },
             health: { HealthReport(status: "ok", version: CutoverVersion.current, routes: 3, backends: 2, uptimeSeconds: 7) })
-        let app = AdminServer.makeApplication(
-            settings: settings, registry: registry, environment: environment, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: logger, onListening: { bound.succeed($0) })
-        let group = ServiceGroup(services: [app], logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            let port = try await bound.futureResult.get().port!
-            try await body(port)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
+        try await CutoverAdminTests.withAdmin(registry: registry, environment: environment, body)
     }
 
     @Test func healthzReportsStatusAndVersion() async throws {

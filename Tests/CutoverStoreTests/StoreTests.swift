@@ -119,6 +119,27 @@ struct StoreTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func clearingARouteForgetsItsCountsAndSamplesOnly(kind: StoreKind) async throws {
+        let (store, cleanup) = try await kind.open()
+        defer { cleanup() }
+        let batch = DiffBatch(writer: "w", sequence: 1,
+                              totals: [DiffTotal(route: "a", minute: 1, compared: 2, notCompared: 0),
+                                       DiffTotal(route: "b", minute: 1, compared: 5, notCompared: 0)],
+                              samples: [sample(route: "a", id: "a1", fields: ["/x"]), sample(route: "b", id: "b1", fields: ["/y"])])
+        try await store.record(batch)
+        try await store.clearDiffs(route: "a")
+        #expect(try await store.diffCounts(route: nil, sinceMinute: 0).map(\.route) == ["b"])
+        #expect(try await store.diffSamples(route: "a", field: nil, limit: 10).isEmpty)
+        #expect(try await store.diffSamples(route: "b", field: nil, limit: 10).map(\.requestID) == ["b1"])
+        try await store.record(batch)
+        #expect(try await store.diffCounts(route: nil, sinceMinute: 0).map(\.route) == ["b"], "a batch recorded before stays counted once")
+        try await store.clearDiffs(route: nil)
+        #expect(try await store.diffCounts(route: nil, sinceMinute: 0).isEmpty)
+        #expect(try await store.diffSamples(route: "b", field: nil, limit: 10).isEmpty)
+        await store.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func onlyTheMostRecentSamplesPerFieldAreKept(kind: StoreKind) async throws {
         let (store, cleanup) = try await kind.open(samplesPerField: 3)
         defer { cleanup() }
