@@ -131,6 +131,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "cutoverTests", dependencies: ["cutover", "CutoverTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "cutoverTests", dependencies: ["cutover", "CutoverAdmin", "CutoverTestSupport"], swiftSettings: swiftSettings),
     ]
 )

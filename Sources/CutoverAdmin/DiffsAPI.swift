@@ -7,20 +7,6 @@ import NIOCore
 /// `GET /api/v1/diffs/summary` and `GET /api/v1/diffs/samples`: what the comparator found;
 /// `DELETE /api/v1/diffs?route=` (operators): forget it and count afresh.
 enum DiffsAPI {
-    /// The summary's answer.
-    struct SummaryResponse: Codable, Sendable {
-        /// The start of the counted range, ISO 8601 (minute precision); nil for everything.
-        var since: String?
-        var routes: [RouteSummary]
-    }
-
-    /// The samples' answer.
-    struct SamplesResponse: Codable, Sendable {
-        var route: String
-        var field: String?
-        var samples: [DiffSample]
-    }
-
     static func register(on group: RouterGroup<AdminRequestContext>, environment: AdminEnvironment) {
         group.get("diffs/summary") { request, _ -> Response in
             let store = try Self.store(environment)
@@ -30,25 +16,16 @@ enum DiffsAPI {
                 throw AdminError(.notFound, "no route named '\(route)'; configured: \(config.routes.map(\.name).joined(separator: ", "))")
             }
             let since = try request.uri.queryParameters["since"].map { try Self.since(String($0)) }
-            let sinceMinute = since.map { Int64($0.timeIntervalSince1970 / 60) } ?? 0
-            let counts = try await Self.call { try await store.diffCounts(route: route, sinceMinute: sinceMinute) }
-            var summaries: [RouteSummary] = []
-            for routeCounts in counts {
-                let rules = config.routes.first { $0.name == routeCounts.route }?.compare ?? .defaults
-                var examples: [String: FieldDifference] = [:]
-                for field in routeCounts.fields.keys.sorted().prefix(50) where routeCounts.fields[field]!.raw > 0 {
-                    let sample = try await Self.call { try await store.diffSamples(route: routeCounts.route, field: field, limit: 1) }
-                    examples[field] = sample.first?.differences.first { $0.field == field }
-                }
-                summaries.append(RouteSummary(counts: routeCounts, thresholds: rules.noise, examples: examples))
-            }
-            let sinceText = since.map { _ in ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(sinceMinute * 60))) }
-            return try json(SummaryResponse(since: sinceText, routes: summaries))
+            return try json(try await Self.call { try await DiffReports.summary(store: store, config: config, route: route, since: since) })
         }
         group.get("diffs/samples") { request, _ -> Response in
             let store = try Self.store(environment)
             guard let route = request.uri.queryParameters["route"].map(String.init), !route.isEmpty else {
                 throw AdminError(.badRequest, "the query parameter 'route' is required")
+            }
+            let config = environment.config()
+            if !config.routes.contains(where: { $0.name == route }) {
+                throw AdminError(.notFound, "no route named '\(route)'; configured: \(config.routes.map(\.name).joined(separator: ", "))")
             }
             let field = request.uri.queryParameters["field"].map(String.init)
             var limit = 20
@@ -59,7 +36,7 @@ enum DiffsAPI {
                 limit = value
             }
             let samples = try await Self.call { try await store.diffSamples(route: route, field: field, limit: limit) }
-            return try json(SamplesResponse(route: route, field: field, samples: samples))
+            return try json(DiffSamplesResponse(route: route, field: field, samples: samples))
         }
         group.delete("diffs") { request, _ -> Response in
             let store = try Self.store(environment)
@@ -68,15 +45,8 @@ enum DiffsAPI {
                 throw AdminError(.notFound, "no route named '\(route)'")
             }
             try await Self.call { try await store.clearDiffs(route: route) }
-            return try json(ClearResponse(route: route, cleared: true))
+            return try json(DiffClearResponse(route: route, cleared: true))
         }
-    }
-
-    /// The answer to clearing.
-    struct ClearResponse: Codable, Sendable {
-        /// The route cleared; nil when every route was.
-        var route: String?
-        var cleared: Bool
     }
 
     static func store(_ environment: AdminEnvironment) throws -> Store {
@@ -112,4 +82,47 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> 
     encoder.outputFormatting = [.sortedKeys]
     let data = try encoder.encode(value)
     return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// The answer of `GET /api/v1/diffs/summary`.
+public struct DiffSummaryResponse: Codable, Sendable {
+    /// The start of the counted range, ISO 8601 (minute precision); nil for everything.
+    public var since: String?
+    public var routes: [RouteSummary]
+}
+
+/// The answer of `GET /api/v1/diffs/samples`.
+public struct DiffSamplesResponse: Codable, Sendable {
+    public var route: String
+    public var field: String?
+    public var samples: [DiffSample]
+}
+
+/// The answer of `DELETE /api/v1/diffs`.
+public struct DiffClearResponse: Codable, Sendable {
+    /// The route cleared; nil when every route was.
+    public var route: String?
+    public var cleared: Bool
+}
+
+/// The reports the admin API serves, for callers in the same process too (the demo prints one).
+public enum DiffReports {
+    /// Per route (one, or all that were compared): the counts from `since` on (minute
+    /// precision; nil for everything) under the route's noise thresholds, with an example per field.
+    public static func summary(store: Store, config: CutoverConfig, route: String?, since: Date?) async throws -> DiffSummaryResponse {
+        let sinceMinute = since.map { Int64($0.timeIntervalSince1970 / 60) } ?? 0
+        let counts = try await store.diffCounts(route: route, sinceMinute: sinceMinute)
+        var summaries: [RouteSummary] = []
+        for routeCounts in counts {
+            let rules = config.routes.first { $0.name == routeCounts.route }?.compare ?? .defaults
+            var examples: [String: FieldDifference] = [:]
+            for field in routeCounts.fields.keys.sorted().prefix(50) where routeCounts.fields[field]!.raw > 0 {
+                let sample = try await store.diffSamples(route: routeCounts.route, field: field, limit: 1)
+                examples[field] = sample.first?.differences.first { $0.field == field }
+            }
+            summaries.append(RouteSummary(counts: routeCounts, thresholds: rules.noise, examples: examples))
+        }
+        let sinceText = since.map { _ in ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(sinceMinute * 60))) }
+        return DiffSummaryResponse(since: sinceText, routes: summaries)
+    }
 }

@@ -8,6 +8,11 @@ import Darwin
 
 /// Unbuffered writes to the standard streams.
 enum FileHandleWriter {
+    /// Sends what `print` has buffered for standard output (a pipe or file buffers it).
+    static func flushStandardOutput() {
+        fflush(nil)
+    }
+
     static func standardError(_ text: String) {
         var text = text
         text.withUTF8 { bytes in

@@ -158,6 +158,7 @@ struct DiffsAPITests {
         ("/api/v1/diffs/samples?route=orders&limit=many", 400, "not 'many'"),
         ("/api/v1/diffs/summary?since=yesterday", 400, "since 'yesterday' is not a duration"),
         ("/api/v1/diffs/summary?route=nope", 404, "no route named 'nope'"),
+        ("/api/v1/diffs/samples?route=nope", 404, "no route named 'nope'; configured: orders, users"),
     ])
     func badQueriesSayWhatIsWrong(target: String, status: Int, reason: String) async throws {
         let (store, cleanup) = try await Self.filledStore()

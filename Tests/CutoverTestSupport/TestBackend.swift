@@ -27,6 +27,8 @@ public enum BackendReply: Sendable {
     case send(String)
     /// Write these bytes, then close the connection.
     case sendAndClose(String)
+    /// Write a head and a binary body.
+    case sendBytes(head: String, body: [UInt8])
     /// Write nothing, never answer.
     case hang
     /// Close the connection without answering.
@@ -167,6 +169,10 @@ private final class BackendConnectionHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
                     context.close(promise: nil)
                 }
+            case .sendBytes(let head, let body):
+                var buffer = ByteBuffer(string: head)
+                buffer.writeBytes(body)
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             case .hang:
                 break
             case .close:

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("cutover demo")
 struct DemoTests {
-    @Test func demoRunsAMigrationAndPrintsWhatWentWhere() async throws {
+    @Test func demoRunsInShadowAndReportsTheRealDifferenceApartFromNoise() async throws {
         // The shipped demo configuration (found by the binary itself), on free ports so the test runs anywhere.
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -12,13 +12,33 @@ struct DemoTests {
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let output = result.stdout
         #expect(output.contains("Sent 200 requests through the gateway"))
-        let rows = output.split(separator: "\n").filter { $0.hasPrefix("order-") }
+        let rows = output.split(separator: "\n").filter { $0.hasPrefix("order-") && $0.contains(" shadow ") }
         #expect(rows.count == 3)
-        #expect(rows.contains { $0.hasPrefix("order-by-id") && $0.contains(" old ") })
-        #expect(rows.contains { $0.hasPrefix("order-list") && $0.contains(" new ") })
-        #expect(rows.contains { $0.hasPrefix("order-create") && $0.contains(" old ") })
+        #expect(rows.allSatisfy { $0.contains(" old ") }, "in shadow, old answers every client")
         #expect(output.contains("Answered by a backend other than the route's phase names: 0."))
-        #expect(output.contains("Backends received: old 160, new 40."))
+        // Reads reach all three services, creates old and then new (after-primary): 120 + 40 reads, 40 creates.
+        #expect(output.contains("Backends received: old 200, old-secondary 160, new 200."))
+
+        // The report: per route, `total` is the one real difference, `trace_id` noise, `generated_at` ignored.
+        let blocks = output.components(separatedBy: "\n\n")
+        for (route, compared, total, trace) in [("order-by-id", 120, "/total", "/trace_id"), ("order-list", 40, "/items/*/total", "/items/*/trace_id")] {
+            let block = try #require(blocks.first { $0.hasPrefix("\(route): ") }, "a report block for \(route) in \(output)")
+            let lines = block.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            #expect(lines[0].prefix(5) == ["\(route):", "\(compared)", "compared,", lines[0][3], "differing"])
+            let totalLine = try #require(lines.first { $0.first == total })
+            let traceLine = try #require(lines.first { $0.first == trace })
+            #expect(totalLine[1] == "difference")
+            #expect(traceLine[1] == "noise")
+            #expect(totalLine[2] == lines[0][3], "differing requests are exactly those with the wrong total")
+            #expect(totalLine[3] == "0", "two old instances never disagree on the total")
+            #expect(Int(totalLine[2]) ?? 0 > 0)
+            #expect(!block.contains("generated_at"))
+            #expect(lines.count == 4, "the header, the two fields and the route line: \(block)")
+        }
+        let creates = try #require(blocks.first { $0.hasPrefix("order-create: 40 compared") })
+        #expect(creates.contains("/total") && creates.contains("difference"))
+        #expect(!creates.contains("trace_id") && !creates.contains("generated_at"))
+        #expect(output.contains("CUTOVER_TOKEN=demo-viewer-token cutover diffs summary --admin http://127.0.0.1:"))
         #expect(output.contains("/healthz"))
         #expect(output.contains("/metrics"))
     }

@@ -19,6 +19,7 @@ public final class DiffPipeline: Sendable {
     private let aggregator: NIOLockedValueBox<DiffAggregator>
     private let pending = NIOLockedValueBox<[(batch: DiffBatch, attempts: Int)]>([])
     private let flushing = AsyncMutex()
+    private let processed = NIOLockedValueBox(0)
 
     public init(queue: DiffQueue, recorder: any DiffRecorder, writer: String, metrics: ComparatorMetrics, logger: Logger,
                 flushInterval: Duration = .seconds(1), maxAttempts: Int = 60, maxPending: Int = 120) {
@@ -62,6 +63,7 @@ public final class DiffPipeline: Sendable {
         case .notCompared: resultLabel = "not_compared"
         }
         metrics.compared(route: pair.route, result: resultLabel)
+        processed.withLockedValue { $0 += 1 }
         let now = Date()
         let minute = Int64(now.timeIntervalSince1970 / 60)
         let time = Int64(now.timeIntervalSince1970 * 1000)
@@ -103,6 +105,9 @@ public final class DiffPipeline: Sendable {
             }
         }
     }
+
+    /// Pairs compared since start.
+    public var comparedPairs: Int { processed.withLockedValue { $0 } }
 
     /// Batches waiting for the store.
     public var pendingBatches: Int { pending.withLockedValue { $0.count } }

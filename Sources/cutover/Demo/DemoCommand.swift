@@ -14,9 +14,10 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run a small migration on this machine: two demo backends, the gateway in front, traffic, and a report.",
         discussion: """
-            Starts the demo's old and new orders services on loopback, the gateway in front of them with \
-            Config/demo.yaml, sends a few hundred requests through it and prints what went where. Then it keeps \
-            serving (try the printed curl commands) until Ctrl-C, or exits at once with --once.
+            Starts the demo's orders services on loopback (old, a second old instance as the noise baseline, and \
+            new, which disagrees with old on purpose), the gateway in front of them with Config/demo.yaml in phase \
+            shadow, sends a few hundred requests through it and prints what went where and the comparator's \
+            report. Then it keeps serving (try the printed commands) until Ctrl-C, or exits at once with --once.
             """
     )
 
@@ -31,7 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Exit after printing the report.")
     var once = false
 
-    @Flag(name: .customLong("free-ports"), help: "Ignore the configured ports and use free ones (when 8080, 9090, 9001 or 9002 are taken).")
+    @Flag(name: .customLong("free-ports"), help: "Ignore the configured ports and use free ones (when 8080, 9090, 9001, 9002 or 9003 are taken).")
     var freePorts = false
 
     @Option(name: .long, help: "How many requests to send.")
@@ -70,10 +71,11 @@ struct DemoCommand: AsyncParsableCommand {
             loaded.admin.listen.port = 0
             if loaded.tls != nil { loaded.tls!.listen.port = 0 }
         }
-        let backends = [OrdersBackend(flavor: .old), OrdersBackend(flavor: .new)]
+        var backends = [OrdersBackend(flavor: .old), OrdersBackend(flavor: .new)]
+        if loaded.backend(named: "old-secondary") != nil { backends.insert(OrdersBackend(flavor: .old, name: "old-secondary"), at: 1) }
         for backend in backends {
-            guard let configured = loaded.backend(named: backend.flavor.rawValue), configured.url.scheme == .http else {
-                printError("cutover demo: \(path) needs an http:// backend named '\(backend.flavor.rawValue)' on this machine")
+            guard let configured = loaded.backend(named: backend.name), configured.url.scheme == .http else {
+                printError("cutover demo: \(path) needs an http:// backend named '\(backend.name)' on this machine")
                 throw ExitCode(2)
             }
         }
@@ -82,7 +84,7 @@ struct DemoCommand: AsyncParsableCommand {
         var apps: [any Service] = []
         var bound: [EventLoopFuture<SocketAddress>] = []
         for backend in backends {
-            let url = loaded.backend(named: backend.flavor.rawValue)!.url
+            let url = loaded.backend(named: backend.name)!.url
             let (app, address) = Self.makeApplication(backend, host: url.host, port: freePorts ? 0 : url.port, logger: logger)
             apps.append(app)
             bound.append(address)
@@ -91,13 +93,13 @@ struct DemoCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await backendGroup.run() }
             for (backend, address) in zip(backends, bound) {
-                let index = loaded.backends.firstIndex { $0.name == backend.flavor.rawValue }!
+                let index = loaded.backends.firstIndex { $0.name == backend.name }!
                 let url = loaded.backends[index].url
                 do {
                     let port = try await address.get().port ?? url.port
                     loaded.backends[index].url = BackendURL(scheme: .http, host: url.host, port: port)
                 } catch {
-                    printError("cutover demo: cannot start the \(backend.flavor.rawValue) demo backend on \(url.host):\(url.port): \(error); free the port or pass --config with other ports")
+                    printError("cutover demo: cannot start the \(backend.name) demo backend on \(url.host):\(url.port): \(error); free the port or pass --config with other ports")
                     await backendGroup.triggerGracefulShutdown()
                     throw ExitCode(1)
                 }
@@ -132,7 +134,7 @@ struct DemoCommand: AsyncParsableCommand {
         let bound = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: SocketAddress.self)
         let app = Application(
             router: backend.makeRouter(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "demo-\(backend.flavor.rawValue)"),
+            configuration: .init(address: .hostname(host, port: port), serverName: "demo-\(backend.name)"),
             onServerRunning: { channel in
                 if let address = channel.localAddress { bound.succeed(address) }
             },

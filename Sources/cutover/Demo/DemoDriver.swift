@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CutoverAdmin
 import CutoverCore
 import Foundation
 import NIOConcurrencyHelpers
@@ -32,9 +33,12 @@ final class DemoDriver: Service, Sendable {
         let adminURL = "http://\(Self.hostText(config.admin.listen.host)):\(admin.port ?? config.admin.listen.port)"
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            print("Cutover demo: old service at \(config.backend(named: "old")!.url), new service at \(config.backend(named: "new")!.url), gateway at \(gatewayURL)")
+            let services = backends.map { "\($0.name) at \(config.backend(named: $0.name)!.url)" }.joined(separator: ", ")
+            print("Cutover demo: \(services); gateway at \(gatewayURL)")
             print("Routes: " + config.routes.map { "\($0.name) (\($0.phase.rawValue))" }.joined(separator: ", "))
             print("")
+            // Every run reports on its own traffic.
+            try await gateway.store.current?.clearDiffs(route: nil)
             let traffic = DemoTraffic(gateway: gatewayURL, routing: RoutingTable(config: config), requests: requests, concurrency: concurrency)
             let exchanges = try await traffic.run(client: client)
             let report = DemoReport(exchanges)
@@ -42,9 +46,28 @@ final class DemoDriver: Service, Sendable {
             print("")
             print(report.text)
             print("")
-            let counts = backends.map { "\($0.flavor.rawValue) \($0.requestCount)" }.joined(separator: ", ")
+            let expected = exchanges.filter { $0.isCompared(in: config) }.count
+            let compared = await waitForComparisons(expected)
+            let counts = backends.map { "\($0.name) \($0.requestCount)" }.joined(separator: ", ")
             print("Backends received: \(counts). Answered by a backend other than the route's phase names: \(report.misrouted).")
             print("")
+            if expected > 0 {
+                if compared < expected {
+                    print("Compared \(compared) of \(expected) shadowed requests (new did not answer the rest in time).")
+                }
+                print("Diff report (old against new; noise measured against a second old instance):")
+                print("")
+                if let store = gateway.store.current {
+                    let summary = try await DiffReports.summary(store: store, config: config, route: nil, since: nil)
+                    print(DiffReportText.summary(summary))
+                } else {
+                    print("(the store is not open; the report is not available)")
+                }
+                print("")
+                print("Review: CUTOVER_TOKEN=demo-viewer-token cutover diffs summary --admin \(adminURL)")
+                print("        CUTOVER_TOKEN=demo-viewer-token cutover diffs show --admin \(adminURL) --route order-by-id --field /total")
+                print("        curl -s -H 'Authorization: Bearer demo-viewer-token' \(adminURL)/api/v1/diffs/summary")
+            }
             print("Admin:  \(adminURL)/healthz  \(adminURL)/metrics")
             print("Try:    curl -s \(gatewayURL)/orders/7    curl -s '\(gatewayURL)/orders?limit=3'")
         } catch {
@@ -53,7 +76,27 @@ final class DemoDriver: Service, Sendable {
         try? await client.shutdown()
         if once || failure.withLockedValue({ $0 }) != nil { return }
         print("Serving until Ctrl-C (use --once to exit after the report).")
+        FileHandleWriter.flushStandardOutput()
         try? await gracefulShutdown()
+    }
+
+    /// Waits (at most 15 s, or 3 s without progress) until the comparator has compared
+    /// `expected` pairs, then writes its counts to the store; returns how many it compared.
+    func waitForComparisons(_ expected: Int) async -> Int {
+        let start = ContinuousClock.now
+        var last = gateway.pipeline.comparedPairs
+        var lastProgress = start
+        while gateway.pipeline.comparedPairs < expected, ContinuousClock.now - start < .seconds(15),
+              ContinuousClock.now - lastProgress < .seconds(3) {
+            try? await Task.sleep(for: .milliseconds(20))
+            let now = gateway.pipeline.comparedPairs
+            if now != last {
+                last = now
+                lastProgress = ContinuousClock.now
+            }
+        }
+        await gateway.pipeline.flush()
+        return gateway.pipeline.comparedPairs
     }
 
     static func hostText(_ host: String) -> String {

@@ -45,17 +45,12 @@ struct DemoReport {
     }
 
     var text: String {
-        let header = ["ROUTE", "PHASE", "BACKEND", "REQUESTS", "2xx", "4xx", "5xx", "p50", "p90", "p99"]
-        var lines = [header]
+        var table = TextTable(header: ["ROUTE", "PHASE", "BACKEND", "REQUESTS", "2xx", "4xx", "5xx", "p50", "p90", "p99"])
         for row in rows {
-            lines.append([row.route, row.phase, row.backend, "\(row.requests)", "\(row.byClass[1])", "\(row.byClass[3])",
+            table.append([row.route, row.phase, row.backend, "\(row.requests)", "\(row.byClass[1])", "\(row.byClass[3])",
                           "\(row.byClass[4])", Self.milliseconds(row.p50), Self.milliseconds(row.p90), Self.milliseconds(row.p99)])
         }
-        let widths = header.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
-        return lines.map { line in
-            line.enumerated().map { column, cell in cell.padding(toLength: widths[column], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n")
+        return table.text
     }
 
     static func milliseconds(_ seconds: Double) -> String {

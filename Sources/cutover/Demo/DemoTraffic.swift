@@ -6,6 +6,7 @@ import NIOHTTP1
 
 /// One request the demo sent through the gateway and what came back.
 struct DemoExchange: Sendable {
+    var method: String
     var route: String
     var phase: Phase?
     var expectedBackend: String
@@ -22,18 +23,24 @@ struct DemoTraffic {
     let requests: Int
     let concurrency: Int
 
-    /// The request number `index` of the mix: method, target and body.
+    /// The request number `index` of the mix: method, target and body. Reads touch
+    /// only the seed orders (and one that exists nowhere), so what they compare does
+    /// not depend on when the creates ran.
     static func request(_ index: Int) -> (method: HTTPMethod, target: String, body: String?) {
         switch index % 10 {
-        case 0, 1, 2, 3, 4, 5:
-            // IDs 1…60: the last ten do not exist.
-            return (.GET, "/orders/\((index * 37) % 60 + 1)", nil)
+        case 0, 1, 2, 3, 4:
+            return (.GET, "/orders/\((index * 37) % Int(OrdersBackend.seedCount) + 1)", nil)
+        case 5:
+            return (.GET, "/orders/\(missingOrder)", nil)
         case 6, 7:
-            return (.GET, "/orders?limit=\(5 + index % 10)", nil)
+            return (.GET, "/orders?limit=\(5 + index % 10)&cursor=\(OrdersBackend.seedCount + 1 - Int64(index % 20))", nil)
         default:
             return (.POST, "/orders", "{\"customer\":\"demo-\(index)\",\"total\":\(Double(index % 90) + 0.25)}")
         }
     }
+
+    /// An order ID no demo service holds.
+    static let missingOrder = 404_404
 
     func run(client: HTTPClient) async throws -> [DemoExchange] {
         try await withThrowingTaskGroup(of: [DemoExchange].self) { group in
@@ -69,10 +76,21 @@ struct DemoTraffic {
         let response = try await client.execute(request, timeout: .seconds(10))
         _ = try await response.body.collect(upTo: 1 << 20)
         let elapsed = ContinuousClock.now - started
-        return DemoExchange(route: route, phase: decision.route.map { config.routes[$0].phase },
+        return DemoExchange(method: method.rawValue, route: route, phase: decision.route.map { config.routes[$0].phase },
                             expectedBackend: config.backends[decision.backend].name,
                             answeredBy: response.headers.first(name: "X-Demo-Backend") ?? "gateway",
                             status: Int(response.status.code),
                             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+}
+
+extension DemoExchange {
+    /// Whether the gateway compares this exchange: a route in shadow mirrors reads, and
+    /// writes where it says `writes: mirror` (after old's 2xx with `order: after-primary`).
+    func isCompared(in config: CutoverConfig) -> Bool {
+        guard phase == .shadow, let settings = config.routes.first(where: { $0.name == route })?.shadow else { return false }
+        if ["GET", "HEAD", "OPTIONS"].contains(method) { return true }
+        guard settings.writes == .mirror else { return false }
+        return settings.order == .parallel || (200..<300).contains(status)
     }
 }

@@ -15,10 +15,13 @@ final class CutoverProcess: Sendable {
     private let pipes: (out: Pipe, err: Pipe)
 
     /// Starts `cutover` with `arguments`.
-    init(_ arguments: [String], currentDirectory: String? = nil) throws {
+    init(_ arguments: [String], currentDirectory: String? = nil, environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -79,9 +82,9 @@ final class CutoverProcess: Sendable {
     }
 
     /// Runs `cutover` to completion.
-    static func run(_ arguments: [String], in directory: String? = nil,
+    static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
                     timeout: Duration = .seconds(120)) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try CutoverProcess(arguments, currentDirectory: directory)
+        let process = try CutoverProcess(arguments, currentDirectory: directory, environment: environment)
         let status = try await process.exitStatus(timeout: timeout)
         return (status, process.stdout, process.stderr)
     }
