@@ -98,6 +98,16 @@ let package = Package(
             path: "Benchmarks/DiffBenchmark",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "bench-backend",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/BenchBackend",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "CutoverTestSupport",
             dependencies: [
@@ -115,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "CutoverProxyTests",
             dependencies: [
-                "CutoverProxy", "CutoverTestSupport",
+                "CutoverProxy", "CutoverStore", "CutoverTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],

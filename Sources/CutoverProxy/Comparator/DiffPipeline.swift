@@ -14,6 +14,7 @@ public final class DiffPipeline: Sendable {
     private let metrics: ComparatorMetrics
     private let logger: Logger
     private let flushInterval: Duration
+    private let gatherInterval: Duration
     private let maxAttempts: Int
     private let maxPending: Int
     private let aggregator: NIOLockedValueBox<DiffAggregator>
@@ -22,12 +23,14 @@ public final class DiffPipeline: Sendable {
     private let processed = NIOLockedValueBox(0)
 
     public init(queue: DiffQueue, recorder: any DiffRecorder, writer: String, metrics: ComparatorMetrics, logger: Logger,
-                flushInterval: Duration = .seconds(1), maxAttempts: Int = 60, maxPending: Int = 120) {
+                flushInterval: Duration = .seconds(1), gatherInterval: Duration = .milliseconds(5), maxAttempts: Int = 60,
+                maxPending: Int = 120) {
         self.queue = queue
         self.recorder = recorder
         self.metrics = metrics
         self.logger = logger
         self.flushInterval = flushInterval
+        self.gatherInterval = gatherInterval
         self.maxAttempts = maxAttempts
         self.maxPending = maxPending
         self.aggregator = NIOLockedValueBox(DiffAggregator(writer: writer, firstSequence: Int64(Date().timeIntervalSince1970 * 1000)))
@@ -37,14 +40,18 @@ public final class DiffPipeline: Sendable {
     public func run() async {
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
-                while let pair = await self.queue.next() {
-                    self.process(pair)
+                while let batch = await self.queue.nextBatch() {
+                    for pair in batch { self.process(pair) }
+                    // Let the next pairs gather: a steady stream is taken in batches.
+                    try? await Task.sleep(for: self.gatherInterval)
                 }
             }
             tasks.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.flushInterval)
-                    await self.flush()
+                    guard !Task.isCancelled else { break }
+                    // A write under way finishes even when the pipeline stops; the final flush follows it.
+                    await Task { await self.flush() }.value
                 }
             }
             await tasks.next()

@@ -11,6 +11,7 @@ public final class DiffQueue: Sendable {
         var pairs = CircularBuffer<ShadowPair>()
         var bytes = 0
         var waiter: CheckedContinuation<ShadowPair?, Never>?
+        var batchWaiter: CheckedContinuation<Void, Never>?
         var closed = false
     }
 
@@ -27,19 +28,23 @@ public final class DiffQueue: Sendable {
     @discardableResult
     public func offer(_ pair: ShadowPair) -> Bool {
         let size = pair.byteCount
-        let (taken, waiter) = state.withLockedValue { state -> (Bool, CheckedContinuation<ShadowPair?, Never>?) in
-            if state.closed { return (false, nil) }
+        let (taken, waiter, batchWaiter) = state.withLockedValue {
+            state -> (Bool, CheckedContinuation<ShadowPair?, Never>?, CheckedContinuation<Void, Never>?) in
+            if state.closed { return (false, nil, nil) }
             if let waiter = state.waiter {
                 state.waiter = nil
-                return (true, waiter)
+                return (true, waiter, nil)
             }
-            guard state.pairs.count < settings.size, state.bytes + size <= settings.maxBytes else { return (false, nil) }
+            guard state.pairs.count < settings.size, state.bytes + size <= settings.maxBytes else { return (false, nil, nil) }
             state.pairs.append(pair)
             state.bytes += size
-            return (true, nil)
+            defer { state.batchWaiter = nil }
+            return (true, nil, state.batchWaiter)
         }
         if let waiter {
             waiter.resume(returning: pair)
+        } else if let batchWaiter {
+            batchWaiter.resume()
         } else if !taken {
             metrics.queueDropped()
         }
@@ -62,6 +67,25 @@ public final class DiffQueue: Sendable {
         }
     }
 
+    /// Every pair queued, waiting for at least one; nil once the queue is closed and empty.
+    /// The comparator takes pairs in batches so that a steady stream costs the event
+    /// loops one wake-up per batch, not one per pair.
+    public func nextBatch() async -> [ShadowPair]? {
+        while true {
+            let batch = drain()
+            if !batch.isEmpty { return batch }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLockedValue { state -> Bool in
+                    if state.closed || !state.pairs.isEmpty { return true }
+                    state.batchWaiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+            if state.withLockedValue({ $0.closed && $0.pairs.isEmpty }) { return nil }
+        }
+    }
+
     /// Takes what is queued now, without waiting.
     public func drain() -> [ShadowPair] {
         state.withLockedValue { state in
@@ -74,12 +98,16 @@ public final class DiffQueue: Sendable {
 
     /// Stops taking pairs; a waiting `next()` returns nil.
     public func close() {
-        let waiter = state.withLockedValue { state -> CheckedContinuation<ShadowPair?, Never>? in
+        let (waiter, batchWaiter) = state.withLockedValue { state -> (CheckedContinuation<ShadowPair?, Never>?, CheckedContinuation<Void, Never>?) in
             state.closed = true
-            defer { state.waiter = nil }
-            return state.waiter
+            defer {
+                state.waiter = nil
+                state.batchWaiter = nil
+            }
+            return (state.waiter, state.batchWaiter)
         }
         waiter?.resume(returning: nil)
+        batchWaiter?.resume()
     }
 
     /// Pairs waiting.
