@@ -136,6 +136,8 @@ let package = Package(
             name: "CutoverAdminTests",
             dependencies: [
                 "CutoverAdmin", "CutoverStore", "CutoverTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

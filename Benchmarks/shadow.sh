@@ -71,16 +71,23 @@ routes:
   - { name: shadow, match: { prefix: /shadow/ }, phase: shadow }
   - { name: shadow-slow-new, match: { prefix: /slow/ }, phase: shadow, backends: { new: new-slow } }
 CONF
-"$BIN" serve --config "$WORK/cutover.yaml" --log-level warning & PIDS+=($!)
+"$BIN" serve --config "$WORK/cutover.yaml" --log-level warning & CUTOVER_PID=$!
+PIDS+=("$CUTOVER_PID")
 
 wait_url() { for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 never answered" >&2; exit 1; }
 wait_url "http://127.0.0.1:$OLD_PORT/"; wait_url "http://127.0.0.1:$NEW_PORT/"; wait_url "http://127.0.0.1:$SLOW_PORT/"
 wait_url "http://127.0.0.1:$CUTOVER_PORT/old/1"
 
 PER_CONNECTION=$(python3 -c "print(max(1, round($RATE / $CONNECTIONS)))")
-# One hey run: prints "rps p50_ms p90_ms p99_ms"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS=$(getconf CLK_TCK)
+# One hey run: prints "rps p50_ms p90_ms p99_ms cutover_cpu_us_per_request"
 measure() { # path
-  hey -z "${DURATION}s" -c "$CONNECTIONS" -q "$PER_CONNECTION" "http://127.0.0.1:$CUTOVER_PORT$1" | python3 -c '
+  local before after out
+  before=$(cpu_ticks "$CUTOVER_PID")
+  out=$(hey -z "${DURATION}s" -c "$CONNECTIONS" -q "$PER_CONNECTION" "http://127.0.0.1:$CUTOVER_PORT$1")
+  after=$(cpu_ticks "$CUTOVER_PID")
+  echo "$out" | python3 -c '
 import re, sys
 text = sys.stdin.read()
 codes = re.findall(r"\[(\d+)\]\s+(\d+) responses", text)
@@ -88,8 +95,10 @@ bad = [c for c in codes if c[0] != "200"]
 if bad or not codes: sys.exit("unexpected answers: %s\n%s" % (bad, text))
 def pct(p): return float(re.search(r"\s%d%% in ([\d.]+) secs" % p, text).group(1)) * 1000
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-print("%.0f %.3f %.3f %.3f" % (rps, pct(50), pct(90), pct(99)))
-'
+total = sum(int(c[1]) for c in codes)
+cpu = (int(sys.argv[1]) - int(sys.argv[2])) / int(sys.argv[3])
+print("%.0f %.3f %.3f %.3f %.1f" % (rps, pct(50), pct(90), pct(99), cpu / total * 1e6))
+' "$after" "$before" "$TICKS"
 }
 
 declare -A RESULTS
@@ -110,11 +119,11 @@ import statistics, sys
 def parse(s): return [list(map(float, r.split())) for r in s.strip(";").split(";")]
 names = ["phase old", "shadow", "shadow, new 10x slower"]
 data = [parse(a) for a in sys.argv[1:4]]
-med = [[statistics.median(r[i] for r in d) for i in range(4)] for d in data]
+med = [[statistics.median(r[i] for r in d) for i in range(5)] for d in data]
 print()
-print(f"{'case':<24} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
+print(f"{'case':<24} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'cutover CPU us/req':>19}")
 for name, m in zip(names, med):
-    print(f"{name:<24} {m[0]:>7.0f} {m[1]:>8.3f} {m[2]:>8.3f} {m[3]:>8.3f}")
+    print(f"{name:<24} {m[0]:>7.0f} {m[1]:>8.3f} {m[2]:>8.3f} {m[3]:>8.3f} {m[4]:>19.1f}")
 base = med[0]
 print()
 for name, m in zip(names[1:], med[1:]):
