@@ -32,8 +32,9 @@ public struct HealthReport: Sendable, Codable, Equatable {
     }
 }
 
-/// The admin listener: `GET /healthz`, `GET /metrics` (Prometheus text) and
-/// the API under `/api/v1/`, where every call needs a bearer token.
+/// The admin listener: `GET /healthz`, `GET /metrics` (Prometheus text), the
+/// diff-review page at `GET /review` and the API under `/api/v1/`, where every
+/// call needs a bearer token.
 public enum AdminServer {
     /// Content type of the Prometheus text exposition format.
     public static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -51,6 +52,7 @@ public enum AdminServer {
             return Response(status: .ok, headers: [.contentType: metricsContentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        ReviewPage.register(on: router)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator { environment.config().admin.tokens })
         DiffsAPI.register(on: api, environment: environment)
         return router

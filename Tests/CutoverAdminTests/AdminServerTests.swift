@@ -57,6 +57,23 @@ struct AdminServerTests {
         }
     }
 
+    @Test func theReviewPageIsServedWithoutDataAndReadsTheDiffsAPI() async throws {
+        try await withAdmin(registry: PrometheusCollectorRegistry()) { port in
+            let client = try await TestConnection.connect(port: port)
+            try await client.send("GET /review HTTP/1.1\r\nHost: admin\r\n\r\n")
+            let response = try await client.response()
+            #expect(response.status == 200)
+            #expect(response.value("content-type") == "text/html; charset=utf-8")
+            #expect(response.value("content-security-policy")?.contains("connect-src 'self'") == true)
+            #expect(response.text.hasPrefix("<!doctype html>"))
+            #expect(response.text.contains("/api/v1/diffs/summary"))
+            #expect(response.text.contains("/api/v1/diffs/samples"))
+            #expect(response.text.contains("\"Authorization\": \"Bearer \""))
+            #expect(!response.text.contains("innerHTML"), "text from the API is put into the page as text only")
+            await client.close()
+        }
+    }
+
     @Test func unknownPathsAre404() async throws {
         try await withAdmin(registry: PrometheusCollectorRegistry()) { port in
             let client = try await TestConnection.connect(port: port)

@@ -39,6 +39,7 @@ struct DemoTests {
         #expect(creates.contains("/total") && creates.contains("difference"))
         #expect(!creates.contains("trace_id") && !creates.contains("generated_at"))
         #expect(output.contains("CUTOVER_TOKEN=demo-viewer-token cutover diffs summary --admin http://127.0.0.1:"))
+        #expect(output.range(of: #"Review: http://127\.0\.0\.1:\d+/review \(token: demo-viewer-token\)"#, options: .regularExpression) != nil)
         #expect(output.contains("/healthz"))
         #expect(output.contains("/metrics"))
     }

@@ -64,7 +64,8 @@ final class DemoDriver: Service, Sendable {
                     print("(the store is not open; the report is not available)")
                 }
                 print("")
-                print("Review: CUTOVER_TOKEN=demo-viewer-token cutover diffs summary --admin \(adminURL)")
+                print("Review: \(adminURL)/review (token: demo-viewer-token)")
+                print("        CUTOVER_TOKEN=demo-viewer-token cutover diffs summary --admin \(adminURL)")
                 print("        CUTOVER_TOKEN=demo-viewer-token cutover diffs show --admin \(adminURL) --route order-by-id --field /total")
                 print("        curl -s -H 'Authorization: Bearer demo-viewer-token' \(adminURL)/api/v1/diffs/summary")
             }
