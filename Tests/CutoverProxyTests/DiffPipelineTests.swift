@@ -6,6 +6,7 @@ import Logging
 import MetricsTestKit
 import NIOConcurrencyHelpers
 import NIOCore
+import CutoverTestSupport
 import Testing
 
 /// A real SQLite store behind a switch that cuts it off, as a partition or a
@@ -142,5 +143,72 @@ struct DiffPipelineTests {
         #expect(counts.fields["/a"]?.raw == 100)
         #expect(!queue.offer(pair(new: 1)), "a closed queue takes nothing")
         await store.close()
+    }
+}
+
+/// The compare rules end to end: real backends behind a real gateway, the pipeline
+/// comparing what the gateway queued, the counts read back from a real store.
+@Suite("Compare rules end to end")
+struct CompareRulesEndToEndTests {
+    @Sendable static func json(_ body: String) -> BackendReply {
+        .send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+    }
+
+    @Test func onlyRealDifferencesAreReportedAsSuch() async throws {
+        let json = Self.json
+        let shared = #""id":7,"price":10.0,"tags":[{"id":1},{"id":2}],"total":5"#
+        let old = try await TestBackend.start { _ in
+            json(#"{\#(shared),"generated_at":"t1","ratio":0.3333333,"by_user":{"1234":{"n":1}},"rand":"\#(UUID())"}"#)
+        }
+        let secondary = try await TestBackend.start { _ in
+            json(#"{\#(shared),"generated_at":"t9","ratio":0.3333333,"by_user":{"1234":{"n":1}},"rand":"\#(UUID())"}"#)
+        }
+        // New: the same price written as an integer, tags in another order, a ratio within the tolerance,
+        // another generated_at (ignored), and real differences in total and the per-user counter.
+        let new = try await TestBackend.start { _ in
+            json(#"{"id":7,"price":10,"tags":[{"id":2},{"id":1}],"total":6,"generated_at":"t2","ratio":0.3333334,"by_user":{"1234":{"n":2}},"rand":"\#(UUID())"}"#)
+        }
+        let gateway = try await TestGateway.start("""
+            listen: "127.0.0.1:0"
+            admin: { listen: "127.0.0.1:0" }
+            backends:
+              old: { url: "\(old.url)" }
+              old-secondary: { url: "\(secondary.url)" }
+              new: { url: "\(new.url)" }
+            routes:
+              - name: orders
+                match: { prefix: /orders }
+                phase: shadow
+                compare:
+                  ignore: ["/generated_at"]
+                  sort_arrays: { "/tags": "/id" }
+                  float_tolerance: 0.001
+            """)
+        let store = try await PartitionedStore.open()
+        let metrics = TestMetrics()
+        var logger = Logger(label: "pipeline")
+        logger.logLevel = .critical
+        let pipeline = DiffPipeline(queue: gateway.server.diffQueue, recorder: store, writer: "e2e",
+                                    metrics: ComparatorMetrics(factory: metrics), logger: logger)
+        for index in 1...20 {
+            let client = try await TestConnection.connect(port: gateway.port)
+            try await client.send("GET /orders/\(index) HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await client.response().status == 200)
+            await client.close()
+        }
+        try await waitUntil("20 pairs queued") { gateway.server.diffQueue.depth == 20 }
+        await pipeline.flush()
+
+        let counts = try #require(try await store.store.diffCounts(route: "orders", sinceMinute: 0).first)
+        let summary = RouteSummary(counts: counts, thresholds: .defaults)
+        #expect(summary.compared == 20)
+        #expect(Dictionary(uniqueKeysWithValues: summary.fields.map { ($0.path, $0.verdict) })
+                == ["/total": .difference, "/by_user/*/n": .difference, "/rand": .noise])
+        #expect(summary.differing == 20)
+        #expect(summary.noise == 0)
+        #expect(summary.fields.first { $0.path == "/rand" }?.noise == 20)
+        await gateway.stop()
+        await store.close()
+        for backend in [old, secondary, new] { await backend.stop() }
     }
 }

@@ -155,4 +155,33 @@ extension ServeTests {
         #expect(empty.status == 0)
         #expect(empty.stdout.contains("No pairs compared"))
     }
+
+    @Test func anUnreachableStoreStopsNeitherTheProxyNorTheShadowCopies() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let new = try await TestBackend.start { _ in .ok("new") }
+        let refusing = try RefusingPort()
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let yaml = shadowConfig(old: old.url, new: new.url, folder: folder, digest: TokenAuthenticator.digest(Self.viewerToken))
+            .replacingOccurrences(of: "store: \"sqlite:\(folder.path)/cutover.db\"", with: "store: \"postgres://cutover@127.0.0.1:\(refusing.port)/cutover\"")
+        let file = try folder.write("cutover.yaml", yaml)
+        let (process, proxy, admin) = try await serve(file)
+        defer { process.terminate() }
+        for _ in 1...3 {
+            let response = try await get(proxy, "/orders/1")
+            #expect(response.text == "old")
+        }
+        try await new.waitForRequests(3)
+        let client = try await TestConnection.connect(port: admin)
+        try await client.send("GET /api/v1/diffs/summary HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(Self.viewerToken)\r\n\r\n")
+        let summary = try await client.response()
+        #expect(summary.status == 503)
+        #expect(summary.text.contains("the store cannot be reached yet"))
+        await client.close()
+        process.signal(SIGTERM)
+        #expect(try await process.exitStatus() == 0, "a store that never opened does not hold up the stop")
+        withExtendedLifetime(refusing) {}
+        await old.stop()
+        await new.stop()
+    }
 }
