@@ -76,6 +76,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "CutoverReconcile",
+            dependencies: [
+                "CutoverCore", "CutoverStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "cutover",
             dependencies: [
@@ -143,6 +152,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "CutoverReconcileTests", dependencies: ["CutoverReconcile", "CutoverTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "cutoverTests", dependencies: ["cutover", "CutoverAdmin", "CutoverTestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -13,7 +13,7 @@ final class ConfigBuilder {
     }
 
     static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "client_timeout", "shutdown", "admin", "store",
-                          "diff_queue", "backends", "routes"]
+                          "diff_queue", "backends", "routes", "reconcile"]
 
     func build(_ root: Node) -> CutoverConfig? {
         guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
@@ -29,13 +29,8 @@ final class ConfigBuilder {
         }
         let clientTimeout = top["client_timeout"].flatMap { reader.duration($0, at: top.path("client_timeout"), minimum: .milliseconds(1)) }
         let admin = required(top, "admin").flatMap { self.admin($0, at: top.path("admin")) }
-        var store = StoreLocation.sqlite(path: "cutover.db")
-        if let node = top["store"], let text = reader.string(node, at: top.path("store")) {
-            switch StoreLocation.parse(text) {
-            case .success(let location): store = location
-            case .failure(let error): reader.report(top.path("store"), node, "'\(text)' is not a store URL: \(error)")
-            }
-        }
+        let store = self.store(top)
+        let reconcile = top["reconcile"].flatMap { self.reconcile($0, at: top.path("reconcile")) }
         var diffQueue = DiffQueueSettings.defaults
         if let node = top["diff_queue"], let queue = reader.mapping(node, at: top.path("diff_queue"), keys: ["size", "max_bytes"]) {
             if let value = queue["size"] { diffQueue.size = reader.int(value, at: queue.path("size"), in: 1...10_000_000) ?? diffQueue.size }
@@ -60,7 +55,31 @@ final class ConfigBuilder {
         guard reader.issues.isEmpty, let listen, let admin else { return nil }
         return CutoverConfig(listen: listen, tls: tls, serverNames: serverNames, threads: threads, limits: limits,
                              drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60), admin: admin, store: store,
-                             diffQueue: diffQueue, backends: backends, routes: routes)
+                             diffQueue: diffQueue, backends: backends, routes: routes, reconcile: reconcile)
+    }
+
+    /// Only what `cutover reconcile` needs: the `reconcile:` section (required) and the store.
+    /// The gateway's keys may be present (one file can serve both); `check-config` validates them.
+    func buildReconcile(_ root: Node) -> ReconcileConfig? {
+        guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
+        let store = self.store(top)
+        guard let node = top["reconcile"] else {
+            reader.report(.root, root, "no reconcile section", fix: "add reconcile: { old: postgres://…, new: postgres://…, tables: [...] }")
+            return nil
+        }
+        let reconcile = self.reconcile(node, at: top.path("reconcile"))
+        guard reader.issues.isEmpty, let reconcile else { return nil }
+        return ReconcileConfig(reconcile: reconcile, store: store)
+    }
+
+    func store(_ top: MappingView) -> StoreLocation {
+        if let node = top["store"], let text = reader.string(node, at: top.path("store")) {
+            switch StoreLocation.parse(text) {
+            case .success(let location): return location
+            case .failure(let error): reader.report(top.path("store"), node, "'\(text)' is not a store URL: \(error)")
+            }
+        }
+        return .sqlite(path: "cutover.db")
     }
 
     // MARK: - Pieces

@@ -6,6 +6,22 @@ import Yams
 public enum ConfigLoader {
     /// Reads and validates a configuration file.
     public static func load(file path: String) -> Result<CutoverConfig, ConfigError> {
+        read(file: path).flatMap { text, baseDirectory in load(yaml: text, source: path, baseDirectory: baseDirectory) }
+    }
+
+    /// Reads what `cutover reconcile` needs from a configuration file.
+    public static func loadReconcile(file path: String) -> Result<ReconcileConfig, ConfigError> {
+        read(file: path).flatMap { text, baseDirectory in
+            parse(yaml: text, source: path, baseDirectory: baseDirectory) { builder, root in builder.buildReconcile(root) }
+        }
+    }
+
+    /// The configuration for `cutover reconcile`, given as text.
+    public static func loadReconcile(yaml: String, source: String = "config") -> Result<ReconcileConfig, ConfigError> {
+        parse(yaml: yaml, source: source, baseDirectory: ".") { builder, root in builder.buildReconcile(root) }
+    }
+
+    private static func read(file path: String) -> Result<(String, String), ConfigError> {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -16,12 +32,17 @@ public enum ConfigLoader {
             ]))
         }
         let baseDirectory = (path as NSString).deletingLastPathComponent
-        return load(yaml: text, source: path, baseDirectory: baseDirectory.isEmpty ? "." : baseDirectory)
+        return .success((text, baseDirectory.isEmpty ? "." : baseDirectory))
     }
 
     /// Validates a configuration given as text. Relative file names inside it
     /// (certificates, keys, CA files) are resolved against `baseDirectory`.
     public static func load(yaml: String, source: String = "config", baseDirectory: String = ".") -> Result<CutoverConfig, ConfigError> {
+        parse(yaml: yaml, source: source, baseDirectory: baseDirectory) { builder, root in builder.build(root) }
+    }
+
+    private static func parse<T>(yaml: String, source: String, baseDirectory: String,
+                                 build: (ConfigBuilder, Node) -> T?) -> Result<T, ConfigError> {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -36,7 +57,7 @@ public enum ConfigLoader {
             ]))
         }
         let builder = ConfigBuilder(reader: NodeReader(), baseDirectory: baseDirectory)
-        let config = builder.build(root)
+        let config = build(builder, root)
         let issues = builder.reader.issues.sorted { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
         if let config, issues.isEmpty { return .success(config) }
         return .failure(ConfigError(source: source, issues: issues))

@@ -29,6 +29,8 @@ public struct CutoverConfig: Sendable, Hashable {
     /// The routes, in match order (first match wins); names are unique and
     /// every backend they name exists.
     public var routes: [Route]
+    /// The databases and tables `cutover reconcile` compares, if configured.
+    public var reconcile: ReconcileSettings? = nil
 
     /// The backend with this name, if configured.
     public func backend(named name: String) -> Backend? {

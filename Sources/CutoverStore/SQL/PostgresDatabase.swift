@@ -22,32 +22,9 @@ final class PostgresDatabase: SQLDatabase {
         self.runner = Task { await client.run() }
     }
 
-    /// A client configuration from `postgres://user:pass@host:port/db?sslmode=disable|prefer|require|verify-full`.
+    /// A client configuration from a `postgres://` URL.
     static func configuration(_ url: String) throws -> PostgresClient.Configuration {
-        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
-            throw StoreError.invalidLocation("'\(StoreLocation.postgres(url: url).redacted)' is not a postgres URL")
-        }
-        let database = String(components.path.dropFirst())
-        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
-        let tls: PostgresClient.Configuration.TLS
-        switch mode {
-        case "disable":
-            tls = .disable
-        case "prefer", "require":
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            tls = mode == "prefer" ? .prefer(configuration) : .require(configuration)
-        case "verify-full":
-            tls = .require(.makeClientConfiguration())
-        default:
-            throw StoreError.invalidLocation("sslmode '\(mode)' is not one of disable, prefer, require, verify-full")
-        }
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
-        configuration.options.connectTimeout = .seconds(5)
-        configuration.options.maximumConnections = 4
-        return configuration
+        try PostgresURL(url).clientConfiguration
     }
 
     func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {

@@ -1,0 +1,383 @@
+import CutoverCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// How a run goes.
+public struct ReconcileOptions: Sendable {
+    /// Stop a table once this many differences are found (the report says it stopped early).
+    public var maxDifferences: Int?
+    /// About how many rows one bucket of the first pass holds.
+    public var bucketRows: Int
+    /// Buckets with at most this many rows are compared row by row; larger ones are split again.
+    public var fetchLimit: Int
+    /// Called as buckets are settled: the table, buckets done, buckets to do.
+    public var progress: (@Sendable (String, Int, Int) -> Void)?
+
+    public init(maxDifferences: Int? = nil, bucketRows: Int = 512, fetchLimit: Int = 4096,
+                progress: (@Sendable (String, Int, Int) -> Void)? = nil) {
+        self.maxDifferences = maxDifferences
+        self.bucketRows = bucketRows
+        self.fetchLimit = fetchLimit
+        self.progress = progress
+    }
+}
+
+/// Compares the old and the new database table by table. Each side is read in
+/// one read-only snapshot, both at once: key quantiles cut the key range into
+/// buckets; one pass per side returns each bucket's row count and hash; only
+/// buckets that differ are looked into, split again while large, and compared
+/// row by row in key order once small.
+public struct Reconciler: Sendable {
+    public let settings: ReconcileSettings
+    public let logger: Logger
+
+    public init(settings: ReconcileSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Compares the given tables (all configured ones when nil); fails with ``ReconcileError`` on bad input.
+    public func run(tables names: [String]? = nil, options: ReconcileOptions = ReconcileOptions()) async throws -> [TableReport] {
+        var tables = settings.tables
+        if let names {
+            for name in names where !tables.contains(where: { $0.name == name }) {
+                throw ReconcileError.badInput("no table pair named '\(name)'; configured: \(tables.map(\.name).joined(separator: ", "))")
+            }
+            tables = tables.filter { names.contains($0.name) }
+        }
+        async let openedOld = ReconcileSide.open(name: "old", url: settings.old, logger: logger)
+        async let openedNew = ReconcileSide.open(name: "new", url: settings.new, logger: logger)
+        let old: ReconcileSide, new: ReconcileSide
+        do {
+            old = try await openedOld
+        } catch {
+            if let new = try? await openedNew { await new.close() }
+            throw error
+        }
+        do {
+            new = try await openedNew
+        } catch {
+            await old.close()
+            throw error
+        }
+        do {
+            // Check every pair before comparing any, so bad input changes nothing and costs nothing.
+            var plans: [TablePlan] = []
+            for table in tables { plans.append(try await TablePlan.make(table, old: old, new: new)) }
+            var reports: [TableReport] = []
+            for plan in plans {
+                reports.append(try await TableRun(plan: plan, old: old, new: new, options: options).run())
+            }
+            await old.close()
+            await new.close()
+            return reports
+        } catch {
+            await old.close()
+            await new.close()
+            throw error
+        }
+    }
+}
+
+/// A bucket's bounds on the first key column: lower inclusive, upper exclusive, nil for open.
+enum KeyBound: Sendable, Hashable {
+    case integer(Int64)
+    case text(String)
+}
+
+/// One table pair's comparison.
+final class TableRun: @unchecked Sendable {
+    let plan: TablePlan
+    let old: ReconcileSide
+    let new: ReconcileSide
+    let options: ReconcileOptions
+    var differences: [RowDifference] = []
+    var stoppedEarly = false
+
+    init(plan: TablePlan, old: ReconcileSide, new: ReconcileSide, options: ReconcileOptions) {
+        self.plan = plan
+        self.old = old
+        self.new = new
+        self.options = options
+    }
+
+    struct Bucket: Equatable {
+        var count: Int64
+        var hash: Int64
+    }
+
+    func run() async throws -> TableReport {
+        let started = ContinuousClock.now
+        let estimate = try await estimateRows()
+        let targetBuckets = max(1, min(65_536, Int(estimate / Int64(max(options.bucketRows, 1)))))
+        let thresholds = targetBuckets <= 1 ? [] : try await sampleThresholds(buckets: targetBuckets, estimate: estimate)
+        async let oldPass = hashPass(old, .old, thresholds: thresholds, lower: nil, upper: nil)
+        async let newPass = hashPass(new, .new, thresholds: thresholds, lower: nil, upper: nil)
+        let (oldBuckets, newBuckets) = try await (oldPass, newPass)
+        let differing = Set(oldBuckets.keys).union(newBuckets.keys).filter { oldBuckets[$0] != newBuckets[$0] }.sorted()
+        options.progress?(plan.table.name, 0, differing.count)
+        for (done, bucket) in differing.enumerated() {
+            guard !limitReached else {
+                stoppedEarly = true
+                break
+            }
+            let (lower, upper) = bounds(of: bucket, in: thresholds, lower: nil, upper: nil)
+            let rows = max(oldBuckets[bucket]?.count ?? 0, newBuckets[bucket]?.count ?? 0)
+            try await settle(lower: lower, upper: upper, rows: rows, depth: 0)
+            options.progress?(plan.table.name, done + 1, differing.count)
+        }
+        differences.sort { compareKeys($0.key.map(\.value), $1.key.map(\.value)) }
+        if let limit = options.maxDifferences, differences.count > limit {
+            differences.removeLast(differences.count - limit)
+            stoppedEarly = true
+        }
+        let elapsed = ContinuousClock.now - started
+        return TableReport(
+            table: plan.table.name, old: plan.table.old, new: plan.table.new,
+            oldRows: oldBuckets.values.reduce(0) { $0 + $1.count }, newRows: newBuckets.values.reduce(0) { $0 + $1.count },
+            missingOnNew: differences.filter { $0.kind == .missing }.count, extraOnNew: differences.filter { $0.kind == .extra }.count,
+            changed: differences.filter { $0.kind == .changed }.count, stoppedEarly: stoppedEarly, differences: differences,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    var limitReached: Bool {
+        guard let limit = options.maxDifferences else { return false }
+        return differences.count >= limit
+    }
+
+    // MARK: - Buckets
+
+    /// The planner's row count of the old table (or a count when it has none), the larger of both sides.
+    func estimateRows() async throws -> Int64 {
+        func estimate(_ side: ReconcileSide, _ which: TablePlan.Side) async throws -> Int64 {
+            var binds = PostgresBindings()
+            binds.append(which == .old ? plan.table.old : plan.table.new)
+            let rows = try await side.run("SELECT reltuples::int8 FROM pg_class WHERE oid = to_regclass($1)", binds)
+            let value = try rows.first?.decode(Int64.self) ?? -1
+            if value >= 0 { return value }
+            return try await side.run("SELECT count(*)::int8 FROM \(plan.relation(which))").first?.decode(Int64.self) ?? 0
+        }
+        async let oldEstimate = estimate(old, .old)
+        async let newEstimate = estimate(new, .new)
+        return try await max(oldEstimate, newEstimate)
+    }
+
+    /// Bucket bounds at key quantiles of a random sample of old's rows (all keys of a small table),
+    /// so gaps in the keys cost nothing.
+    func sampleThresholds(buckets: Int, estimate: Int64) async throws -> [KeyBound] {
+        let key = plan.bucketKey(.old)
+        let perBucket = 8
+        let wanted = buckets * perBucket
+        let sql: String
+        if estimate <= Int64(wanted) * 2 {
+            sql = "SELECT \(key) FROM \(plan.oldRelation) WHERE \(plan.whereOld) ORDER BY 1"
+        } else {
+            let percent = min(100.0, 100.0 * Double(wanted) / Double(estimate))
+            sql = "SELECT \(key) FROM \(plan.oldRelation) TABLESAMPLE BERNOULLI (\(percent)) REPEATABLE (7) WHERE \(plan.whereOld) ORDER BY 1"
+        }
+        let keys = try await old.run(sql).compactMap { try decodeBound($0) }
+        guard keys.count > 1 else { return [] }
+        let step = max(1, keys.count / buckets)
+        var thresholds: [KeyBound] = []
+        var index = step
+        while index < keys.count {
+            if thresholds.last != keys[index] { thresholds.append(keys[index]) }
+            index += step
+        }
+        return thresholds
+    }
+
+    /// Count and hash per bucket of one side, within [lower, upper).
+    func hashPass(_ side: ReconcileSide, _ which: TablePlan.Side, thresholds: [KeyBound], lower: KeyBound?, upper: KeyBound?)
+        async throws -> [Int: Bucket]
+    {
+        var binds = PostgresBindings()
+        let key = plan.bucketKey(which)
+        appendArray(thresholds, to: &binds)
+        let range = rangeCondition(key, lower: lower, upper: upper, binds: &binds)
+        let arrayType = plan.keyKind == .integer ? "int8[]" : "text[]"
+        let rows = try await side.run("""
+            SELECT width_bucket(\(key), $1::\(arrayType)), count(*)::int8, coalesce(bit_xor(\(plan.rowHash(which))), 0)::int8
+            FROM \(plan.relation(which)) WHERE \(plan.filter(which))\(range) GROUP BY 1
+            """, binds)
+        var buckets: [Int: Bucket] = [:]
+        for row in rows {
+            let (bucket, count, hash) = try row.decode((Int32, Int64, Int64).self)
+            buckets[Int(bucket)] = Bucket(count: count, hash: hash)
+        }
+        return buckets
+    }
+
+    /// The bounds of bucket `index` of `thresholds` inside [lower, upper).
+    func bounds(of index: Int, in thresholds: [KeyBound], lower: KeyBound?, upper: KeyBound?) -> (KeyBound?, KeyBound?) {
+        (index == 0 ? lower : thresholds[index - 1], index == thresholds.count ? upper : thresholds[index])
+    }
+
+    /// Finds the differences in [lower, upper): row by row when small, else split and hashed again.
+    func settle(lower: KeyBound?, upper: KeyBound?, rows: Int64, depth: Int) async throws {
+        if rows <= Int64(options.fetchLimit) || depth >= 3 {
+            try await compareRows(lower: lower, upper: upper)
+            return
+        }
+        let parts = Int(min(256, max(2, rows / Int64(max(options.fetchLimit / 2, 1)))))
+        let thresholds = try await splitThresholds(lower: lower, upper: upper, rows: rows, parts: parts)
+        guard !thresholds.isEmpty else {
+            try await compareRows(lower: lower, upper: upper)
+            return
+        }
+        async let oldPass = hashPass(old, .old, thresholds: thresholds, lower: lower, upper: upper)
+        async let newPass = hashPass(new, .new, thresholds: thresholds, lower: lower, upper: upper)
+        let (oldBuckets, newBuckets) = try await (oldPass, newPass)
+        for bucket in Set(oldBuckets.keys).union(newBuckets.keys).sorted() where oldBuckets[bucket] != newBuckets[bucket] {
+            guard !limitReached else { return }
+            let (subLower, subUpper) = bounds(of: bucket, in: thresholds, lower: lower, upper: upper)
+            let subRows = max(oldBuckets[bucket]?.count ?? 0, newBuckets[bucket]?.count ?? 0)
+            try await settle(lower: subLower, upper: subUpper, rows: subRows, depth: depth + 1)
+        }
+    }
+
+    /// Keys at even steps through [lower, upper) on old (a large range is large on old, or on new: ask the larger).
+    func splitThresholds(lower: KeyBound?, upper: KeyBound?, rows: Int64, parts: Int) async throws -> [KeyBound] {
+        var binds = PostgresBindings()
+        let key = plan.bucketKey(.old)
+        let stride = max(1, rows / Int64(parts))
+        binds.append(stride)
+        let range = rangeCondition(key, lower: lower, upper: upper, binds: &binds)
+        let keys = try await old.run("""
+            SELECT k FROM (SELECT \(key) AS k, row_number() OVER (ORDER BY \(key)) AS r FROM \(plan.oldRelation)
+              WHERE \(plan.whereOld)\(range)) s WHERE r % $1 = 0 ORDER BY 1
+            """, binds).compactMap { try decodeBound($0) }
+        var thresholds: [KeyBound] = []
+        for key in keys where thresholds.last != key && key != lower { thresholds.append(key) }
+        return thresholds
+    }
+
+    // MARK: - Rows
+
+    typealias Row = (key: [String?], values: [String?])
+
+    func fetch(_ side: ReconcileSide, _ which: TablePlan.Side, lower: KeyBound?, upper: KeyBound?) async throws -> [Row] {
+        var binds = PostgresBindings()
+        let range = rangeCondition(plan.bucketKey(which), lower: lower, upper: upper, binds: &binds)
+        let columns = plan.keyTexts(which) + plan.columns.map { which == .old ? $0.fetchOld : $0.fetchNew }
+        let rows = try await side.run("""
+            SELECT \(columns.joined(separator: ", ")) FROM \(plan.relation(which))
+            WHERE \(plan.filter(which))\(range) ORDER BY \(plan.order(which))
+            """, binds)
+        let keyCount = plan.keys.count
+        return try rows.map { row in
+            var values: [String?] = []
+            values.reserveCapacity(columns.count)
+            for cell in row { values.append(try cell.decode(String?.self)) }
+            return (Array(values[..<keyCount]), Array(values[keyCount...]))
+        }
+    }
+
+    /// Compares the rows of [lower, upper) on both sides in key order.
+    func compareRows(lower: KeyBound?, upper: KeyBound?) async throws {
+        async let oldRows = fetch(old, .old, lower: lower, upper: upper)
+        async let newRows = fetch(new, .new, lower: lower, upper: upper)
+        let (olds, news) = try await (oldRows, newRows)
+        var i = 0, j = 0
+        while i < olds.count || j < news.count {
+            if j >= news.count || (i < olds.count && compareKeys(olds[i].key, news[j].key)) {
+                record(RowDifference(key: keyValues(olds[i].key), kind: .missing))
+                i += 1
+            } else if i >= olds.count || compareKeys(news[j].key, olds[i].key) {
+                record(RowDifference(key: keyValues(news[j].key), kind: .extra))
+                j += 1
+            } else {
+                var changed: [ColumnDifference] = []
+                for (index, column) in plan.columns.enumerated() {
+                    let (a, b) = (olds[i].values[index], news[j].values[index])
+                    if !Self.equal(a, b, column.rules) {
+                        changed.append(ColumnDifference(column: column.label, newColumn: column.newLabel,
+                                                        old: column.redacted && a != nil ? "[redacted]" : a,
+                                                        new: column.redacted && b != nil ? "[redacted]" : b))
+                    }
+                }
+                if !changed.isEmpty { record(RowDifference(key: keyValues(olds[i].key), kind: .changed, columns: changed)) }
+                i += 1
+                j += 1
+            }
+        }
+    }
+
+    func record(_ difference: RowDifference) {
+        differences.append(difference)
+    }
+
+    func keyValues(_ values: [String?]) -> [KeyValue] {
+        zip(plan.keys, values).map { KeyValue(column: $0.label, value: $1) }
+    }
+
+    /// Whether key `a` sorts before key `b` as the databases order them (the first column by value when an integer, else bytes).
+    func compareKeys(_ a: [String?], _ b: [String?]) -> Bool {
+        for index in 0..<min(a.count, b.count) {
+            let (x, y) = (a[index], b[index])
+            if x == y { continue }
+            guard let x else { return false }
+            guard let y else { return true }
+            if index == 0, plan.keyKind == .integer, let xi = Int64(x), let yi = Int64(y) { return xi < yi }
+            return Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8))
+        }
+        return false
+    }
+
+    /// Whether two values (as text) are equal under a column's rules.
+    static func equal(_ a: String?, _ b: String?, _ rules: ColumnRules) -> Bool {
+        if a == b { return true }
+        guard var a, var b else { return false }
+        if let tolerance = rules.floatTolerance, let x = Double(a), let y = Double(b) {
+            return abs(x - y) <= tolerance * (1 + 1e-9)
+        }
+        if rules.trimWhitespace {
+            a = a.trimmingCharacters(in: .whitespacesAndNewlines)
+            b = b.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if rules.ignoreCase {
+            a = a.lowercased()
+            b = b.lowercased()
+        }
+        return a == b
+    }
+
+    // MARK: - SQL pieces
+
+    func decodeBound(_ row: PostgresRow) throws -> KeyBound? {
+        switch plan.keyKind {
+        case .integer: return try row.decode(Int64?.self).map(KeyBound.integer)
+        case .text: return try row.decode(String?.self).map(KeyBound.text)
+        }
+    }
+
+    func appendArray(_ bounds: [KeyBound], to binds: inout PostgresBindings) {
+        switch plan.keyKind {
+        case .integer: binds.append(bounds.compactMap { if case .integer(let value) = $0 { value } else { nil } })
+        case .text: binds.append(bounds.compactMap { if case .text(let value) = $0 { value } else { nil } })
+        }
+    }
+
+    func append(_ bound: KeyBound, to binds: inout PostgresBindings) {
+        switch bound {
+        case .integer(let value): binds.append(value)
+        case .text(let value): binds.append(value)
+        }
+    }
+
+    /// ` AND key >= $n AND key < $m` for the bounds given, their values appended to `binds`.
+    func rangeCondition(_ key: String, lower: KeyBound?, upper: KeyBound?, binds: inout PostgresBindings) -> String {
+        var condition = ""
+        let cast = plan.keyKind == .integer ? "::int8" : "::text"
+        if let lower {
+            append(lower, to: &binds)
+            condition += " AND \(key) >= $\(binds.count)\(cast)"
+        }
+        if let upper {
+            append(upper, to: &binds)
+            condition += " AND \(key) < $\(binds.count)\(cast)"
+        }
+        return condition
+    }
+}
