@@ -92,6 +92,7 @@ let package = Package(
                 "CutoverProxy",
                 "CutoverStore",
                 "CutoverAdmin",
+                "CutoverReconcile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -153,6 +154,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CutoverReconcileTests", dependencies: ["CutoverReconcile", "CutoverTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "cutoverTests", dependencies: ["cutover", "CutoverAdmin", "CutoverTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "cutoverTests", dependencies: ["cutover", "CutoverAdmin", "CutoverStore", "CutoverTestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -55,6 +55,7 @@ public enum AdminServer {
         ReviewPage.register(on: router)
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator { environment.config().admin.tokens })
         DiffsAPI.register(on: api, environment: environment)
+        ReconcileAPI.register(on: api, environment: environment)
         return router
     }
 

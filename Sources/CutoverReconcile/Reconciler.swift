@@ -13,13 +13,24 @@ public struct ReconcileOptions: Sendable {
     public var fetchLimit: Int
     /// Called as buckets are settled: the table, buckets done, buckets to do.
     public var progress: (@Sendable (String, Int, Int) -> Void)?
+    /// Where interrupted table pairs pick up.
+    public var resume: [String: ReconcileCheckpoint]
+    /// Called (at most once a second per pair) with where a pair got to, to be kept for a resume.
+    public var checkpoint: (@Sendable (String, ReconcileCheckpoint) async throws -> Void)?
+    /// Called as each pair is done.
+    public var finished: (@Sendable (TableReport) async throws -> Void)?
 
     public init(maxDifferences: Int? = nil, bucketRows: Int = 512, fetchLimit: Int = 4096,
-                progress: (@Sendable (String, Int, Int) -> Void)? = nil) {
+                progress: (@Sendable (String, Int, Int) -> Void)? = nil, resume: [String: ReconcileCheckpoint] = [:],
+                checkpoint: (@Sendable (String, ReconcileCheckpoint) async throws -> Void)? = nil,
+                finished: (@Sendable (TableReport) async throws -> Void)? = nil) {
         self.maxDifferences = maxDifferences
         self.bucketRows = bucketRows
         self.fetchLimit = fetchLimit
         self.progress = progress
+        self.resume = resume
+        self.checkpoint = checkpoint
+        self.finished = finished
     }
 }
 
@@ -67,7 +78,9 @@ public struct Reconciler: Sendable {
             for table in tables { plans.append(try await TablePlan.make(table, old: old, new: new)) }
             var reports: [TableReport] = []
             for plan in plans {
-                reports.append(try await TableRun(plan: plan, old: old, new: new, options: options).run())
+                let report = try await TableRun(plan: plan, old: old, new: new, options: options, logger: logger).run()
+                try await options.finished?(report)
+                reports.append(report)
             }
             await old.close()
             await new.close()
@@ -80,26 +93,30 @@ public struct Reconciler: Sendable {
     }
 }
 
-/// A bucket's bounds on the first key column: lower inclusive, upper exclusive, nil for open.
-enum KeyBound: Sendable, Hashable {
-    case integer(Int64)
-    case text(String)
-}
-
 /// One table pair's comparison.
 final class TableRun: @unchecked Sendable {
     let plan: TablePlan
     let old: ReconcileSide
     let new: ReconcileSide
     let options: ReconcileOptions
+    let logger: Logger
     var differences: [RowDifference] = []
     var stoppedEarly = false
 
-    init(plan: TablePlan, old: ReconcileSide, new: ReconcileSide, options: ReconcileOptions) {
+    init(plan: TablePlan, old: ReconcileSide, new: ReconcileSide, options: ReconcileOptions, logger: Logger) {
         self.plan = plan
         self.old = old
         self.new = new
         self.options = options
+        self.logger = logger
+    }
+
+    /// Logs how long a step took, at debug level.
+    func timed<T>(_ step: String, _ body: () async throws -> T) async rethrows -> T {
+        let started = ContinuousClock.now
+        let result = try await body()
+        logger.debug("reconcile step", metadata: ["table": "\(plan.table.name)", "step": "\(step)", "elapsed": "\(ContinuousClock.now - started)"])
+        return result
     }
 
     struct Bucket: Equatable {
@@ -109,24 +126,69 @@ final class TableRun: @unchecked Sendable {
 
     func run() async throws -> TableReport {
         let started = ContinuousClock.now
-        let estimate = try await estimateRows()
-        let targetBuckets = max(1, min(65_536, Int(estimate / Int64(max(options.bucketRows, 1)))))
-        let thresholds = targetBuckets <= 1 ? [] : try await sampleThresholds(buckets: targetBuckets, estimate: estimate)
-        async let oldPass = hashPass(old, .old, thresholds: thresholds, lower: nil, upper: nil)
-        async let newPass = hashPass(new, .new, thresholds: thresholds, lower: nil, upper: nil)
-        let (oldBuckets, newBuckets) = try await (oldPass, newPass)
-        let differing = Set(oldBuckets.keys).union(newBuckets.keys).filter { oldBuckets[$0] != newBuckets[$0] }.sorted()
+        let resumed = options.resume[plan.table.name]
+        let thresholds: [KeyBound]
+        if let resumed {
+            thresholds = resumed.thresholds
+            differences = resumed.differences
+        } else {
+            let estimate = try await timed("estimate") { try await estimateRows() }
+            let targetBuckets = max(1, min(65_536, Int(estimate / Int64(max(options.bucketRows, 1)))))
+            thresholds = targetBuckets <= 1 ? [] : try await timed("sample") {
+                try await sampleThresholds(buckets: targetBuckets, estimate: estimate)
+            }
+        }
+        let (oldBuckets, newBuckets) = try await timed("hash pass") {
+            async let oldPass = hashPass(old, .old, thresholds: thresholds, lower: nil, upper: nil)
+            async let newPass = hashPass(new, .new, thresholds: thresholds, lower: nil, upper: nil)
+            return try await (oldPass, newPass)
+        }
+        let settledBefore = resumed?.settledThrough ?? -1
+        let differing = Set(oldBuckets.keys).union(newBuckets.keys)
+            .filter { $0 > settledBefore && oldBuckets[$0] != newBuckets[$0] }.sorted()
+        var lastCheckpoint = ContinuousClock.now
+        func checkpoint(through bucket: Int) async throws {
+            guard let save = options.checkpoint, ContinuousClock.now - lastCheckpoint >= .seconds(1) else { return }
+            lastCheckpoint = ContinuousClock.now
+            try await save(plan.table.name, ReconcileCheckpoint(thresholds: thresholds, settledThrough: bucket, differences: differences))
+        }
         options.progress?(plan.table.name, 0, differing.count)
-        for (done, bucket) in differing.enumerated() {
+        let drillStarted = ContinuousClock.now
+        defer { logger.debug("reconcile step", metadata: ["table": "\(plan.table.name)", "step": "differing buckets",
+                                                          "buckets": "\(differing.count)", "elapsed": "\(ContinuousClock.now - drillStarted)"]) }
+        // Small buckets are compared row by row, many ranges to a query; large ones are split first.
+        var small: [(KeyBound?, KeyBound?)] = []
+        var smallLast = settledBefore
+        var done = 0
+        func flushSmall() async throws {
+            guard !small.isEmpty else { return }
+            try await compareRows(ranges: small)
+            done += small.count
+            small.removeAll()
+            options.progress?(plan.table.name, done, differing.count)
+            try await checkpoint(through: smallLast)
+        }
+        for bucket in differing {
             guard !limitReached else {
                 stoppedEarly = true
                 break
             }
-            let (lower, upper) = bounds(of: bucket, in: thresholds, lower: nil, upper: nil)
+            let range = bounds(of: bucket, in: thresholds, lower: nil, upper: nil)
             let rows = max(oldBuckets[bucket]?.count ?? 0, newBuckets[bucket]?.count ?? 0)
-            try await settle(lower: lower, upper: upper, rows: rows, depth: 0)
-            options.progress?(plan.table.name, done + 1, differing.count)
+            if rows <= Int64(options.fetchLimit) {
+                small.append(range)
+                smallLast = bucket
+                if small.count >= Self.rangesPerQuery { try await flushSmall() }
+            } else {
+                // Settle the small ones before it, so a checkpoint covers every bucket up to this one.
+                try await flushSmall()
+                try await settle(lower: range.0, upper: range.1, rows: rows, depth: 0)
+                done += 1
+                options.progress?(plan.table.name, done, differing.count)
+                try await checkpoint(through: bucket)
+            }
         }
+        if !limitReached { try await flushSmall() }
         differences.sort { compareKeys($0.key.map(\.value), $1.key.map(\.value)) }
         if let limit = options.maxDifferences, differences.count > limit {
             differences.removeLast(differences.count - limit)
@@ -140,6 +202,9 @@ final class TableRun: @unchecked Sendable {
             changed: differences.filter { $0.kind == .changed }.count, stoppedEarly: stoppedEarly, differences: differences,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
+
+    /// How many key ranges one row query reads (an OR of index range scans).
+    static let rangesPerQuery = 64
 
     var limitReached: Bool {
         guard let limit = options.maxDifferences else { return false }
@@ -217,23 +282,31 @@ final class TableRun: @unchecked Sendable {
     /// Finds the differences in [lower, upper): row by row when small, else split and hashed again.
     func settle(lower: KeyBound?, upper: KeyBound?, rows: Int64, depth: Int) async throws {
         if rows <= Int64(options.fetchLimit) || depth >= 3 {
-            try await compareRows(lower: lower, upper: upper)
+            try await compareRows(ranges: [(lower, upper)])
             return
         }
         let parts = Int(min(256, max(2, rows / Int64(max(options.fetchLimit / 2, 1)))))
         let thresholds = try await splitThresholds(lower: lower, upper: upper, rows: rows, parts: parts)
         guard !thresholds.isEmpty else {
-            try await compareRows(lower: lower, upper: upper)
+            try await compareRows(ranges: [(lower, upper)])
             return
         }
         async let oldPass = hashPass(old, .old, thresholds: thresholds, lower: lower, upper: upper)
         async let newPass = hashPass(new, .new, thresholds: thresholds, lower: lower, upper: upper)
         let (oldBuckets, newBuckets) = try await (oldPass, newPass)
+        var small: [(KeyBound?, KeyBound?)] = []
         for bucket in Set(oldBuckets.keys).union(newBuckets.keys).sorted() where oldBuckets[bucket] != newBuckets[bucket] {
-            guard !limitReached else { return }
-            let (subLower, subUpper) = bounds(of: bucket, in: thresholds, lower: lower, upper: upper)
+            let range = bounds(of: bucket, in: thresholds, lower: lower, upper: upper)
             let subRows = max(oldBuckets[bucket]?.count ?? 0, newBuckets[bucket]?.count ?? 0)
-            try await settle(lower: subLower, upper: subUpper, rows: subRows, depth: depth + 1)
+            if subRows <= Int64(options.fetchLimit) {
+                small.append(range)
+            } else {
+                guard !limitReached else { return }
+                try await settle(lower: range.0, upper: range.1, rows: subRows, depth: depth + 1)
+            }
+        }
+        for start in stride(from: 0, to: small.count, by: Self.rangesPerQuery) where !limitReached {
+            try await compareRows(ranges: Array(small[start..<min(start + Self.rangesPerQuery, small.count)]))
         }
     }
 
@@ -257,9 +330,13 @@ final class TableRun: @unchecked Sendable {
 
     typealias Row = (key: [String?], values: [String?])
 
-    func fetch(_ side: ReconcileSide, _ which: TablePlan.Side, lower: KeyBound?, upper: KeyBound?) async throws -> [Row] {
+    func fetch(_ side: ReconcileSide, _ which: TablePlan.Side, ranges: [(KeyBound?, KeyBound?)]) async throws -> [Row] {
         var binds = PostgresBindings()
-        let range = rangeCondition(plan.bucketKey(which), lower: lower, upper: upper, binds: &binds)
+        let conditions = ranges.map { lower, upper -> String in
+            let condition = rangeCondition(plan.bucketKey(which), lower: lower, upper: upper, binds: &binds)
+            return condition.isEmpty ? "TRUE" : String(condition.dropFirst(" AND ".count))
+        }
+        let range = " AND (" + conditions.map { "(\($0))" }.joined(separator: " OR ") + ")"
         let columns = plan.keyTexts(which) + plan.columns.map { which == .old ? $0.fetchOld : $0.fetchNew }
         let rows = try await side.run("""
             SELECT \(columns.joined(separator: ", ")) FROM \(plan.relation(which))
@@ -274,10 +351,10 @@ final class TableRun: @unchecked Sendable {
         }
     }
 
-    /// Compares the rows of [lower, upper) on both sides in key order.
-    func compareRows(lower: KeyBound?, upper: KeyBound?) async throws {
-        async let oldRows = fetch(old, .old, lower: lower, upper: upper)
-        async let newRows = fetch(new, .new, lower: lower, upper: upper)
+    /// Compares the rows of the given key ranges (disjoint) on both sides in key order.
+    func compareRows(ranges: [(KeyBound?, KeyBound?)]) async throws {
+        async let oldRows = fetch(old, .old, ranges: ranges)
+        async let newRows = fetch(new, .new, ranges: ranges)
         let (olds, news) = try await (oldRows, newRows)
         var i = 0, j = 0
         while i < olds.count || j < news.count {

@@ -36,6 +36,27 @@ enum Schema {
                 "CREATE INDEX diff_sample_fields_pair ON diff_sample_fields (pair_id)",
             ]
         },
+        Migration(version: 2, description: "reconciliation runs") { dialect in
+            let id = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+            return [
+                """
+                CREATE TABLE reconcile_runs (id \(id), started_ms BIGINT NOT NULL, finished_ms BIGINT, status TEXT NOT NULL,
+                  tables TEXT NOT NULL, error TEXT)
+                """,
+                """
+                CREATE TABLE reconcile_results (run_id BIGINT NOT NULL, table_name TEXT NOT NULL, summary TEXT NOT NULL,
+                  PRIMARY KEY (run_id, table_name))
+                """,
+                """
+                CREATE TABLE reconcile_checkpoints (run_id BIGINT NOT NULL, table_name TEXT NOT NULL, checkpoint TEXT NOT NULL,
+                  PRIMARY KEY (run_id, table_name))
+                """,
+                """
+                CREATE TABLE reconcile_differences (run_id BIGINT NOT NULL, table_name TEXT NOT NULL, seq BIGINT NOT NULL,
+                  kind TEXT NOT NULL, difference TEXT NOT NULL, PRIMARY KEY (run_id, table_name, seq))
+                """,
+            ]
+        },
     ]
 
     /// The newest version this build knows.

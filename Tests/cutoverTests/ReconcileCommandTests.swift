@@ -1,0 +1,155 @@
+import CutoverCore
+import CutoverStore
+import CutoverTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// `cutover reconcile` as a process, against two databases of the test suite's PostgreSQL.
+@Suite("cutover reconcile")
+struct ReconcileCommandTests {
+    struct Setup {
+        let server: TestPostgres
+        let old: String
+        let new: String
+        let folder: TemporaryFolder
+        let file: String
+
+        func database(_ url: String) -> String { String(url.split(separator: "/").last!) }
+        var store: String { folder.path + "/cutover.db" }
+
+        func openStore() async throws -> Store {
+            var logger = Logger(label: "reconcile-command-test")
+            logger.logLevel = .critical
+            return try await Store.open(.sqlite(path: store), logger: logger)
+        }
+    }
+
+    func setup(tables: String = "[{ name: orders, old: orders, new: orders, key: [id] }]") async throws -> Setup {
+        let server = try await TestPostgres.shared()
+        let (old, new) = (try server.createDatabase(), try server.createDatabase())
+        let folder = try TemporaryFolder()
+        for url in [old, new] {
+            try server.execute("""
+                CREATE TABLE orders (id int PRIMARY KEY, total numeric(10,2), note text);
+                INSERT INTO orders SELECT g, g * 1.5, 'n' || g FROM generate_series(1, 5000) g;
+                """, database: String(url.split(separator: "/").last!))
+        }
+        let file = try folder.write("cutover.yaml", """
+            store: "sqlite:\(folder.path)/cutover.db"
+            reconcile:
+              old: "\(old)"
+              new: "\(new)"
+              tables: \(tables)
+            """)
+        return Setup(server: server, old: old, new: new, folder: folder, file: file)
+    }
+
+    @Test func equalTablesExit0AndDifferencesExit1WithTheReportKept() async throws {
+        let setup = try await setup()
+        defer { setup.folder.remove() }
+        let equal = try await CutoverProcess.run(["reconcile", "--config", setup.file])
+        #expect(equal.status == 0, "\(equal.stderr)")
+        #expect(equal.stdout.contains("orders (orders -> orders): 5000 rows on old, 5000 on new"))
+        #expect(equal.stdout.contains("  equal"))
+
+        try setup.server.execute("UPDATE orders SET note = NULL WHERE id = 42; DELETE FROM orders WHERE id = 4000", database: setup.database(setup.new))
+        let different = try await CutoverProcess.run(["reconcile", "--config", setup.file])
+        #expect(different.status == 1)
+        #expect(different.stdout.contains("1 missing on new, 0 extra on new, 1 changed"))
+        let lines = different.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        #expect(lines.contains("changed id=42 note n42 NULL"))
+        #expect(lines.contains("missing id=4000"))
+        #expect(different.stdout.contains("Run 2"))
+
+        let json = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--json"])
+        #expect(json.status == 1)
+        let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let table = try #require((document?["tables"] as? [[String: Any]])?.first)
+        #expect(table["missing_on_new"] as? Int == 1)
+        #expect(table["changed"] as? Int == 1)
+
+        let store = try await setup.openStore()
+        let runs = try await store.reconcileRuns()
+        #expect(runs.map(\.id) == [3, 2, 1])
+        #expect(runs.map(\.status) == [.finished, .finished, .finished])
+        #expect(runs.last?.isClean == true)
+        #expect(try await store.reconcileDifferences(run: 2, table: nil, limit: 10, offset: 0).map(\.difference.keyText) == ["id=42", "id=4000"])
+        await store.close()
+    }
+
+    @Test func badInputExits2AndWritesNothing() async throws {
+        let setup = try await setup(tables: "[{ name: orders, old: orders, new: orders_v2, key: [id] }]")
+        defer { setup.folder.remove() }
+        let missing = try await CutoverProcess.run(["reconcile", "--config", setup.file])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("table orders_v2 does not exist in the new database; nothing was compared"))
+        let store = try await setup.openStore()
+        #expect(try await store.reconcileRuns().isEmpty, "nothing written")
+        await store.close()
+
+        let badConfig = try setup.folder.write("bad.yaml", """
+            reconcile:
+              old: "mysql://x/y"
+              new: "postgres://a@127.0.0.1/b"
+              tables: [{ name: t, old: "bad name", new: t, key: [id], compare: { x: { timestamp_precision: ns } } }]
+            """)
+        let invalid = try await CutoverProcess.run(["reconcile", "--config", badConfig])
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("bad.yaml:2:8: reconcile.old: 'mysql://x/y' is not a PostgreSQL URL"))
+        #expect(invalid.stderr.contains("reconcile.tables[0].old: 'bad name' is not a table name"))
+        #expect(invalid.stderr.contains("reconcile.tables[0].compare.x.timestamp_precision"))
+
+        let refusing = try RefusingPort()
+        let unreachable = try setup.folder.write("down.yaml", """
+            store: "sqlite:\(setup.folder.path)/down.db"
+            reconcile:
+              old: "\(setup.old)"
+              new: "postgres://app@127.0.0.1:\(refusing.port)/shop"
+              tables: [{ name: orders, old: orders, new: orders, key: [id] }]
+            """)
+        let down = try await CutoverProcess.run(["reconcile", "--config", unreachable])
+        #expect(down.status == 2)
+        #expect(down.stderr.contains("the new database: cannot connect to postgres://app@127.0.0.1:\(refusing.port)/shop"))
+        withExtendedLifetime(refusing) {}
+
+        let noSection = try setup.folder.write("none.yaml", "store: \"sqlite:x.db\"\n")
+        let none = try await CutoverProcess.run(["reconcile", "--config", noSection])
+        #expect(none.status == 2)
+        #expect(none.stderr.contains("no reconcile section"))
+    }
+
+    @Test func anInterruptedRunResumesAfterItsLastSettledBucket() async throws {
+        let setup = try await setup()
+        defer { setup.folder.remove() }
+        // Differences in both halves of the key range; the first half is already settled in run 1.
+        try setup.server.execute("UPDATE orders SET total = 0 WHERE id IN (100, 4900)", database: setup.database(setup.new))
+        let store = try await setup.openStore()
+        let run = try await store.startReconcileRun(tables: ["orders"], at: 0)
+        let settled = RowDifference(key: [KeyValue(column: "id", value: "100")], kind: .changed,
+                                    columns: [ColumnDifference(column: "total", newColumn: nil, old: "150.00", new: "0.00")])
+        try await store.saveReconcileCheckpoint(run: run, table: "orders",
+                                                ReconcileCheckpoint(thresholds: [.integer(2500)], settledThrough: 0, differences: [settled]))
+        await store.close()
+
+        let resumed = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--resume", "\(run)", "--json"])
+        #expect(resumed.status == 1, "\(resumed.stderr)")
+        let document = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
+        let differences = try #require((document?["tables"] as? [[String: Any]])?.first?["differences"] as? [[String: Any]])
+        let keys = differences.compactMap { (($0["key"] as? [[String: Any]])?.first?["value"]) as? String }
+        #expect(keys == ["100", "4900"], "the settled bucket's difference is kept, the rest compared now")
+        #expect(differences.first?["columns"].map { "\($0)" }?.contains("150.00") == true)
+
+        let reopened = try await setup.openStore()
+        #expect(try await reopened.reconcileRuns(id: run).first?.status == .finished)
+        #expect(try await reopened.reconcileCheckpoints(run: run).isEmpty)
+        await reopened.close()
+
+        let again = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--resume", "\(run)"])
+        #expect(again.status == 2)
+        #expect(again.stderr.contains("run \(run) finished; there is nothing to resume"))
+        let unknown = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--resume", "99"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("there is no run 99 in the store to resume"))
+    }
+}
