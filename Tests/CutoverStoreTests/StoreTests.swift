@@ -43,7 +43,44 @@ struct StoreTests {
     func schemaIsMigratedAtOpenAndAgainIsHarmless(kind: StoreKind) async throws {
         let (store, cleanup) = try await kind.open()
         defer { cleanup() }
-        #expect(try await store.schemaVersion() == 1)
+        #expect(try await store.schemaVersion() == 2)
+        await store.close()
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func reconcileRunsKeepCheckpointsResultsAndDifferences(kind: StoreKind) async throws {
+        let (store, cleanup) = try await kind.open()
+        defer { cleanup() }
+        let first = try await store.startReconcileRun(tables: ["orders", "users"], at: 1_000)
+        let missing = RowDifference(key: [KeyValue(column: "id", value: "1")], kind: .missing)
+        let changed = RowDifference(key: [KeyValue(column: "id", value: "2")], kind: .changed,
+                                    columns: [ColumnDifference(column: "total", newColumn: "amount", old: "1.5", new: nil)])
+        let checkpoint = ReconcileCheckpoint(thresholds: [.integer(10), .integer(20)], settledThrough: 1, differences: [missing])
+        try await store.saveReconcileCheckpoint(run: first, table: "orders", checkpoint)
+        try await store.saveReconcileCheckpoint(run: first, table: "orders", checkpoint)
+        #expect(try await store.reconcileCheckpoints(run: first) == ["orders": checkpoint])
+        let report = TableReport(table: "orders", old: "o", new: "n", oldRows: 3, newRows: 2, missingOnNew: 1, extraOnNew: 0, changed: 1,
+                                 stoppedEarly: false, differences: [missing, changed], seconds: 0.25)
+        try await store.recordReconcileTable(run: first, report)
+        #expect(try await store.reconcileCheckpoints(run: first).isEmpty, "a finished pair needs no checkpoint")
+        var run = try #require(try await store.reconcileRuns(id: first).first)
+        #expect(run.status == .running)
+        #expect(run.results == [TableSummary(report)])
+        try await store.recordReconcileTable(run: first, TableReport(table: "users", old: "u", new: "u", oldRows: 5, newRows: 5, missingOnNew: 0,
+                                                                     extraOnNew: 0, changed: 0, stoppedEarly: false, differences: [], seconds: 0.1))
+        try await store.finishReconcileRun(first, status: .finished, error: nil, at: 2_000)
+        run = try #require(try await store.reconcileRuns(id: first).first)
+        #expect(run.status == .finished && run.finishedAt == 2_000)
+        #expect(run.tables == ["orders", "users"])
+        #expect(try await store.reconcileDifferences(run: first, table: "orders", limit: 10, offset: 0).map(\.difference) == [missing, changed])
+        #expect(try await store.reconcileDifferences(run: first, table: nil, limit: 1, offset: 1).map(\.difference) == [changed])
+        #expect(try await store.latestCleanReconcile(table: "users")?.id == first)
+        #expect(try await store.latestCleanReconcile(table: "orders") == nil, "the latest run found orders different")
+
+        let second = try await store.startReconcileRun(tables: ["orders"], at: 3_000)
+        try await store.finishReconcileRun(second, status: .failed, error: "the old database: gone", at: 3_500)
+        #expect(try await store.reconcileRuns().map(\.id) == [second, first])
+        #expect(try await store.reconcileRuns(id: second).first?.error == "the old database: gone")
         await store.close()
     }
 
