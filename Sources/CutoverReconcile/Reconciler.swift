@@ -19,11 +19,14 @@ public struct ReconcileOptions: Sendable {
     public var checkpoint: (@Sendable (String, ReconcileCheckpoint) async throws -> Void)?
     /// Called as each pair is done.
     public var finished: (@Sendable (TableReport) async throws -> Void)?
+    /// When set, the first pass runs in chunks of buckets sized to take about this long each,
+    /// resting as long between chunks: the source databases are busy at most half the time.
+    public var chunkTime: Duration?
 
     public init(maxDifferences: Int? = nil, bucketRows: Int = 512, fetchLimit: Int = 4096,
                 progress: (@Sendable (String, Int, Int) -> Void)? = nil, resume: [String: ReconcileCheckpoint] = [:],
                 checkpoint: (@Sendable (String, ReconcileCheckpoint) async throws -> Void)? = nil,
-                finished: (@Sendable (TableReport) async throws -> Void)? = nil) {
+                finished: (@Sendable (TableReport) async throws -> Void)? = nil, chunkTime: Duration? = nil) {
         self.maxDifferences = maxDifferences
         self.bucketRows = bucketRows
         self.fetchLimit = fetchLimit
@@ -31,6 +34,7 @@ public struct ReconcileOptions: Sendable {
         self.resume = resume
         self.checkpoint = checkpoint
         self.finished = finished
+        self.chunkTime = chunkTime
     }
 }
 
@@ -50,6 +54,8 @@ public struct Reconciler: Sendable {
 
     /// Compares the given tables (all configured ones when nil); fails with ``ReconcileError`` on bad input.
     public func run(tables names: [String]? = nil, options: ReconcileOptions = ReconcileOptions()) async throws -> [TableReport] {
+        var options = options
+        if options.chunkTime == nil { options.chunkTime = settings.chunkTime }
         var tables = settings.tables
         if let names {
             for name in names where !tables.contains(where: { $0.name == name }) {
@@ -139,6 +145,7 @@ final class TableRun: @unchecked Sendable {
             }
         }
         let (oldBuckets, newBuckets) = try await timed("hash pass") {
+            if let chunkTime = options.chunkTime { return try await throttledPass(thresholds: thresholds, chunkTime: chunkTime) }
             async let oldPass = hashPass(old, .old, thresholds: thresholds, lower: nil, upper: nil)
             async let newPass = hashPass(new, .new, thresholds: thresholds, lower: nil, upper: nil)
             return try await (oldPass, newPass)
@@ -200,7 +207,7 @@ final class TableRun: @unchecked Sendable {
             oldRows: oldBuckets.values.reduce(0) { $0 + $1.count }, newRows: newBuckets.values.reduce(0) { $0 + $1.count },
             missingOnNew: differences.filter { $0.kind == .missing }.count, extraOnNew: differences.filter { $0.kind == .extra }.count,
             changed: differences.filter { $0.kind == .changed }.count, stoppedEarly: stoppedEarly, differences: differences,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds: Self.seconds(elapsed))
     }
 
     /// How many key ranges one row query reads (an OR of index range scans).
@@ -272,6 +279,36 @@ final class TableRun: @unchecked Sendable {
             buckets[Int(bucket)] = Bucket(count: count, hash: hash)
         }
         return buckets
+    }
+
+    /// The first pass in chunks of consecutive buckets, each sized to take about `chunkTime`, with a rest as long after each.
+    func throttledPass(thresholds: [KeyBound], chunkTime: Duration) async throws -> ([Int: Bucket], [Int: Bucket]) {
+        var oldBuckets: [Int: Bucket] = [:], newBuckets: [Int: Bucket] = [:]
+        let count = thresholds.count + 1
+        var start = 0
+        var span = max(1, count / 64)
+        while start < count {
+            let end = min(count, start + span)
+            let lower = start == 0 ? nil : thresholds[start - 1]
+            let upper = end == count ? nil : thresholds[end - 1]
+            let inner = Array(thresholds[start..<max(start, end - 1)])
+            let began = ContinuousClock.now
+            async let oldPass = hashPass(old, .old, thresholds: inner, lower: lower, upper: upper)
+            async let newPass = hashPass(new, .new, thresholds: inner, lower: lower, upper: upper)
+            let (oldPart, newPart) = try await (oldPass, newPass)
+            for (index, bucket) in oldPart { oldBuckets[start + index] = bucket }
+            for (index, bucket) in newPart { newBuckets[start + index] = bucket }
+            let took = ContinuousClock.now - began
+            start = end
+            let ratio = max(0.5, min(2.0, Self.seconds(chunkTime) / max(Self.seconds(took), 1e-6)))
+            span = max(1, Int(Double(span) * ratio))
+            if start < count { try await Task.sleep(for: took) }
+        }
+        return (oldBuckets, newBuckets)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// The bounds of bucket `index` of `thresholds` inside [lower, upper).

@@ -37,6 +37,10 @@ struct CheckConfigCommand: ParsableCommand {
         parts.append("\(config.backends.count) backend\(config.backends.count == 1 ? "" : "s")")
         parts.append("\(config.routes.count) route\(config.routes.count == 1 ? "" : "s")" + (phaseText.isEmpty ? "" : " (\(phaseText))"))
         parts.append("store \(config.store)")
+        if let reconcile = config.reconcile {
+            let pairs = "\(reconcile.tables.count) table pair\(reconcile.tables.count == 1 ? "" : "s")"
+            parts.append("reconcile \(pairs)" + (reconcile.every.map { " every \(Quantities.format($0))" } ?? ""))
+        }
         return parts.joined(separator: ", ")
     }
 }

@@ -18,6 +18,7 @@ final class Gateway: Sendable {
     let registry: PrometheusCollectorRegistry
     let metrics: ProxyMetrics
     let comparatorMetrics: ComparatorMetrics
+    let metricsFactory: PrometheusMetricsFactory
     let store: StoreService
     let pipeline: DiffPipeline
     let logger: Logger
@@ -42,6 +43,7 @@ final class Gateway: Sendable {
         self.registry = registry
         self.metrics = metrics
         self.comparatorMetrics = comparatorMetrics
+        self.metricsFactory = factory
         self.store = StoreService(location: config.store, logger: logger)
         self.logger = logger
         self.configPath = configPath
@@ -92,6 +94,9 @@ final class Gateway: Sendable {
         var services: [any Service] = [store, ComparatorService(pipeline: pipeline), ProxyService(proxy: proxy, logger: logger), admin]
         if let configPath {
             services.append(ReloadService(path: configPath, proxy: proxy, metrics: metrics, logger: logger))
+        }
+        if config.reconcile?.every != nil {
+            services.append(ReconcileService(proxy: proxy, store: store, factory: metricsFactory, logger: logger))
         }
         return services
     }

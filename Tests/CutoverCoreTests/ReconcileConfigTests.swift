@@ -8,6 +8,7 @@ struct ReconcileConfigTests {
           old: "postgres://app@127.0.0.1:5432/shop_old"
           new: "postgres://app@127.0.0.1:5432/shop_new"
           every: 10m
+          chunk_time: 250ms
           tables:
             - name: orders
               old: public.orders
@@ -27,6 +28,7 @@ struct ReconcileConfigTests {
         let settings = config.reconcile
         #expect(settings.old == "postgres://app@127.0.0.1:5432/shop_old")
         #expect(settings.every == .seconds(600))
+        #expect(settings.chunkTime == .milliseconds(250))
         #expect(settings.tables.map(\.name) == ["orders", "users"])
         let orders = settings.tables[0]
         #expect(orders.old == "public.orders" && orders.new == "public.orders_v2")

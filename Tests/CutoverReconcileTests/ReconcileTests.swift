@@ -46,8 +46,9 @@ struct ReconcileTests {
                                        compare: ["weight": ColumnRules(floatTolerance: 0.005)])
 
     /// Large buckets compared row by row, small ones, and large ones split again before their rows are read.
-    @Test(arguments: [(bucketRows: 512, fetchLimit: 4096), (bucketRows: 16, fetchLimit: 32), (bucketRows: 1000, fetchLimit: 50)])
-    func plantedDifferencesAreFoundExactlyAndNothingElse(bucketRows: Int, fetchLimit: Int) async throws {
+    @Test(arguments: [(bucketRows: 512, fetchLimit: 4096, chunked: false), (bucketRows: 16, fetchLimit: 32, chunked: false),
+                      (bucketRows: 1000, fetchLimit: 50, chunked: false), (bucketRows: 16, fetchLimit: 32, chunked: true)])
+    func plantedDifferencesAreFoundExactlyAndNothingElse(bucketRows: Int, fetchLimit: Int, chunked: Bool) async throws {
         let databases = try await DatabasePair.make()
         try databases.onBoth(Self.createOrders)
         try databases.onOld("""
@@ -71,7 +72,9 @@ struct ReconcileTests {
             UPDATE orders SET doc = '{"tags": ["a", "b"], "n": 100}' WHERE id = 100;  -- the same document, keys in another order
             UPDATE orders SET doc = '{"n": 101, "tags": ["b", "a"]}' WHERE id = 101;
             """)
-        let reports = try await databases.reconciler([Self.orders]).run(options: ReconcileOptions(bucketRows: bucketRows, fetchLimit: fetchLimit))
+        // Chunked: the first pass in throttled chunks (a microsecond target keeps them small, so there are many).
+        let options = ReconcileOptions(bucketRows: bucketRows, fetchLimit: fetchLimit, chunkTime: chunked ? .microseconds(1) : nil)
+        let reports = try await databases.reconciler([Self.orders]).run(options: options)
         let report = try #require(reports.first)
         let found = report.differences.map { difference in
             "\(difference.kind.rawValue) \(difference.keyText)" + difference.columns.map { " \($0.column)" }.joined()

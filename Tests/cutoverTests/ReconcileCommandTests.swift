@@ -152,4 +152,41 @@ struct ReconcileCommandTests {
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("there is no run 99 in the store to resume"))
     }
+
+    @Test func servePeriodicallyReconcilesAndExportsTheResults() async throws {
+        let setup = try await setup()
+        defer { setup.folder.remove() }
+        try setup.server.execute("UPDATE orders SET note = 'x' WHERE id IN (7, 8)", database: setup.database(setup.new))
+        let file = try setup.folder.write("serve.yaml", """
+            listen: "127.0.0.1:0"
+            admin: { listen: "127.0.0.1:0" }
+            store: "sqlite:\(setup.folder.path)/serve.db"
+            backends: { old: { url: "http://127.0.0.1:9" } }
+            reconcile:
+              old: "\(setup.old)"
+              new: "\(setup.new)"
+              every: 1h
+              tables: [{ name: orders, old: orders, new: orders, key: [id] }]
+            """)
+        let process = try CutoverProcess(["serve", "--config", file])
+        defer { process.terminate() }
+        let admin = try #require(CutoverProcess.port(in: try await process.waitFor("admin listening on http://")))
+        try await process.waitFor("reconcile run finished")
+        let client = try await TestConnection.connect(port: admin)
+        try await client.send("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        let metrics = try await client.response().text
+        await client.close()
+        #expect(metrics.contains(#"cutover_reconcile_differences{table="orders",kind="changed"} 2"#), "\(metrics.suffix(3000))")
+        #expect(metrics.contains(#"cutover_reconcile_differences{table="orders",kind="missing"} 0"#))
+        #expect(metrics.contains(#"cutover_reconcile_rows{table="orders",side="old"} 5000"#))
+        #expect(metrics.contains(#"cutover_reconcile_runs_total{result="different"} 1"#))
+        process.signal(SIGTERM)
+        #expect(try await process.exitStatus() == 0)
+
+        let store = try await Store.open(.sqlite(path: setup.folder.path + "/serve.db"), logger: Logger(label: "test"))
+        let run = try #require(try await store.reconcileRuns().first)
+        #expect(run.status == .finished)
+        #expect(run.results.first?.changed == 2)
+        await store.close()
+    }
 }

@@ -2,7 +2,7 @@ import Yams
 
 /// The `reconcile:` section.
 extension ConfigBuilder {
-    static let reconcileKeys = ["old", "new", "every", "tables"]
+    static let reconcileKeys = ["old", "new", "every", "chunk_time", "tables"]
     static let tableKeys = ["name", "old", "new", "key", "columns", "ignore", "where", "compare", "redact"]
     static let columnRuleKeys = ["float_tolerance", "timestamp_precision", "ignore_case", "trim_whitespace"]
 
@@ -11,6 +11,7 @@ extension ConfigBuilder {
         let old = required(section, "old").flatMap { postgresURL($0, at: section.path("old")) }
         let new = required(section, "new").flatMap { postgresURL($0, at: section.path("new")) }
         let every = section["every"].flatMap { reader.duration($0, at: section.path("every"), minimum: .seconds(1)) }
+        let chunkTime = section["chunk_time"].flatMap { reader.duration($0, at: section.path("chunk_time"), minimum: .milliseconds(1)) }
         var tables: [ReconcileTable] = []
         var names: Set<String> = []
         if let node = required(section, "tables"), let list = reader.list(node, at: section.path("tables")) {
@@ -28,7 +29,7 @@ extension ConfigBuilder {
             }
         }
         guard let old, let new else { return nil }
-        return ReconcileSettings(old: old, new: new, every: every, tables: tables)
+        return ReconcileSettings(old: old, new: new, every: every, tables: tables, chunkTime: chunkTime)
     }
 
     private func postgresURL(_ node: Node, at path: ConfigPath) -> String? {

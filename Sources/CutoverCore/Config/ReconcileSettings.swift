@@ -9,12 +9,15 @@ public struct ReconcileSettings: Sendable, Hashable {
     public var every: Duration?
     /// The table pairs, names unique.
     public var tables: [ReconcileTable]
+    /// When set, the first pass runs in chunks taking about this long, with rests as long between them.
+    public var chunkTime: Duration?
 
-    public init(old: String, new: String, every: Duration?, tables: [ReconcileTable]) {
+    public init(old: String, new: String, every: Duration?, tables: [ReconcileTable], chunkTime: Duration? = nil) {
         self.old = old
         self.new = new
         self.every = every
         self.tables = tables
+        self.chunkTime = chunkTime
     }
 }
 
