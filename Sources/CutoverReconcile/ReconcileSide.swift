@@ -40,6 +40,8 @@ final class ReconcileSide: @unchecked Sendable {
             // Timestamps with time zone read as UTC text on both sides, whatever the server's setting.
             try await side.run("SET LOCAL TIME ZONE 'UTC'")
             try await side.run("SET LOCAL extra_float_digits = 1")
+            // The passes' few thousand groups fit in memory (the planner, guessing a group per row, would plan to spill).
+            try await side.run("SET LOCAL work_mem = '64MB'")
         } catch {
             await side.close()
             throw error

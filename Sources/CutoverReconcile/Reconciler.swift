@@ -169,7 +169,7 @@ final class TableRun: @unchecked Sendable {
         var done = 0
         func flushSmall() async throws {
             guard !small.isEmpty else { return }
-            try await compareRows(ranges: small)
+            try await settleSmall(small)
             done += small.count
             small.removeAll()
             options.progress?(plan.table.name, done, differing.count)
@@ -238,6 +238,7 @@ final class TableRun: @unchecked Sendable {
     /// Bucket bounds at key quantiles of a random sample of old's rows (all keys of a small table),
     /// so gaps in the keys cost nothing.
     func sampleThresholds(buckets: Int, estimate: Int64) async throws -> [KeyBound] {
+        if plan.keyKind == .integer, let fromStatistics = try await statisticsThresholds(buckets: buckets) { return fromStatistics }
         let key = plan.bucketKey(.old)
         let perBucket = 8
         let wanted = buckets * perBucket
@@ -260,14 +261,50 @@ final class TableRun: @unchecked Sendable {
         return thresholds
     }
 
+    /// For an integer key, bucket bounds interpolated between the quantiles PostgreSQL's statistics
+    /// already hold (`pg_stats.histogram_bounds` of old's key column), which saves reading a sample.
+    /// Stale statistics only make buckets uneven (large ones are split when they differ); nil without statistics.
+    func statisticsThresholds(buckets: Int) async throws -> [KeyBound]? {
+        var binds = PostgresBindings()
+        binds.append(plan.table.old)
+        binds.append(plan.keys[0].old)
+        let rows = try await old.run("""
+            SELECT s.histogram_bounds::text::int8[] FROM pg_stats s
+            JOIN pg_class c ON c.relname = s.tablename JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
+            WHERE c.oid = to_regclass($1) AND s.attname = $2 AND s.histogram_bounds IS NOT NULL
+            """, binds)
+        guard let bounds = try rows.first?.decode([Int64].self), bounds.count >= 3 else { return nil }
+        var thresholds: [KeyBound] = []
+        let perSpan = max(1, Double(buckets) / Double(bounds.count - 1))
+        for index in 0..<(bounds.count - 1) {
+            let (low, high) = (Double(bounds[index]), Double(bounds[index + 1]))
+            let steps = max(1, Int(perSpan.rounded()))
+            for step in 0..<steps {
+                let value = Int64((low + (high - low) * Double(step) / Double(steps)).rounded(.down))
+                if thresholds.last.map({ if case .integer(let last) = $0 { last < value } else { true } }) ?? true {
+                    thresholds.append(.integer(value))
+                }
+            }
+        }
+        if case .integer(let last) = thresholds.last, last < bounds[bounds.count - 1] { thresholds.append(.integer(bounds[bounds.count - 1])) }
+        return thresholds
+    }
+
     /// Count and hash per bucket of one side, within [lower, upper).
     func hashPass(_ side: ReconcileSide, _ which: TablePlan.Side, thresholds: [KeyBound], lower: KeyBound?, upper: KeyBound?)
+        async throws -> [Int: Bucket]
+    {
+        try await hashPass(side, which, thresholds: thresholds, ranges: [(lower, upper)])
+    }
+
+    /// Count and hash per bucket of one side, within the given (disjoint) ranges.
+    func hashPass(_ side: ReconcileSide, _ which: TablePlan.Side, thresholds: [KeyBound], ranges: [(KeyBound?, KeyBound?)])
         async throws -> [Int: Bucket]
     {
         var binds = PostgresBindings()
         let key = plan.bucketKey(which)
         appendArray(thresholds, to: &binds)
-        let range = rangeCondition(key, lower: lower, upper: upper, binds: &binds)
+        let range = rangesCondition(key, ranges, binds: &binds)
         let arrayType = plan.keyKind == .integer ? "int8[]" : "text[]"
         let rows = try await side.run("""
             SELECT width_bucket(\(key), $1::\(arrayType)), count(*)::int8, coalesce(bit_xor(\(plan.rowHash(which))), 0)::int8
@@ -343,7 +380,7 @@ final class TableRun: @unchecked Sendable {
             }
         }
         for start in stride(from: 0, to: small.count, by: Self.rangesPerQuery) where !limitReached {
-            try await compareRows(ranges: Array(small[start..<min(start + Self.rangesPerQuery, small.count)]))
+            try await settleSmall(Array(small[start..<min(start + Self.rangesPerQuery, small.count)]))
         }
     }
 
@@ -363,17 +400,53 @@ final class TableRun: @unchecked Sendable {
         return thresholds
     }
 
+    /// Settles small differing ranges: for integer keys each closed range is cut into about 16 parts
+    /// at evenly spaced keys and hashed again (one query per side for all of them), so only the
+    /// parts that differ are read row by row; other ranges are read whole.
+    func settleSmall(_ ranges: [(KeyBound?, KeyBound?)]) async throws {
+        var closed: [(Int64, Int64)] = []
+        var open: [(KeyBound?, KeyBound?)] = []
+        for range in ranges {
+            if plan.keyKind == .integer, case .integer(let lower)? = range.0, case .integer(let upper)? = range.1, upper - lower >= 32 {
+                closed.append((lower, upper))
+            } else {
+                open.append(range)
+            }
+        }
+        if !open.isEmpty { try await compareRows(ranges: open) }
+        guard !closed.isEmpty, !limitReached else { return }
+        var thresholds: [KeyBound] = []
+        for (lower, upper) in closed {
+            let step = max(1, (upper - lower) / 16)
+            var value = lower
+            while value < upper {
+                thresholds.append(.integer(value))
+                value += step
+            }
+            thresholds.append(.integer(upper))
+        }
+        // Neighbouring ranges share a bound: keep the thresholds strictly increasing.
+        var increasing: [KeyBound] = []
+        for bound in thresholds where increasing.last != bound { increasing.append(bound) }
+        let strict = increasing
+        let within = closed.map { (KeyBound.integer($0.0), KeyBound.integer($0.1)) }
+        async let oldPass = hashPass(old, .old, thresholds: strict, ranges: within)
+        async let newPass = hashPass(new, .new, thresholds: strict, ranges: within)
+        let (oldParts, newParts) = try await (oldPass, newPass)
+        let differing = Set(oldParts.keys).union(newParts.keys).filter { oldParts[$0] != newParts[$0] }.sorted()
+        let parts = differing.map { bounds(of: $0, in: strict, lower: nil, upper: nil) }
+        for start in stride(from: 0, to: parts.count, by: Self.rangesPerQuery) where !limitReached {
+            try await compareRows(ranges: Array(parts[start..<min(start + Self.rangesPerQuery, parts.count)]))
+        }
+    }
+
     // MARK: - Rows
 
     typealias Row = (key: [String?], values: [String?])
 
     func fetch(_ side: ReconcileSide, _ which: TablePlan.Side, ranges: [(KeyBound?, KeyBound?)]) async throws -> [Row] {
         var binds = PostgresBindings()
-        let conditions = ranges.map { lower, upper -> String in
-            let condition = rangeCondition(plan.bucketKey(which), lower: lower, upper: upper, binds: &binds)
-            return condition.isEmpty ? "TRUE" : String(condition.dropFirst(" AND ".count))
-        }
-        let range = " AND (" + conditions.map { "(\($0))" }.joined(separator: " OR ") + ")"
+        let range = rangesCondition(plan.bucketKey(which), ranges, binds: &binds)
         let columns = plan.keyTexts(which) + plan.columns.map { which == .old ? $0.fetchOld : $0.fetchNew }
         let rows = try await side.run("""
             SELECT \(columns.joined(separator: ", ")) FROM \(plan.relation(which))
@@ -478,6 +551,16 @@ final class TableRun: @unchecked Sendable {
         case .integer(let value): binds.append(value)
         case .text(let value): binds.append(value)
         }
+    }
+
+    /// ` AND ((range) OR (range)…)` for several ranges (nothing for one open on both ends).
+    func rangesCondition(_ key: String, _ ranges: [(KeyBound?, KeyBound?)], binds: inout PostgresBindings) -> String {
+        if ranges.count == 1 { return rangeCondition(key, lower: ranges[0].0, upper: ranges[0].1, binds: &binds) }
+        let conditions = ranges.map { lower, upper -> String in
+            let condition = rangeCondition(key, lower: lower, upper: upper, binds: &binds)
+            return condition.isEmpty ? "TRUE" : String(condition.dropFirst(" AND ".count))
+        }
+        return " AND (" + conditions.map { "(\($0))" }.joined(separator: " OR ") + ")"
     }
 
     /// ` AND key >= $n AND key < $m` for the bounds given, their values appended to `binds`.
