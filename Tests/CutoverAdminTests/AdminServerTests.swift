@@ -10,13 +10,15 @@ import Prometheus
 import ServiceLifecycle
 import Testing
 
-@Suite("Admin listener")
+@Suite("Admin listener", .timeLimit(.minutes(1)))
 struct AdminServerTests {
-    static let config = try! ConfigLoader.load(yaml: """
+    static var config: CutoverConfig {
+        try! ConfigLoader.load(yaml: """
         listen: "127.0.0.1:0"
         admin: { listen: "127.0.0.1:0" }
         backends: { old: { url: "http://127.0.0.1:9001" } }
         """).get()
+    }
 
     /// Runs the admin application with a fixed health report and no store.
     func withAdmin(registry: PrometheusCollectorRegistry, _ body: (Int) async throws -> Void) async throws {

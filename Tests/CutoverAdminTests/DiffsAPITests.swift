@@ -7,12 +7,13 @@ import Logging
 import Testing
 
 /// The diff report endpoints over a real SQLite store, with real bearer tokens.
-@Suite("Diffs API")
+@Suite("Diffs API", .timeLimit(.minutes(1)))
 struct DiffsAPITests {
-    static let viewerSecret = "viewer-secret-1"
-    static let operatorSecret = "operator-secret-1"
+    static var viewerSecret: String { "viewer-secret-1" }
+    static var operatorSecret: String { "operator-secret-1" }
 
-    static let config = try! ConfigLoader.load(yaml: """
+    static var config: CutoverConfig {
+        try! ConfigLoader.load(yaml: """
         listen: "127.0.0.1:0"
         admin:
           listen: "127.0.0.1:0"
@@ -24,6 +25,7 @@ struct DiffsAPITests {
           - { name: orders, match: { prefix: /orders }, phase: shadow }
           - { name: users, match: { prefix: /users }, phase: shadow }
         """).get()
+    }
 
     /// A store holding a report for `orders`: 1,000 compared now (and 7 in 1970), `/total` really
     /// differs in 50 requests, `/rand` differs in 40 but also in 38 between two old instances.

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The reconciliation endpoints over a real SQLite store holding run 1 (orders: one row missing on new, one changed).
-@Suite("Reconcile API")
+@Suite("Reconcile API", .timeLimit(.minutes(1)))
 struct ReconcileAPITests {
     func withRun(_ body: (Int) async throws -> Void) async throws {
         let (store, cleanup) = try await DiffsAPITests.filledStore()

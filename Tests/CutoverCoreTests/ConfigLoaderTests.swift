@@ -2,9 +2,10 @@ import CutoverCore
 import Foundation
 import Testing
 
-@Suite("Configuration loading")
+@Suite("Configuration loading", .timeLimit(.minutes(1)))
 struct ConfigLoaderTests {
-    static let valid = """
+    static var valid: String {
+        """
         listen: "127.0.0.1:8080"
         threads: 2
         limits: { max_header_bytes: 16KiB, max_body_bytes: 2MiB }
@@ -26,6 +27,7 @@ struct ConfigLoaderTests {
             phase: new
             limits: { max_body_bytes: 0 }
         """
+    }
 
     func load(_ yaml: String) -> Result<CutoverConfig, ConfigError> {
         ConfigLoader.load(yaml: yaml, source: "test.yaml")
@@ -350,9 +352,9 @@ struct ConfigLoaderTests {
     }
 }
 
-@Suite("Shipped configurations")
+@Suite("Shipped configurations", .timeLimit(.minutes(1)))
 struct ShippedConfigurationTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var root: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
 
     @Test(arguments: ["Config/example.yaml", "Config/demo.yaml"])
     func shippedConfigurationIsValid(file: String) throws {

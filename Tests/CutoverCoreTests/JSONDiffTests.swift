@@ -15,7 +15,7 @@ func rules(ignore: [String] = [], sort: [(String, String)] = [], tolerance: Doub
     return rules
 }
 
-@Suite("JSON parsing")
+@Suite("JSON parsing", .timeLimit(.minutes(1)))
 struct JSONDocumentTests {
     @Test(arguments: ["{}", "[]", "0", "-1.5e+3", "\"a\\u00e9\\n\"", "true", "null", " {\"a\":[1,{\"b\":null}],\"c\":\"d\"} ",
                       "[[[[[]]]]]", "{\"\":\"\"}"])
@@ -57,7 +57,7 @@ struct JSONDocumentTests {
     }
 }
 
-@Suite("JSON diff")
+@Suite("JSON diff", .timeLimit(.minutes(1)))
 struct JSONDiffTests {
     @Test func equalDocumentsHaveNoDifferencesWhateverTheMemberOrder() throws {
         #expect(try differences("{\"a\":1,\"b\":[1,2],\"c\":{\"d\":null}}", "{\"c\":{\"d\":null},\"b\":[1,2],\"a\":1}").isEmpty)
@@ -131,7 +131,7 @@ struct JSONDiffTests {
     }
 }
 
-@Suite("Response comparison")
+@Suite("Response comparison", .timeLimit(.minutes(1)))
 struct ResponseComparisonTests {
     func response(_ status: Int = 200, _ body: String, headers: [(String, String)] = [("content-type", "application/json")],
                   truncated: Bool = false) -> CapturedResponse {
@@ -167,7 +167,7 @@ struct ResponseComparisonTests {
     }
 }
 
-@Suite("Noise thresholds")
+@Suite("Noise thresholds", .timeLimit(.minutes(1)))
 struct NoiseThresholdTests {
     @Test func diffysRuleSeparatesRealDifferencesFromNoise() {
         let rule = NoiseThresholds.defaults
@@ -180,7 +180,7 @@ struct NoiseThresholdTests {
     }
 }
 
-@Suite("Diff summaries")
+@Suite("Diff summaries", .timeLimit(.minutes(1)))
 struct DiffSummaryTests {
     @Test func differingCountsOnlyRequestsWithARealFieldAndNoiseTheRest() {
         let counts = RouteDiffCounts(

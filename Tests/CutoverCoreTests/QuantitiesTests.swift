@@ -1,7 +1,7 @@
 import CutoverCore
 import Testing
 
-@Suite("Durations, sizes and addresses")
+@Suite("Durations, sizes and addresses", .timeLimit(.minutes(1)))
 struct QuantitiesTests {
     @Test(arguments: [
         ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1m30s", .seconds(90)), ("1.5s", .milliseconds(1500)),

@@ -1,9 +1,10 @@
 import CutoverCore
 import Testing
 
-@Suite("Reconcile configuration")
+@Suite("Reconcile configuration", .timeLimit(.minutes(1)))
 struct ReconcileConfigTests {
-    static let section = """
+    static var section: String {
+        """
         reconcile:
           old: "postgres://app@127.0.0.1:5432/shop_old"
           new: "postgres://app@127.0.0.1:5432/shop_new"
@@ -21,6 +22,7 @@ struct ReconcileConfigTests {
               redact: [email]
             - { name: users, old: users, new: users, key: code }
         """
+    }
 
     @Test func theSectionLoadsWithEveryValue() throws {
         let config = try ConfigLoader.loadReconcile(yaml: Self.section).get()

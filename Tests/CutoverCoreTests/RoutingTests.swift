@@ -1,7 +1,7 @@
 import CutoverCore
 import Testing
 
-@Suite("Path templates and routing")
+@Suite("Path templates and routing", .timeLimit(.minutes(1)))
 struct RoutingTests {
     @Test func templatesMatchWholePathsSegmentBySegment() throws {
         let template = try PathTemplate.parse("/orders/{id}").get()
@@ -31,7 +31,8 @@ struct RoutingTests {
         #expect(throws: AddressError.self) { try PathTemplate.parse(text).get() }
     }
 
-    static let config = """
+    static var config: String {
+        """
         listen: "127.0.0.1:8080"
         admin: { listen: "127.0.0.1:9090" }
         backends:
@@ -44,6 +45,7 @@ struct RoutingTests {
           - { name: assets, match: { prefix: "/assets/" }, phase: new, backends: { old: legacy, new: new } }
           - { name: reports, match: { prefix: "/reports" }, phase: old, backends: { old: legacy } }
         """
+    }
 
     @Test func firstMatchingRouteDecidesAndItsPhasePicksTheSide() throws {
         let table = RoutingTable(config: try ConfigLoader.load(yaml: Self.config).get())

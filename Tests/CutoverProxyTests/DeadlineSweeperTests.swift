@@ -11,7 +11,7 @@ final class Timed: DeadlineTracked {
     func deadlinePassed() { fired += 1 }
 }
 
-@Suite("Deadline sweeper")
+@Suite("Deadline sweeper", .timeLimit(.minutes(1)))
 struct DeadlineSweeperTests {
     @Test func firesOncePastTheDeadlineWithinATick() {
         let loop = EmbeddedEventLoop()

@@ -45,7 +45,7 @@ final class PartitionedStore: DiffRecorder, Sendable {
     }
 }
 
-@Suite("Diff pipeline")
+@Suite("Diff pipeline", .timeLimit(.minutes(1)))
 struct DiffPipelineTests {
     let metrics = TestMetrics()
 
@@ -148,7 +148,7 @@ struct DiffPipelineTests {
 
 /// The compare rules end to end: real backends behind a real gateway, the pipeline
 /// comparing what the gateway queued, the counts read back from a real store.
-@Suite("Compare rules end to end")
+@Suite("Compare rules end to end", .timeLimit(.minutes(1)))
 struct CompareRulesEndToEndTests {
     @Sendable static func json(_ body: String) -> BackendReply {
         .send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)

@@ -65,7 +65,7 @@ final class EmbeddedExchange {
     }
 }
 
-@Suite("Exchanges on EmbeddedChannel")
+@Suite("Exchanges on EmbeddedChannel", .timeLimit(.minutes(1)))
 struct EmbeddedExchangeTests {
     @Test func requestIsForwardedAndResponseReturned() throws {
         let exchange = try EmbeddedExchange()

@@ -2,7 +2,7 @@
 import NIOCore
 import Testing
 
-@Suite("Head writers")
+@Suite("Head writers", .timeLimit(.minutes(1)))
 struct HeadWriterTests {
     func requestHead(_ text: String) throws -> RequestHead {
         var input = ByteBuffer(string: text)

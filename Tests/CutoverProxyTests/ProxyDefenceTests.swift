@@ -2,7 +2,7 @@ import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("Requests refused before they reach a backend")
+@Suite("Requests refused before they reach a backend", .timeLimit(.minutes(1)))
 struct ProxyDefenceTests {
     /// Sends `request` on a new connection and returns the answer; checks that the backend never saw a request.
     func refused(_ request: String, extra: String = "", routes: String = "", head: Bool = false,

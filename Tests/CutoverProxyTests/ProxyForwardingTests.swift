@@ -2,7 +2,7 @@ import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("Forwarding over real loopback sockets")
+@Suite("Forwarding over real loopback sockets", .timeLimit(.minutes(1)))
 struct ProxyForwardingTests {
     @Test func getIsForwardedAndTheAnswerStreamsBack() async throws {
         let backend = try await TestBackend.start { _ in .ok("{\"id\":7}", headers: ["Content-Type: application/json", "X-Backend: old"]) }

@@ -2,7 +2,7 @@ import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("Message framing and HTTP semantics")
+@Suite("Message framing and HTTP semantics", .timeLimit(.minutes(1)))
 struct ProxyFramingTests {
     func withGateway(_ reply: @escaping @Sendable (ReceivedRequest) -> BackendReply,
                      _ body: (TestGateway, TestBackend, TestConnection) async throws -> Void) async throws {

@@ -1,9 +1,10 @@
+@testable import CutoverProxy
 import CutoverCore
 import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("Reload and graceful shutdown")
+@Suite("Reload and graceful shutdown", .timeLimit(.minutes(1)))
 struct ProxyLifecycleTests {
     func config(old: String, new: String, phase: String, extra: String = "") -> String {
         gatewayConfig(old: old, new: new, routes: "  - { name: orders, match: { prefix: /orders }, phase: \(phase) }", extra: extra)
@@ -73,9 +74,12 @@ struct ProxyLifecycleTests {
         try await busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
         try await backend.waitForRequests(2)
 
+        let listeners = gateway.server.listenerChannels
+        #expect(listeners.count == 1)
         async let stopped: Void = gateway.server.shutdown(drainTimeout: .seconds(30))
         try await idle.closed()
-        #expect(await (try? TestConnection.connect(port: gateway.port)) == nil, "the listener no longer accepts")
+        // The listener is closed (connecting to its port would prove little: another test may have taken the port since).
+        for listener in listeners { try await listener.closeFuture.get() }
         backend.releaseHeld(with: "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
         let response = try await busy.response()
         #expect(response.text == "slow")

@@ -4,7 +4,7 @@ import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("Shadow copies")
+@Suite("Shadow copies", .timeLimit(.minutes(1)))
 struct ProxyShadowTests {
     /// A gateway with a route in phase shadow over the given backends.
     func shadowGateway(old: TestBackend, new: String, noise: TestBackend? = nil, shadow: String = "", extra: String = "") async throws -> TestGateway {

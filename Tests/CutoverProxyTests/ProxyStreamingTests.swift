@@ -2,7 +2,7 @@ import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("Large bodies stream through")
+@Suite("Large bodies stream through", .timeLimit(.minutes(1)))
 struct ProxyStreamingTests {
     static let size = 64 * 1024 * 1024
 

@@ -2,7 +2,7 @@ import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("TLS to backends and for clients")
+@Suite("TLS to backends and for clients", .timeLimit(.minutes(1)))
 struct ProxyTLSTests {
     @Test func httpsBackendIsVerifiedAgainstTheConfiguredCA() async throws {
         let certificates = try TestCertificates.make()

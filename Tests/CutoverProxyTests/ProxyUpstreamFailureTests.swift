@@ -2,7 +2,7 @@ import CutoverTestSupport
 import NIOCore
 import Testing
 
-@Suite("Backend failures")
+@Suite("Backend failures", .timeLimit(.minutes(1)))
 struct ProxyUpstreamFailureTests {
     @Test func refusedConnectionIs502NamingRouteAndReason() async throws {
         let refusing = try RefusingPort()

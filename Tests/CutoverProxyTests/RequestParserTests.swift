@@ -52,7 +52,7 @@ func parseError(_ text: String) -> RequestParseError? {
     }
 }
 
-@Suite("Request parser")
+@Suite("Request parser", .timeLimit(.minutes(1)))
 struct RequestParserTests {
     @Test func simpleGetHasNoBody() throws {
         #expect(try parseRequests("GET /orders/7?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")

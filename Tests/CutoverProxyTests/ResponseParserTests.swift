@@ -43,7 +43,7 @@ func parseResponse(_ text: String, head isHEAD: Bool = false, mode: ChunkedDecod
     return events
 }
 
-@Suite("Response parser")
+@Suite("Response parser", .timeLimit(.minutes(1)))
 struct ResponseParserTests {
     @Test func contentLengthBody() throws {
         let events = try parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")

@@ -32,18 +32,22 @@ struct DatabasePair {
     }
 }
 
-@Suite("Reconcile")
+@Suite("Reconcile", .timeLimit(.minutes(1)))
 struct ReconcileTests {
-    static let createOrders = """
+    static var createOrders: String {
+        """
         CREATE TABLE orders (id bigint PRIMARY KEY, qty int, units bigint, price numeric(12,2), weight float8, note text,
           placed timestamptz, paid boolean, doc jsonb);
         INSERT INTO orders SELECT g, g % 7, g * 1000, (g % 500) + 0.25, g / 3.0, 'note ' || g,
           timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute', g % 2 = 0, jsonb_build_object('n', g, 'tags', jsonb_build_array('a', 'b'))
         FROM generate_series(1, 5000) g;
         """
+    }
 
-    static let orders = ReconcileTable(name: "orders", old: "public.orders", new: "orders", key: ["id"],
+    static var orders: ReconcileTable {
+        ReconcileTable(name: "orders", old: "public.orders", new: "orders", key: ["id"],
                                        compare: ["weight": ColumnRules(floatTolerance: 0.005)])
+    }
 
     /// Buckets hashed again in parts before their rows are read, small buckets read whole, large ones split again,
     /// the first pass in throttled chunks, and bounds taken from PostgreSQL's statistics instead of a sample.

@@ -37,7 +37,7 @@ func sample(route: String, id: String, fields: [String], time: Int64 = 1_000) ->
                differences: fields.map { FieldDifference(field: $0, path: $0, kind: .value, old: "1", new: "2") })
 }
 
-@Suite("Store")
+@Suite("Store", .timeLimit(.minutes(1)))
 struct StoreTests {
     @Test(arguments: StoreKind.allCases)
     func schemaIsMigratedAtOpenAndAgainIsHarmless(kind: StoreKind) async throws {

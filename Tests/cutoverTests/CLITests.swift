@@ -2,9 +2,10 @@ import CutoverTestSupport
 import Foundation
 import Testing
 
-@Suite("Command line")
+@Suite("Command line", .timeLimit(.minutes(1)))
 struct CLITests {
-    static let valid = """
+    static var valid: String {
+        """
         listen: "127.0.0.1:18080"
         admin: { listen: "127.0.0.1:19090" }
         backends:
@@ -14,6 +15,7 @@ struct CLITests {
           - { name: order-by-id, match: { methods: [GET], path: "/orders/{id}" }, phase: old }
           - { name: order-list, match: { methods: [GET], path: "/orders" }, phase: new }
         """
+    }
 
     @Test func versionIsPrinted() async throws {
         let result = try await CutoverProcess.run(["--version"])

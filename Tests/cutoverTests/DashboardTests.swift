@@ -2,9 +2,9 @@ import CutoverTestSupport
 import Foundation
 import Testing
 
-@Suite("Grafana dashboard")
+@Suite("Grafana dashboard", .timeLimit(.minutes(1)))
 struct DashboardTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var root: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
 
     /// Every PromQL expression in the dashboard: panel targets and variable queries.
     static func expressions() throws -> [String] {

@@ -2,7 +2,7 @@ import CutoverTestSupport
 import Foundation
 import Testing
 
-@Suite("cutover demo")
+@Suite("cutover demo", .timeLimit(.minutes(1)))
 struct DemoTests {
     @Test func demoRunsInShadowAndReportsTheRealDifferenceApartFromNoise() async throws {
         // The shipped demo configuration (found by the binary itself), on free ports so the test runs anywhere.

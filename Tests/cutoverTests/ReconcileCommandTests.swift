@@ -6,7 +6,7 @@ import Logging
 import Testing
 
 /// `cutover reconcile` as a process, against two databases of the test suite's PostgreSQL.
-@Suite("cutover reconcile")
+@Suite("cutover reconcile", .timeLimit(.minutes(1)))
 struct ReconcileCommandTests {
     struct Setup {
         let server: TestPostgres

@@ -2,7 +2,7 @@ import CutoverTestSupport
 import Foundation
 import Testing
 
-@Suite("cutover serve as a process")
+@Suite("cutover serve as a process", .timeLimit(.minutes(1)))
 struct ServeTests {
     func config(old: String, new: String, phase: String, folder: TemporaryFolder) -> String {
         """

@@ -6,12 +6,14 @@ import Testing
 /// Phase shadow through `cutover serve`: the comparator's report read back with
 /// `cutover diffs`, and the store's files checked for secrets.
 extension ServeTests {
-    static let viewerToken = "test-viewer-token"
+    static var viewerToken: String { "test-viewer-token" }
 
     /// New's answer, gzip-compressed: the same document as old's but for `total` (11 instead of 10).
-    static let newGzipBody = Array(Data(base64Encoded:
+    static var newGzipBody: [UInt8] {
+        Array(Data(base64Encoded:
         "H4sIAAAAAAACA6tWykxRsjLUUUrNTczMUbJSSszJTE51SK1IzC3ISdVLzs9V0lEqTk0uSi1RsqpWSk4sAipXMjFEBUq1Okp5+SWpQKlgY+cg1xBdJ3+XSKDOkvySRKCphoa1AKwbOvVpAAAA")!)
-    static let oldBody = #"{"id":1,"email":"alice@example.com","secret":{"card":"4111111111111111"},"note":"S3CRET-BODY","total":10}"#
+    }
+    static var oldBody: String { #"{"id":1,"email":"alice@example.com","secret":{"card":"4111111111111111"},"note":"S3CRET-BODY","total":10}"# }
 
     func shadowConfig(old: String, new: String, folder: TemporaryFolder, digest: String) -> String {
         """

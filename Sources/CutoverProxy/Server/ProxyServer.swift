@@ -49,6 +49,9 @@ public final class ProxyServer: Sendable {
     /// The configuration in force.
     public var config: CutoverConfig { state.withLockedValue { $0.config } }
 
+    /// The listening channels (for tests that watch them close).
+    var listenerChannels: [any Channel] { state.withLockedValue { $0.listeners.map(\.channel) } }
+
     /// The addresses the listeners are bound to (plain first), once started.
     public var addresses: [SocketAddress] { state.withLockedValue { $0.addresses } }
 

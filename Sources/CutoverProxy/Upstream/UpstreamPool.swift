@@ -88,12 +88,13 @@ final class UpstreamPool {
         }
     }
 
-    /// A connection failed while being set up.
+    /// A connection failed while being set up. The failure is counted once, for the exchange still
+    /// waiting on it; an exchange whose own deadline passed first has counted it already.
     func connectionFailed(_ connection: UpstreamConnection, _ failure: UpstreamFailure) {
         let initial = connection.initialWaiter
         connection.initialWaiter = nil
-        metrics.upstreamError(failure)
         if let initial, initial.exchange.upstreamTicket == initial.ticket {
+            metrics.upstreamError(failure)
             initial.exchange.upstreamAcquireFailed(failure)
         }
     }
