@@ -85,6 +85,7 @@ for rows in $SIZES; do
     -c "VACUUM ANALYZE orders"
 
   cat > "$WORK/reconcile.yaml" <<CONF
+store: "sqlite:$WORK/cutover.db"
 reconcile:
   old: "postgres://postgres@127.0.0.1:$PORT/bench_old"
   new: "postgres://postgres@127.0.0.1:$PORT/bench_new"

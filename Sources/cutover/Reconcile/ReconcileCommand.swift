@@ -94,7 +94,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         progress?.finish()
-        reports = try await resumeState.finishedReports(store: store) + reports
+        reports = try await resumeState.finishedReports(store: store, settings: loaded.reconcile) + reports
         if let run = await recorder.runID, !json { print("Run \(run)") }
         if json {
             let encoder = JSONEncoder()
@@ -119,12 +119,13 @@ struct ResumeState {
     var checkpoints: [String: ReconcileCheckpoint] = [:]
 
     /// The reports of the pairs finished before the resume, from the store.
-    func finishedReports(store: Store) async throws -> [TableReport] {
+    func finishedReports(store: Store, settings: ReconcileSettings) async throws -> [TableReport] {
         guard let run, let stored = try await store.reconcileRuns(id: run, limit: 1).first else { return [] }
         var reports: [TableReport] = []
         for summary in stored.results where finished.contains(summary.table) {
             let differences = try await store.reconcileDifferences(run: run, table: summary.table, limit: Int.max / 2, offset: 0).map(\.difference)
-            reports.append(TableReport(table: summary.table, old: "", new: "", oldRows: summary.oldRows, newRows: summary.newRows,
+            let pair = settings.tables.first { $0.name == summary.table }
+            reports.append(TableReport(table: summary.table, old: pair?.old ?? "", new: pair?.new ?? "", oldRows: summary.oldRows, newRows: summary.newRows,
                                        missingOnNew: summary.missingOnNew, extraOnNew: summary.extraOnNew, changed: summary.changed,
                                        stoppedEarly: summary.stoppedEarly, differences: differences, seconds: summary.seconds))
         }
