@@ -87,11 +87,14 @@ struct DiffPipelineTests {
         await pipeline.flush()
         #expect(storeErrors == 2)
         #expect(pipeline.pendingBatches == 1)
+        #expect(try metrics.expectGauge(ComparatorMetrics.Name.pendingBatches).lastValue == 1, "the waiting batch is exported")
         #expect(try await store.store.diffCounts(route: nil, sinceMinute: 0).isEmpty)
 
         store.isReachable = true
         await pipeline.flush()
         #expect(pipeline.pendingBatches == 0)
+        #expect(try metrics.expectGauge(ComparatorMetrics.Name.pendingBatches).lastValue == 0)
+        #expect(try metrics.expectGauge(ComparatorMetrics.Name.queueDepth).lastValue == 0)
         let counts = try #require(try await store.store.diffCounts(route: "orders", sinceMinute: 0).first)
         #expect(counts.compared == 3)
         #expect(counts.fields["/a"]?.raw == 2)

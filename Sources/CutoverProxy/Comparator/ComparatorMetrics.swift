@@ -8,6 +8,8 @@ import NIOConcurrencyHelpers
 /// - `cutover_diffs_total{route,result}`: pairs compared (`equal`, `different`, `not_compared`).
 /// - `cutover_diff_store_errors_total`: failed attempts to write to the store.
 /// - `cutover_diff_store_dropped_total`: batches dropped after their retries ran out.
+/// - `cutover_diff_queue_depth`: pairs waiting to be compared, as the comparator last saw it.
+/// - `cutover_diff_store_pending_batches`: batches waiting for the store.
 public final class ComparatorMetrics: Sendable {
     public enum Name {
         public static let shadowRequests = "cutover_shadow_requests_total"
@@ -16,6 +18,8 @@ public final class ComparatorMetrics: Sendable {
         public static let diffs = "cutover_diffs_total"
         public static let storeErrors = "cutover_diff_store_errors_total"
         public static let storeDropped = "cutover_diff_store_dropped_total"
+        public static let queueDepth = "cutover_diff_queue_depth"
+        public static let pendingBatches = "cutover_diff_store_pending_batches"
     }
 
     private let factory: any MetricsFactory
@@ -23,12 +27,16 @@ public final class ComparatorMetrics: Sendable {
     private let dropped: Counter
     private let storeErrorCounter: Counter
     private let storeDroppedCounter: Counter
+    private let queueDepthGauge: Gauge
+    private let pendingBatchesGauge: Gauge
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
         self.dropped = Counter(label: Name.queueDropped, dimensions: [], factory: factory)
         self.storeErrorCounter = Counter(label: Name.storeErrors, dimensions: [], factory: factory)
         self.storeDroppedCounter = Counter(label: Name.storeDropped, dimensions: [], factory: factory)
+        self.queueDepthGauge = Gauge(label: Name.queueDepth, dimensions: [], factory: factory)
+        self.pendingBatchesGauge = Gauge(label: Name.pendingBatches, dimensions: [], factory: factory)
     }
 
     private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
@@ -65,4 +73,10 @@ public final class ComparatorMetrics: Sendable {
 
     public func storeError() { storeErrorCounter.increment() }
     public func storeDropped() { storeDroppedCounter.increment() }
+
+    /// What is waiting: pairs in the queue, batches for the store.
+    public func waiting(pairs: Int, batches: Int) {
+        queueDepthGauge.record(pairs)
+        pendingBatchesGauge.record(batches)
+    }
 }

@@ -41,6 +41,7 @@ public final class DiffPipeline: Sendable {
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 while let batch = await self.queue.nextBatch() {
+                    self.metrics.waiting(pairs: batch.count + self.queue.depth, batches: self.pendingBatches)
                     for pair in batch { self.process(pair) }
                     // Let the next pairs gather: a steady stream is taken in batches.
                     try? await Task.sleep(for: self.gatherInterval)
@@ -84,6 +85,7 @@ public final class DiffPipeline: Sendable {
     /// Compares what is queued now and writes what has been added up (and what earlier failed).
     public func flush() async {
         await flushing.withLock {
+            defer { self.metrics.waiting(pairs: self.queue.depth, batches: self.pendingBatches) }
             for pair in self.queue.drain() { self.process(pair) }
             if let batch = self.aggregator.withLockedValue({ $0.takeBatch() }) {
                 let dropped = self.pending.withLockedValue { pending -> Int in
