@@ -205,8 +205,7 @@ final class TableRun: @unchecked Sendable {
         return TableReport(
             table: plan.table.name, old: plan.table.old, new: plan.table.new,
             oldRows: oldBuckets.values.reduce(0) { $0 + $1.count }, newRows: newBuckets.values.reduce(0) { $0 + $1.count },
-            missingOnNew: differences.filter { $0.kind == .missing }.count, extraOnNew: differences.filter { $0.kind == .extra }.count,
-            changed: differences.filter { $0.kind == .changed }.count, stoppedEarly: stoppedEarly, differences: differences,
+            stoppedEarly: stoppedEarly, differences: differences,
             seconds: Self.seconds(elapsed))
     }
 

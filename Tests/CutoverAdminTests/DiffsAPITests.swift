@@ -57,8 +57,7 @@ struct DiffsAPITests {
         // A reconciliation run (run 1) that found two differences in orders.
         let run = try await store.startReconcileRun(tables: ["orders"], at: now * 60_000)
         try await store.recordReconcileTable(run: run, TableReport(
-            table: "orders", old: "public.orders", new: "public.orders_v2", oldRows: 10, newRows: 9, missingOnNew: 1, extraOnNew: 0,
-            changed: 1, stoppedEarly: false,
+            table: "orders", old: "public.orders", new: "public.orders_v2", oldRows: 10, newRows: 9, stoppedEarly: false,
             differences: [RowDifference(key: [KeyValue(column: "id", value: "3")], kind: .missing),
                           RowDifference(key: [KeyValue(column: "id", value: "7")], kind: .changed,
                                         columns: [ColumnDifference(column: "total", newColumn: "amount", old: "10.5", new: nil)])],

@@ -59,15 +59,14 @@ struct StoreTests {
         try await store.saveReconcileCheckpoint(run: first, table: "orders", checkpoint)
         try await store.saveReconcileCheckpoint(run: first, table: "orders", checkpoint)
         #expect(try await store.reconcileCheckpoints(run: first) == ["orders": checkpoint])
-        let report = TableReport(table: "orders", old: "o", new: "n", oldRows: 3, newRows: 2, missingOnNew: 1, extraOnNew: 0, changed: 1,
+        let report = TableReport(table: "orders", old: "o", new: "n", oldRows: 3, newRows: 2,
                                  stoppedEarly: false, differences: [missing, changed], seconds: 0.25)
         try await store.recordReconcileTable(run: first, report)
         #expect(try await store.reconcileCheckpoints(run: first).isEmpty, "a finished pair needs no checkpoint")
         var run = try #require(try await store.reconcileRuns(id: first).first)
         #expect(run.status == .running)
         #expect(run.results == [TableSummary(report)])
-        try await store.recordReconcileTable(run: first, TableReport(table: "users", old: "u", new: "u", oldRows: 5, newRows: 5, missingOnNew: 0,
-                                                                     extraOnNew: 0, changed: 0, stoppedEarly: false, differences: [], seconds: 0.1))
+        try await store.recordReconcileTable(run: first, TableReport(table: "users", old: "u", new: "u", oldRows: 5, newRows: 5, stoppedEarly: false, differences: [], seconds: 0.1))
         try await store.finishReconcileRun(first, status: .finished, error: nil, at: 2_000)
         run = try #require(try await store.reconcileRuns(id: first).first)
         #expect(run.status == .finished && run.finishedAt == 2_000)

@@ -23,16 +23,17 @@ public struct TableReport: Sendable, Codable, Hashable {
     /// Whether the two sides hold the same rows.
     public var isEqual: Bool { differences.isEmpty && !stoppedEarly }
 
-    public init(table: String, old: String, new: String, oldRows: Int64, newRows: Int64, missingOnNew: Int, extraOnNew: Int,
-                changed: Int, stoppedEarly: Bool, differences: [RowDifference], seconds: Double) {
+    /// A report; the counts are those of `differences`.
+    public init(table: String, old: String, new: String, oldRows: Int64, newRows: Int64, stoppedEarly: Bool,
+                differences: [RowDifference], seconds: Double) {
         self.table = table
         self.old = old
         self.new = new
         self.oldRows = oldRows
         self.newRows = newRows
-        self.missingOnNew = missingOnNew
-        self.extraOnNew = extraOnNew
-        self.changed = changed
+        self.missingOnNew = differences.count { $0.kind == .missing }
+        self.extraOnNew = differences.count { $0.kind == .extra }
+        self.changed = differences.count { $0.kind == .changed }
         self.stoppedEarly = stoppedEarly
         self.differences = differences
         self.seconds = seconds

@@ -28,21 +28,24 @@ public struct PostgresURL: Sendable {
         }
     }
 
-    /// TLS as the URL's `sslmode` asks.
-    var tls: PostgresConnection.Configuration.TLS {
+    /// TLS as the URL's `sslmode` asks: none, or a client configuration and whether it is required.
+    private var tlsSettings: (configuration: TLSConfiguration, required: Bool)? {
         switch sslMode {
         case "prefer", "require":
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
-            let context = try? NIOSSLContext(configuration: configuration)
-            guard let context else { return .disable }
-            return sslMode == "prefer" ? .prefer(context) : .require(context)
+            return (configuration, sslMode == "require")
         case "verify-full":
-            guard let context = try? NIOSSLContext(configuration: .makeClientConfiguration()) else { return .disable }
-            return .require(context)
+            return (.makeClientConfiguration(), true)
         default:
-            return .disable
+            return nil
         }
+    }
+
+    /// TLS for a single connection.
+    var tls: PostgresConnection.Configuration.TLS {
+        guard let settings = tlsSettings, let context = try? NIOSSLContext(configuration: settings.configuration) else { return .disable }
+        return settings.required ? .require(context) : .prefer(context)
     }
 
     /// The configuration of a single connection.
@@ -55,16 +58,9 @@ public struct PostgresURL: Sendable {
 
     /// The configuration of a pooled client.
     var clientConfiguration: PostgresClient.Configuration {
-        let clientTLS: PostgresClient.Configuration.TLS
-        switch sslMode {
-        case "prefer", "require":
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            clientTLS = sslMode == "prefer" ? .prefer(configuration) : .require(configuration)
-        case "verify-full":
-            clientTLS = .require(.makeClientConfiguration())
-        default:
-            clientTLS = .disable
+        var clientTLS = PostgresClient.Configuration.TLS.disable
+        if let settings = tlsSettings {
+            clientTLS = settings.required ? .require(settings.configuration) : .prefer(settings.configuration)
         }
         var configuration = PostgresClient.Configuration(host: host, port: port, username: username, password: password,
                                                          database: database, tls: clientTLS)

@@ -126,7 +126,6 @@ struct ResumeState {
             let differences = try await store.reconcileDifferences(run: run, table: summary.table, limit: Int.max / 2, offset: 0).map(\.difference)
             let pair = settings.tables.first { $0.name == summary.table }
             reports.append(TableReport(table: summary.table, old: pair?.old ?? "", new: pair?.new ?? "", oldRows: summary.oldRows, newRows: summary.newRows,
-                                       missingOnNew: summary.missingOnNew, extraOnNew: summary.extraOnNew, changed: summary.changed,
                                        stoppedEarly: summary.stoppedEarly, differences: differences, seconds: summary.seconds))
         }
         return reports
