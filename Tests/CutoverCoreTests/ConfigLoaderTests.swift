@@ -249,7 +249,7 @@ struct ConfigLoaderTests {
                                                   "routes[2].match.methods[0]", "routes[2].phase"])
         #expect(found[0].fix == "methods are upper case, as GET or POST")
         #expect(found[1].fix == "write it as /api")
-        #expect(found[4].message == "phase 'gray' is not available in this version")
+        #expect(found[4].message == "route 'c' has neither 'id' nor 'aggregate', so it cannot be routed in phase gray")
     }
 
     @Test func listenersMustNotCollide() {

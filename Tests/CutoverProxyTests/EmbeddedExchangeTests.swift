@@ -36,7 +36,7 @@ final class EmbeddedExchange {
         context = LoopContext(eventLoop: loop, runtime: runtime, metrics: proxyMetrics,
                               backendMetrics: config.backends.map { proxyMetrics.backend($0.name) },
                               diffQueue: DiffQueue(settings: config.diffQueue, metrics: comparatorMetrics),
-                              comparatorMetrics: comparatorMetrics)
+                              comparatorMetrics: comparatorMetrics, signals: RouteSignals(), flagSet: nil)
         client = EmbeddedChannel(handler: ClientConnectionHandler(loop: context, scheme: "http"), loop: loop)
         for pool in context.pools {
             pool.connector = { [unowned self] connection in

@@ -228,7 +228,8 @@ final class ConfigBuilder {
         return result
     }
 
-    static let routeKeys = ["name", "match", "phase", "backends", "limits", "shadow", "compare"]
+    static let routeKeys = ["name", "match", "phase", "backends", "limits", "shadow", "compare",
+                            "id", "max_id_seen", "gray", "gates", "auto_rollback", "aggregate"]
 
     func routes(_ node: Node, at path: ConfigPath, backends: [Backend], limits: Limits) -> [Route]? {
         guard let items = reader.list(node, at: path) else { return nil }
@@ -276,8 +277,10 @@ final class ConfigBuilder {
             let shadow = route["shadow"].flatMap { self.shadow($0, at: route.path("shadow")) } ?? .defaults
             let compare = route["compare"].flatMap { self.compare($0, at: route.path("compare")) } ?? .defaults
             if let name, let match, let phase {
-                result.append(Route(name: name, match: match, phase: phase, oldBackend: oldBackend, newBackend: newBackend, limits: routeLimits,
-                                    noiseBackend: noiseBackend, shadow: shadow, compare: compare))
+                var built = Route(name: name, match: match, phase: phase, oldBackend: oldBackend, newBackend: newBackend, limits: routeLimits,
+                                  noiseBackend: noiseBackend, shadow: shadow, compare: compare)
+                grayKeys(route, into: &built, phaseNode: route["phase"])
+                result.append(built)
             }
         }
         return result
@@ -406,16 +409,8 @@ final class ConfigBuilder {
         (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || "!#$%&'*+-.^_`|~".utf8.contains(byte)
     }
 
-    /// Phases this build can run; the others are refused with a clear error.
-    static let supportedPhases: Set<Phase> = [.old, .shadow, .new]
-
     func phase(_ node: Node, at path: ConfigPath) -> Phase? {
-        guard let phase = reader.choice(node, at: path, as: Phase.self) else { return nil }
-        guard Self.supportedPhases.contains(phase) else {
-            reader.report(path, node, "phase '\(phase.rawValue)' is not available in this version", fix: "use old, shadow or new")
-            return nil
-        }
-        return phase
+        reader.choice(node, at: path, as: Phase.self)
     }
 
     func isName(_ text: String) -> Bool {

@@ -245,6 +245,31 @@ public struct Route: Sendable, Hashable {
     public var shadow: ShadowSettings
     /// How the two answers are compared.
     public var compare: CompareRules
+    /// Where the entity ID of a request is, for routing by ID in `gray` and `drain`.
+    public var id: IDSource? = nil
+    /// Where the entity ID is in an answer: the highest seen per side is the evidence for the threshold.
+    public var maxIDSeen: JSONPointer? = nil
+    /// How the route answers in `gray`.
+    public var gray: GraySettings = .defaults
+    /// The evidence needed to move forward.
+    public var gates: GateSettings = .defaults
+    /// When the route steps back by itself.
+    public var autoRollback: AutoRollbackSettings? = nil
+    /// How an ID-less list route merges both sides in `gray`.
+    public var aggregate: AggregateSettings? = nil
+
+    /// Why the route cannot be in `phase`, if it cannot: `gray` and `drain` need an ID source
+    /// or list aggregation, and with an ID source `gray` needs a threshold.
+    public func refusal(of phase: Phase, threshold: Int64?) -> String? {
+        guard phase == .gray || phase == .drain else { return nil }
+        if id == nil, aggregate == nil {
+            return "route '\(name)' has neither 'id' nor 'aggregate', so it cannot be routed in phase \(phase.rawValue)"
+        }
+        if id != nil, threshold == nil {
+            return "route '\(name)' has no gray.threshold, so phase \(phase.rawValue) cannot split by ID"
+        }
+        return nil
+    }
 }
 
 /// The request properties a route matches on. Every given property must match.

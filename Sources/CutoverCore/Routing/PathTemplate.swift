@@ -70,6 +70,15 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The byte range of the named parameter in the path (bytes, no query), if the template matches and has it.
+    public func parameterRange(_ name: String, in path: UnsafeRawBufferPointer) -> Range<Int>? {
+        var found: Range<Int>?
+        let matched = matchParameters(path) { parameterName, value in
+            if parameterName == name { found = value }
+        }
+        return matched ? found : nil
+    }
+
     /// Walks the path against the template, reporting each parameter's byte range.
     private func matchParameters(_ path: UnsafeRawBufferPointer, _ report: (String, Range<Int>) -> Void) -> Bool {
         guard path.first == UInt8(ascii: "/") else { return false }

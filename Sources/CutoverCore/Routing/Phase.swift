@@ -1,5 +1,5 @@
 /// Where a route stands in its migration from the old service to the new one.
-public enum Phase: String, Sendable, Hashable, CaseIterable, Comparable {
+public enum Phase: String, Sendable, Hashable, CaseIterable, Comparable, Codable {
     /// Old answers; plain reverse proxy.
     case old
     /// Old answers; new gets a copy and the two answers are compared.

@@ -1,5 +1,11 @@
 import NIOCore
 
+/// What a ``MirrorExchange`` reports to: a shadow run, or a list aggregation.
+protocol MirrorOwner: AnyObject {
+    func mirrorError(_ exchange: MirrorExchange, kind: String)
+    func mirrorFinished(_ exchange: MirrorExchange, _ outcome: MirrorOutcome)
+}
+
 /// A copy of a request sent to the new backend (or to a second old instance
 /// for the noise baseline): it takes a connection from the loop's mirror pool,
 /// sends the head and body, captures the answer, and reports to its
@@ -9,11 +15,13 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
     /// What the copy is for.
     enum Role {
         case new, noise
+        /// One side of a list aggregation.
+        case old
     }
 
     let role: Role
     /// Held until the copy finishes (the run is kept alive by its copies once old has answered).
-    private var run: ShadowRun?
+    private var run: (any MirrorOwner)?
     private let loop: LoopContext
     private let pool: UpstreamPool
     private let head: ByteBuffer
@@ -29,7 +37,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
     var deadline = NIODeadline.distantFuture
     var sweepIndex = -1
 
-    init(role: Role, run: ShadowRun, loop: LoopContext, pool: UpstreamPool, head: ByteBuffer, chunked: Bool, isHEAD: Bool,
+    init(role: Role, run: any MirrorOwner, loop: LoopContext, pool: UpstreamPool, head: ByteBuffer, chunked: Bool, isHEAD: Bool,
          timeout: TimeAmount, cap: Int) {
         self.role = role
         self.run = run

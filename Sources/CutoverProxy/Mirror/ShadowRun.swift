@@ -5,7 +5,7 @@ import NIOCore
 /// second old instance), old's captured answer, and the pair they make once all
 /// are in, handed to the comparator's queue. The client's exchange feeds it and
 /// never waits for it. Confined to the event loop.
-final class ShadowRun {
+final class ShadowRun: MirrorOwner {
     let loop: LoopContext
     let route: String
     let rules: CompareRules
@@ -30,6 +30,8 @@ final class ShadowRun {
     /// With `after-primary`: the body, kept until old has answered.
     private var heldBody: [ByteBuffer] = []
     private var requestComplete = false
+    /// When the copy to new was sent.
+    private var mirrorStarted = NIODeadline.now()
 
     /// Why a request of a shadow route is not copied, or nil to copy it.
     static func skipReason(settings: ShadowSettings, method: RequestHead.Method, requestID: String, bodyLength: Int?) -> String? {
@@ -84,6 +86,7 @@ final class ShadowRun {
             newOutcome = .failed("could not build the request for new")
             return
         }
+        mirrorStarted = now
         let mirror = MirrorExchange(role: .new, run: self, loop: loop, pool: mirrorPool, head: head, chunked: chunked,
                                     isHEAD: isHEAD, timeout: timeout, cap: settings.maxBody)
         self.mirror = mirror
@@ -182,9 +185,14 @@ final class ShadowRun {
         case .new:
             newOutcome = outcome
             mirror = nil
+            // New's answers in shadow count toward its error rate (the gates read them).
+            let error = outcome.answer.map { $0.status >= 500 } ?? true
+            loop.signals.newAnswer(route: route, error: error, latency: .nanoseconds((loop.eventLoop.now - mirrorStarted).nanoseconds))
         case .noise:
             noiseOutcome = outcome
             noise = nil
+        case .old:
+            break
         }
         completeIfReady()
     }

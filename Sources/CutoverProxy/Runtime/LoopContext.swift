@@ -24,10 +24,19 @@ final class LoopContext {
     let sweeper: DeadlineSweeper
     /// Open client connections, for closing stragglers at the end of a drain.
     var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    /// What the control plane learns from traffic (IDs seen, new's answers).
+    let signals: RouteSignals
+    /// The switch flags from the store, if any were applied; else the configuration's.
+    private(set) var flagSet: FlagSet?
+    /// Each route's flags, in route order, for `runtime`.
+    private(set) var flags: [RouteFlags]
 
     init(eventLoop: any EventLoop, runtime: RuntimeConfig, metrics: ProxyMetrics, backendMetrics: [ProxyMetrics.BackendMetrics],
-         diffQueue: DiffQueue, comparatorMetrics: ComparatorMetrics) {
+         diffQueue: DiffQueue, comparatorMetrics: ComparatorMetrics, signals: RouteSignals, flagSet: FlagSet?) {
         self.eventLoop = eventLoop
+        self.signals = signals
+        self.flagSet = flagSet
+        self.flags = flagSet?.resolved(for: runtime.config) ?? runtime.routing.configuredFlags
         self.metrics = metrics
         self.diffQueue = diffQueue
         self.comparatorMetrics = comparatorMetrics
@@ -47,11 +56,19 @@ final class LoopContext {
     func apply(_ runtime: RuntimeConfig, backendMetrics: [ProxyMetrics.BackendMetrics]) {
         let retired = pools + mirrorPools
         self.runtime = runtime
+        self.flags = flagSet?.resolved(for: runtime.config) ?? runtime.routing.configuredFlags
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
         self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
         self.routeMetrics = Self.emptyMetricsCache(runtime)
         self.sweeper.tick = Self.tick(for: runtime)
         for pool in retired { pool.retire() }
+    }
+
+    /// Switches new requests to another version of the switch flags.
+    func apply(_ flagSet: FlagSet) {
+        if let current = self.flagSet, current.version > flagSet.version { return }
+        self.flagSet = flagSet
+        self.flags = flagSet.resolved(for: runtime.config)
     }
 
     /// The metrics for requests of a route (nil: unmatched) answered by a backend,

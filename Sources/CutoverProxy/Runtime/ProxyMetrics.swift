@@ -12,6 +12,8 @@ import NIOConcurrencyHelpers
 /// - `cutover_client_connections`: open client connections.
 /// - `cutover_upstream_connections{backend}`: open connections to each backend.
 /// - `cutover_config_reloads_total{result}`: reloads applied or refused.
+/// - `cutover_missing_id_total{route}`: requests of an ID-routed route with no usable ID (sent per `on_missing`).
+/// - `cutover_aggregated_requests_total{route,result}`: list requests merged from both sides (`merged`, `partial`, `failed`).
 public final class ProxyMetrics: Sendable {
     /// Metric names, shared with the admin API and the dashboard test.
     public enum Name {
@@ -22,8 +24,11 @@ public final class ProxyMetrics: Sendable {
         public static let clientConnections = "cutover_client_connections"
         public static let upstreamConnections = "cutover_upstream_connections"
         public static let configReloads = "cutover_config_reloads_total"
+        public static let missingID = "cutover_missing_id_total"
+        public static let aggregated = "cutover_aggregated_requests_total"
         /// Every name above.
-        public static let all = [requests, requestDuration, upstreamErrors, rejectedRequests, clientConnections, upstreamConnections, configReloads]
+        public static let all = [requests, requestDuration, upstreamErrors, rejectedRequests, clientConnections, upstreamConnections, configReloads,
+                                 missingID, aggregated]
     }
 
     let factory: any MetricsFactory
@@ -45,6 +50,16 @@ public final class ProxyMetrics: Sendable {
             return counter
         }
         counter.increment()
+    }
+
+    /// Counts a request whose route routes by ID but which had no usable one.
+    func missingID(route: String) {
+        Counter(label: Name.missingID, dimensions: [("route", route)], factory: factory).increment()
+    }
+
+    /// Counts a merged list request.
+    func aggregated(route: String, result: String) {
+        Counter(label: Name.aggregated, dimensions: [("route", route), ("result", result)], factory: factory).increment()
     }
 
     /// Counts a configuration reload.

@@ -36,6 +36,9 @@ extension ClientConnectionHandler {
         pool = nil
         awaitingBodyPrefix = false
         shadowRun = nil
+        awaitingID = nil
+        aggregateRun = nil
+        evidence = nil
     }
 
     /// Admits, routes and starts forwarding a request.
@@ -74,10 +77,10 @@ extension ClientConnectionHandler {
             let method = UnsafeRawBufferPointer(rebasing: bytes[head.methodRange])
             let target = UnsafeRawBufferPointer(rebasing: bytes[head.targetRange])
             if target.first == UInt8(ascii: "/") {
-                return runtime.routing.decide(method: method, target: target)
+                return runtime.routing.decide(method: method, target: target, flags: loop.flags)
             }
             if target.count == 1, target.first == UInt8(ascii: "*") {
-                return head.method == .options ? runtime.routing.decide(method: method, target: target) : nil
+                return head.method == .options ? runtime.routing.decide(method: method, target: target, flags: loop.flags) : nil
             }
             return nil
         }
@@ -94,7 +97,7 @@ extension ClientConnectionHandler {
                 }
                 hostOverride = String(authority)
                 targetOverride = String(path)
-                decision = runtime.routing.decide(method: head.methodText, target: path)
+                decision = runtime.routing.decide(method: head.methodText, target: path, flags: loop.flags)
             case .origin, .invalid:
                 return refuse(400, "invalid request target", label: "target")
             }
@@ -116,6 +119,23 @@ extension ClientConnectionHandler {
             expectContinue = true
         }
 
+        if decision.pendingID, let route = decision.route {
+            return awaitID(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride)
+        }
+        if decision.aggregate, let route = decision.route, !hasBody {
+            return startAggregate(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride)
+        }
+        dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
+    }
+
+    /// Sends a routed request on its way: its head written for the decided backend, copies started
+    /// for a shadow route, and a connection asked for (a chunked body's first bytes are held first).
+    func dispatch(_ head: RequestHead, targetOverride: String?, hostOverride: String?) {
+        if decision.missingID, let route = decision.route { loop.metrics.missingID(route: runtime.routeNames[route]) }
+        if decision.reject {
+            let source = decision.route.flatMap { runtime.config.routes[$0].id }
+            return refuse(400, "the request has no integer ID in its \(source?.from.rawValue ?? "request") '\(source?.name ?? "")'", label: "missing_id")
+        }
         let backend = runtime.targets[decision.backend]
         let writer = RequestHeadWriter(targetOverride: targetOverride, hostOverride: backend.backend.hostHeader ?? hostOverride,
                                        defaultHost: backend.authority, forwarding: forwarding)
@@ -124,10 +144,14 @@ extension ClientConnectionHandler {
         requestHead.clear()
         requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
         pool = loop.pools[decision.backend]
+        if let route = decision.route { prepareEvidence(route: route) }
         if let mirror = decision.mirror, let route = decision.route {
             startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: targetOverride, hostOverride: hostOverride)
+            // Body bytes held while the ID was read reach the copies too.
+            for part in pendingBody { shadowRun?.requestBody(part) }
+            if requestSide == .complete { shadowRun?.requestEnd() }
         }
-        if chunkedRequest, !expectContinue {
+        if chunkedRequest, !expectContinue, requestSide != .complete, pendingBodyBytes < Self.chunkedPrefixBytes {
             // A chunked body's length is unknown: hold its first bytes so that a small body is
             // checked whole (framing, size limit) before anything reaches the backend.
             awaitingBodyPrefix = true
@@ -222,6 +246,12 @@ extension ClientConnectionHandler {
         if bodyBytes > bodyLimit {
             return bodyTooLarge()
         }
+        if awaitingID != nil {
+            pendingBody.append(body)
+            pendingBodyBytes += body.readableBytes
+            if pendingBodyBytes > IDSource.maxBodyBytes { resolveHeldID() }
+            return
+        }
         shadowRun?.requestBody(body)
         if let upstream {
             writeBodyUpstream(body)
@@ -241,6 +271,7 @@ extension ClientConnectionHandler {
 
     func receiveEnd() {
         requestSide = .complete
+        if awaitingID != nil { return resolveHeldID() }
         shadowRun?.requestEnd()
         if upstream != nil, chunkedRequest {
             writeEndUpstream()

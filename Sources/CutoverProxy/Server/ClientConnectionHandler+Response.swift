@@ -37,6 +37,10 @@ extension ClientConnectionHandler {
         self.framing = framing
         status = head.status
         shadowRun?.oldHead(head, chunkedBody: head.framing == .chunked && framing.chunkMode == .raw)
+        if evidence != nil {
+            evidence?.head(head)
+            evidence?.chunked = head.framing == .chunked && framing.chunkMode == .raw
+        }
         // Reuse the previous response head's memory when its write has completed (the usual case).
         // The head is written with the first body bytes, so a small response leaves in one write.
         responseHead.clear()
@@ -59,6 +63,7 @@ extension ClientConnectionHandler {
         guard let framing else { return }
         activity &+= 1
         shadowRun?.oldBody(body)
+        evidence?.body(body)
         switch framing.body {
         case .passthrough:
             if headPending, body.readableBytes <= Self.coalescedBodyLimit {
@@ -100,6 +105,7 @@ extension ClientConnectionHandler {
         connection.release(reusable: requestSide == .complete)
         shadowRun?.oldFinished()
         shadowRun = nil
+        finishEvidence()
         recordAnswered()
         finishExchange(close: framing.closeAfter)
     }
@@ -213,6 +219,7 @@ extension ClientConnectionHandler {
     func recordAnswered() {
         let elapsed = loop.eventLoop.now - startTime
         loop.routeMetrics(runtime: runtime, route: decision.route, backend: decision.backend).record(status: status, nanoseconds: elapsed.nanoseconds)
+        recordNewAnswer()
     }
 
     /// Ends the exchange; the connection either takes the next request or closes once its bytes are out.
@@ -242,6 +249,9 @@ extension ClientConnectionHandler {
     func abandonExchange() {
         shadowRun?.oldFailed()
         shadowRun = nil
+        aggregateRun?.abandon()
+        aggregateRun = nil
+        awaitingID = nil
         abandonUpstream()
         active = false
     }

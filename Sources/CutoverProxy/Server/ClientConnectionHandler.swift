@@ -83,6 +83,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var awaitingBodyPrefix = false
     /// The shadow copies of the current request (routes in phase shadow).
     var shadowRun: ShadowRun?
+    /// A request whose route's ID is in its body: held until the body (or its first 64 KiB) is in.
+    var awaitingID: HeldRequest?
+    /// The two sides' pages of a list request being merged (list routes in `gray`).
+    var aggregateRun: AggregateRun?
+    /// The answer's body, kept to find the highest ID it names (routes with `max_id_seen`).
+    var evidence: AnswerCapture?
     var requestSide = RequestSide.receiving
     var bodyBytes = 0
     var bodyLimit = 0

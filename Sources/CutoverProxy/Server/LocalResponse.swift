@@ -1,3 +1,4 @@
+import CutoverCore
 import NIOCore
 
 /// A response Cutover writes itself, when a request is refused or its backend
@@ -56,20 +57,6 @@ struct LocalResponse {
 
     /// A JSON string literal.
     static func quote(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
+        ListMerge.quoted(text)
     }
 }

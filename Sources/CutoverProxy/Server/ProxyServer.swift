@@ -16,9 +16,12 @@ public final class ProxyServer: Sendable {
     private let state: NIOLockedValueBox<State>
     /// Shadow pairs waiting for the comparator.
     public let diffQueue: DiffQueue
+    /// What traffic tells the control plane: IDs seen, new's answers.
+    public let signals: RouteSignals
 
     private struct State {
         var config: CutoverConfig
+        var flagSet: FlagSet?
         var listeners: [(channel: any Channel, quiescing: ServerQuiescingHelper)] = []
         var addresses: [SocketAddress] = []
     }
@@ -30,11 +33,13 @@ public final class ProxyServer: Sendable {
         let runtime = try RuntimeConfig(config)
         let backendMetrics = config.backends.map { metrics.backend($0.name) }
         let queue = diffQueue ?? DiffQueue(settings: config.diffQueue, metrics: comparatorMetrics)
+        let signals = RouteSignals()
         var contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
         for loop in group.makeIterator() {
             let bound = try await loop.submit {
                 NIOLoopBound(LoopContext(eventLoop: loop, runtime: runtime, metrics: metrics, backendMetrics: backendMetrics,
-                                         diffQueue: queue, comparatorMetrics: comparatorMetrics), eventLoop: loop)
+                                         diffQueue: queue, comparatorMetrics: comparatorMetrics, signals: signals, flagSet: nil),
+                            eventLoop: loop)
             }.get()
             contexts[ObjectIdentifier(loop)] = bound
         }
@@ -44,6 +49,29 @@ public final class ProxyServer: Sendable {
         self.contexts = contexts
         self.state = NIOLockedValueBox(State(config: config))
         self.diffQueue = queue
+        self.signals = signals
+    }
+
+    /// The version of the switch flags every event loop applies (nil: the configuration's).
+    public var flagVersion: Int64? { state.withLockedValue { $0.flagSet?.version } }
+
+    /// Each route's flags in force, in route order.
+    public var flags: [RouteFlags] {
+        state.withLockedValue { state in state.flagSet?.resolved(for: state.config) ?? RoutingTable(config: state.config).configuredFlags }
+    }
+
+    /// Switches new requests to a version of the switch flags; returns once every event loop applies it.
+    /// An older version than the one in force is ignored (notifications may arrive out of order).
+    public func apply(flags flagSet: FlagSet) async {
+        let newer = state.withLockedValue { state -> Bool in
+            if let current = state.flagSet, current.version > flagSet.version { return false }
+            state.flagSet = flagSet
+            return true
+        }
+        guard newer else { return }
+        for (_, bound) in contexts {
+            try? await bound.eventLoop.submit { bound.value.apply(flagSet) }.get()
+        }
     }
 
     /// The configuration in force.

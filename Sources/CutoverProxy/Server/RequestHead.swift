@@ -76,4 +76,20 @@ struct RequestHead {
         }
         return found
     }
+
+    /// The value of the first header with this name (any case), as text.
+    func header(named name: String) -> String? {
+        let wanted = Array(name.lowercased().utf8)
+        var found: String?
+        raw.withUnsafeReadableBytes { bytes in
+            HeaderLines.forEach(in: bytes) { line in
+                guard found == nil, line.name.count == wanted.count else { return }
+                let matches = zip(bytes[line.name], wanted).allSatisfy { byte, lower in
+                    (byte >= 65 && byte <= 90 ? byte + 32 : byte) == lower
+                }
+                if matches { found = String(decoding: bytes[line.value], as: UTF8.self) }
+            }
+        }
+        return found
+    }
 }

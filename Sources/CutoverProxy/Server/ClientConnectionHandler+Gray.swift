@@ -1,0 +1,152 @@
+import CutoverCore
+import NIOCore
+
+/// A request held while its ID is read from its body.
+struct HeldRequest {
+    var head: RequestHead
+    var route: Int
+    var source: IDSource
+    var targetOverride: String?
+    var hostOverride: String?
+}
+
+/// The gray release on the data plane: routing by an ID read from a header or
+/// the body, merging list pages from both sides, and the evidence the control
+/// plane needs (IDs seen in answers, new's answers).
+extension ClientConnectionHandler {
+    /// Finishes routing a request whose route reads its ID from a header or the body.
+    func awaitID(_ head: RequestHead, route: Int, targetOverride: String?, hostOverride: String?) {
+        guard let source = runtime.config.routes[route].id else {
+            return dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
+        }
+        let isCreate = head.method == .post
+        switch source.from {
+        case .header:
+            let id = head.header(named: source.name).flatMap { source.id(inHeader: Substring($0)) }
+            decision = runtime.routing.resolve(route: route, id: id, isCreate: isCreate, flags: loop.flags)
+            dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
+        case .body where hasBody:
+            awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
+            if expectContinue, !sentContinue {
+                // The body is needed before a backend is chosen: ask for it now.
+                sentContinue = true
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            }
+            awaitClient(now: startTime)
+        default:
+            decision = runtime.routing.resolve(route: route, id: nil, isCreate: isCreate, flags: loop.flags)
+            dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
+        }
+    }
+
+    /// The body is in (or has passed the bound): the ID decides the backend and the held request goes on.
+    func resolveHeldID() {
+        guard let held = awaitingID else { return }
+        awaitingID = nil
+        var id: Int64?
+        if requestSide == .complete, pendingBodyBytes <= IDSource.maxBodyBytes {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(pendingBodyBytes)
+            for part in pendingBody { bytes.append(contentsOf: part.readableBytesView) }
+            if chunkedRequest { bytes = ShadowRun.dechunk(ByteBuffer(bytes: bytes)).map { Array($0.readableBytesView) } ?? bytes }
+            id = held.source.id(inBody: bytes)
+        }
+        decision = runtime.routing.resolve(route: held.route, id: id, isCreate: held.head.method == .post, flags: loop.flags)
+        dispatch(held.head, targetOverride: held.targetOverride, hostOverride: held.hostOverride)
+    }
+
+    /// Answers a list request of a route in `gray` from both sides' pages, merged.
+    func startAggregate(_ head: RequestHead, route: Int, targetOverride: String?, hostOverride: String?) {
+        guard let settings = runtime.config.routes[route].aggregate else {
+            return dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
+        }
+        let target = targetOverride ?? head.targetText
+        let path = target.prefix { $0 != "?" }
+        let query = target.dropFirst(path.count).dropFirst()
+        let parameters: (limit: Int, cursor: ListMerge.Cursor)
+        switch AggregateRun.parameters(query: query, settings: settings) {
+        case .success(let value): parameters = value
+        case .failure(let error): return refuse(400, error.reason, label: "bad_cursor")
+        }
+        let routeName = runtime.routeNames[route]
+        let requestID = currentRequestID()
+        let compiled = runtime.config.routes[route]
+        let oldIndex = runtime.config.backends.firstIndex { $0.name == compiled.oldBackend } ?? decision.backend
+        let newIndex = runtime.config.backends.firstIndex { $0.name == compiled.newBackend } ?? decision.backend
+        let run = AggregateRun(settings: settings, cursor: parameters.cursor, limit: parameters.limit) { [weak self] answer in
+            guard let self, self.active else { return }
+            self.aggregateRun = nil
+            self.loop.metrics.aggregated(route: routeName, result: answer.error != nil ? "failed"
+                                         : answer.headers.contains { $0.0 == "X-Cutover-Partial" } ? "partial" : "merged")
+            if let error = answer.error {
+                self.respondLocally(status: answer.status, reason: error, recordMetrics: true)
+            } else {
+                self.respondWithAnswer(status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID)
+            }
+        }
+        aggregateRun = run
+        let raw = ByteBuffer(buffer: head.raw)
+        let forwarding = self.forwarding
+        run.start(now: startTime) { role, side in
+            let index = role == .old ? oldIndex : newIndex
+            let backend = runtime.targets[index]
+            let sideTarget = AggregateRun.target(path: path, query: query, side: side, limit: parameters.limit, settings: settings)
+            guard let parsed = try? RequestParser.parse(head: raw) else { return nil }
+            let writer = RequestHeadWriter(targetOverride: sideTarget, hostOverride: backend.backend.hostHeader ?? hostOverride,
+                                           defaultHost: backend.authority, forwarding: forwarding, requestID: requestID,
+                                           extraHeaders: [])
+            var buffer = ByteBufferAllocator().buffer(capacity: raw.readableBytes + 128)
+            var ids = RequestIDGenerator()
+            _ = writer.write(parsed, into: &buffer, ids: &ids)
+            return MirrorExchange(role: role, run: run, loop: loop, pool: loop.pools[index], head: buffer, chunked: false,
+                                  isHEAD: false, timeout: backend.responseTimeout, cap: AggregateRun.cap)
+        }
+    }
+
+    /// Writes a whole answer of Cutover's making (a merged list page) and finishes the exchange.
+    func respondWithAnswer(status: Int, headers: [(String, String)], body: String, requestID: String) {
+        let close = closeAfterResponse || !clientKeepAlive || quiescing
+        var buffer = allocator.buffer(capacity: body.utf8.count + 256)
+        buffer.writeString("HTTP/1.1 \(status) \(status == 200 ? "OK" : LocalResponse.reasonPhrase(status))\r\n")
+        for (name, value) in headers { buffer.writeString("\(name): \(value)\r\n") }
+        buffer.writeString("Content-Length: \(body.utf8.count)\r\nX-Request-Id: \(requestID)\r\n")
+        if close {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if clientMinor == 0 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        if !isHEAD { buffer.writeString(body) }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        clientNeedsFlush = true
+        self.status = status
+        self.framing = ClientFraming(body: .none, chunkedHeader: false, closeAfter: close, chunkMode: .raw)
+        recordAnswered()
+        finishExchange(close: close)
+    }
+
+    // MARK: - Evidence
+
+    /// Starts keeping the answer's body when the route names where IDs are in it.
+    func prepareEvidence(route: Int) {
+        guard runtime.config.routes[route].maxIDSeen != nil else { return }
+        evidence = AnswerCapture(cap: 1024 * 1024)
+    }
+
+    /// The answer is complete: the highest ID it names is the route's evidence for its side.
+    func finishEvidence() {
+        guard let capture = evidence, let route = decision.route, let pointer = runtime.config.routes[route].maxIDSeen else { return }
+        evidence = nil
+        let response = PairEvaluation.response(capture.answer)
+        guard (200..<300).contains(response.status), !response.truncated,
+              let id = IDSource.maxID(in: response.body, at: pointer) else { return }
+        loop.signals.sawID(route: runtime.routeNames[route], side: decision.side, id: id)
+    }
+
+    /// Tells the control plane how new answered, for the gates and automatic rollback.
+    func recordNewAnswer() {
+        guard decision.side == .new, let route = decision.route else { return }
+        let elapsed = loop.eventLoop.now - startTime
+        loop.signals.newAnswer(route: runtime.routeNames[route], error: status >= 500 || status == 0, latency: .nanoseconds(elapsed.nanoseconds))
+    }
+}
