@@ -56,6 +56,7 @@ public enum AdminServer {
         let api = router.group("/api/v1").add(middleware: TokenAuthenticator { environment.config().admin.tokens })
         DiffsAPI.register(on: api, environment: environment)
         ReconcileAPI.register(on: api, environment: environment)
+        RoutesAPI.register(on: api, environment: environment)
         return router
     }
 

@@ -57,6 +57,29 @@ enum Schema {
                 """,
             ]
         },
+        Migration(version: 3, description: "switch flags, audit log, instances") { _ in
+            [
+                """
+                CREATE TABLE flag_state (id BIGINT PRIMARY KEY, version BIGINT NOT NULL, last_hash TEXT NOT NULL)
+                """,
+                "INSERT INTO flag_state (id, version, last_hash) VALUES (1, 0, '\(AuditChain.genesis)')",
+                "CREATE TABLE route_flags (route TEXT PRIMARY KEY, flags TEXT NOT NULL, version BIGINT NOT NULL)",
+                """
+                CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL, actor TEXT NOT NULL, route TEXT NOT NULL,
+                  action TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL, reason TEXT NOT NULL, prev_hash TEXT NOT NULL,
+                  hash TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE instances (id TEXT PRIMARY KEY, address TEXT NOT NULL, applied_version BIGINT NOT NULL,
+                  started_ms BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL)
+                """,
+                "CREATE TABLE id_evidence (route TEXT NOT NULL, side TEXT NOT NULL, max_id BIGINT NOT NULL, PRIMARY KEY (route, side))",
+                """
+                CREATE TABLE new_answers (route TEXT NOT NULL, minute BIGINT NOT NULL, requests BIGINT NOT NULL, errors BIGINT NOT NULL,
+                  PRIMARY KEY (route, minute))
+                """,
+            ]
+        },
     ]
 
     /// The newest version this build knows.

@@ -8,6 +8,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case schemaTooNew(found: Int, known: Int)
     /// A stored value could not be read back.
     case corrupt(String)
+    /// A compare-and-set lost: what it expected had changed.
+    case conflict(String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .schemaTooNew(let found, let known):
             return "the store's schema is at version \(found), newer than this Cutover knows (\(known)); upgrade Cutover"
         case .corrupt(let what): return "unreadable stored value: \(what)"
+        case .conflict(let reason): return reason
         }
     }
 }

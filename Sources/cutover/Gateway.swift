@@ -26,6 +26,8 @@ final class Gateway: Sendable {
     let started = ContinuousClock.now
     /// Completed with the admin listener's address once it is bound.
     let adminAddress: EventLoopPromise<SocketAddress>
+    /// Keeps the flags in step with the store.
+    let flagSync: FlagSyncService
 
     /// Binds the proxy for a validated configuration.
     init(config: CutoverConfig, configPath: String?, logger: Logger) async throws {
@@ -51,7 +53,13 @@ final class Gateway: Sendable {
         do {
             try await store.openIfEmbedded()
             let proxy = try await ProxyServer(config: config, group: group, metrics: metrics, comparatorMetrics: comparatorMetrics, logger: logger)
+            if let opened = store.current {
+                // The embedded store is open already: serve the stored flags from the first request on.
+                await proxy.apply(flags: try await opened.flagSet())
+            }
             self.proxy = proxy
+            self.flagSync = FlagSyncService(proxy: proxy, store: store, instanceID: Self.writerName(config),
+                                            address: "proxy \(config.listen), admin \(config.admin.listen)", logger: logger)
             self.pipeline = DiffPipeline(queue: proxy.diffQueue, recorder: store, writer: Self.writerName(config), metrics: comparatorMetrics,
                                          logger: logger)
             try await proxy.start()
@@ -75,6 +83,7 @@ final class Gateway: Sendable {
         let started = self.started
         let adminAddress = self.adminAddress
         let store = self.store
+        let flagSync = self.flagSync
         let environment = AdminEnvironment(
             config: { proxy.config },
             store: { store.current },
@@ -83,7 +92,9 @@ final class Gateway: Sendable {
                 let elapsed = ContinuousClock.now - started
                 return HealthReport(status: "ok", version: CutoverVersion.current, routes: current.routes.count,
                                     backends: current.backends.count, uptimeSeconds: Int(elapsed.components.seconds))
-            })
+            },
+            refreshFlags: { await flagSync.refresh() },
+            flushSignals: { await flagSync.flushSignals() })
         let admin = AdminServer.makeApplication(
             settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger,
             onListening: { [logger] address in
@@ -91,7 +102,7 @@ final class Gateway: Sendable {
                 adminAddress.succeed(address)
             }
         )
-        var services: [any Service] = [store, ComparatorService(pipeline: pipeline), ProxyService(proxy: proxy, logger: logger), admin]
+        var services: [any Service] = [store, ComparatorService(pipeline: pipeline), ProxyService(proxy: proxy, logger: logger), flagSync, admin]
         if let configPath {
             services.append(ReloadService(path: configPath, proxy: proxy, metrics: metrics, logger: logger))
         }

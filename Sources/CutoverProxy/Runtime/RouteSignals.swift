@@ -69,10 +69,11 @@ public final class RouteSignals: Sendable {
         }
     }
 
-    /// New's answers of `route` over the last `window`.
-    public func window(route: String, _ window: Duration, now: Date = Date()) -> Window {
+    /// New's answers of `route` over the last `window`, counting only whole seconds after `notBefore` when given.
+    public func window(route: String, _ window: Duration, notBefore: Date? = nil, now: Date = Date()) -> Window {
         let end = Int64(now.timeIntervalSince1970)
-        let start = end - max(1, window.components.seconds) + 1
+        var start = end - max(1, window.components.seconds) + 1
+        if let notBefore { start = max(start, Int64(notBefore.timeIntervalSince1970.rounded(.down)) + 1) }
         return state.withLockedValue { state in
             var total = Second()
             for (second, bucket) in state.seconds[route] ?? [:] where second >= start && second <= end {

@@ -43,6 +43,19 @@ final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// Listens on a channel with a connection of its own (no operation timeout), calling `onPayload` per notification.
+    func listen(channel: String, onListening: @escaping @Sendable () async -> Void,
+                onPayload: @escaping @Sendable (String) async -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                await onListening()
+                for try await notification in notifications {
+                    await onPayload(notification.payload)
+                }
+            }
+        }
+    }
+
     func close() async {
         runner.cancel()
         await runner.value

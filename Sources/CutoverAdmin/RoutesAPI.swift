@@ -1,0 +1,173 @@
+import CutoverCore
+import CutoverStore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The switch flags: `GET /api/v1/routes`, `PUT /api/v1/routes/{name}/phase`,
+/// `PATCH /api/v1/routes/{name}`, `GET /api/v1/audit` and `GET /api/v1/instances`.
+/// Changes need role operator (the authenticator checks) and are durable before they are answered.
+enum RoutesAPI {
+    /// The body of `PUT /api/v1/routes/{name}/phase`.
+    struct PhaseRequest: Decodable {
+        var phase: String
+        var reason: String?
+        var force: Bool?
+        var abandonNewIDs: Bool?
+        var wait: Bool?
+        var waitTimeout: String?
+
+        enum CodingKeys: String, CodingKey {
+            case phase, reason, force, wait
+            case abandonNewIDs = "abandon_new_ids"
+            case waitTimeout = "wait_timeout"
+        }
+    }
+
+    /// The most a `wait: true` call waits.
+    static let maxWait: Duration = .seconds(60)
+
+    static func register(on group: RouterGroup<AdminRequestContext>, environment: AdminEnvironment) {
+        group.get("routes") { _, _ -> Response in
+            let control = try control(environment)
+            return try json(try await call { try await control.routes() })
+        }
+        group.put("routes/{name}/phase") { request, context -> Response in
+            let control = try control(environment)
+            let name = try context.parameters.require("name")
+            let body: PhaseRequest = try await decode(request, context: context)
+            guard let phase = Phase(rawValue: body.phase) else {
+                throw AdminError(.badRequest, "phase '\(body.phase)' is not one of \(Phase.allCases.map(\.rawValue).joined(separator: " | "))")
+            }
+            var timeout: Duration = .seconds(5)
+            if let text = body.waitTimeout {
+                guard let value = Quantities.duration(text), value > .zero, value <= maxWait else {
+                    throw AdminError(.badRequest, "wait_timeout '\(text)' is not a duration from 1ms to 60s")
+                }
+                timeout = value
+            }
+            await environment.flushSignals()
+            var change = try await refusing {
+                try await control.changePhase(route: name, to: phase, reason: body.reason ?? "", force: body.force ?? false,
+                                              abandonNewIDs: body.abandonNewIDs ?? false, actor: context.token?.name ?? "unknown")
+            }
+            _ = await environment.refreshFlags()
+            if body.wait == true {
+                change.wait = try await call { try await control.waitForInstances(version: change.version, timeout: timeout) }
+            }
+            return try json(change)
+        }
+        group.patch("routes/{name}") { request, context -> Response in
+            let control = try control(environment)
+            let name = try context.parameters.require("name")
+            let patch: FlagPatch = try await decode(request, context: context)
+            await environment.flushSignals()
+            let change = try await refusing {
+                try await control.changeFlags(route: name, patch: patch, actor: context.token?.name ?? "unknown")
+            }
+            _ = await environment.refreshFlags()
+            return try json(change)
+        }
+        group.get("audit") { request, _ -> Response in
+            let store = try DiffsAPI.store(environment)
+            let route = request.uri.queryParameters["route"].map(String.init)
+            var limit = 100
+            if let text = request.uri.queryParameters["limit"] {
+                guard let value = Int(text), (1...1000).contains(value) else {
+                    throw AdminError(.badRequest, "limit must be a whole number from 1 to 1000, not '\(text)'")
+                }
+                limit = value
+            }
+            var before: Int64?
+            if let text = request.uri.queryParameters["before"] {
+                guard let value = Int64(text), value > 0 else { throw AdminError(.badRequest, "before must be a positive sequence number, not '\(text)'") }
+                before = value
+            }
+            let entries = try await DiffsAPI.call { try await store.auditEntries(route: route, limit: limit, beforeSeq: before) }
+            let chain = try await DiffsAPI.call { try await store.verifyAuditChain() }
+            return try json(AuditResponse(entries: entries, chain: chain))
+        }
+        group.get("instances") { _, _ -> Response in
+            let store = try DiffsAPI.store(environment)
+            let instances = try await DiffsAPI.call { try await store.instances() }
+            let version = try await DiffsAPI.call { try await store.flagSet().version }
+            return try json(InstancesResponse(version: version, instances: instances))
+        }
+    }
+
+    static func control(_ environment: AdminEnvironment) throws -> RouteControl {
+        RouteControl(store: try DiffsAPI.store(environment), config: environment.config())
+    }
+
+    /// A request body as JSON, or a 400 naming what is wrong with it.
+    static func decode<T: Decodable>(_ request: Request, context: AdminRequestContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw AdminError(.badRequest, "the body has no '\(key.stringValue)'")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw AdminError(.badRequest, "'\(path)' has the wrong type: \(context.debugDescription)")
+        } catch DecodingError.dataCorrupted(let context) {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw AdminError(.badRequest, path.isEmpty ? "the body is not JSON" : "'\(path)' is invalid: \(context.debugDescription)")
+        } catch {
+            throw AdminError(.badRequest, "the body is not valid JSON: \(error)")
+        }
+    }
+
+    /// Runs a change, turning its refusals into 4xx answers (a failed gate is a 409 listing the gates).
+    static func refusing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let refusal as RouteControl.Refusal {
+            switch refusal {
+            case .notFound(let reason): throw AdminError(.notFound, reason)
+            case .badRequest(let reason): throw AdminError(.badRequest, reason)
+            case .conflict(let reason): throw AdminError(.conflict, reason)
+            case .gates(let reason, let gates): throw GateRefusal(reason: reason, gates: gates)
+            }
+        } catch let error as AdminError {
+            throw error
+        } catch {
+            throw AdminError(.serviceUnavailable, "the store failed: \(error)")
+        }
+    }
+
+    static func call<T>(_ body: () async throws -> T) async throws -> T {
+        try await refusing(body)
+    }
+}
+
+/// A 409 for a forward move whose gates failed: the reason and every gate with its numbers.
+struct GateRefusal: Error, HTTPResponseError {
+    var reason: String
+    var gates: [GateResult]
+    var status: HTTPResponse.Status { .conflict }
+
+    struct Body: Encodable {
+        var error: String
+        var status: Int
+        var gates: [GateResult]
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        try json(Body(error: reason, status: 409, gates: gates), status: .conflict)
+    }
+}
+
+/// The answer of `GET /api/v1/audit`.
+public struct AuditResponse: Codable, Sendable {
+    /// Newest first.
+    public var entries: [AuditEntry]
+    /// The whole log's hash chain, checked.
+    public var chain: AuditVerification
+}
+
+/// The answer of `GET /api/v1/instances`.
+public struct InstancesResponse: Codable, Sendable {
+    /// The flag version in the store.
+    public var version: Int64
+    public var instances: [InstanceRecord]
+}

@@ -1,0 +1,251 @@
+import Crypto
+import CutoverCore
+import Foundation
+
+/// The audit log's hash chain.
+public enum AuditChain {
+    /// The hash before the first entry.
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// SHA-256 (hex) over the previous hash and the entry's fields, each on its own line.
+    public static func hash(previous: String, seq: Int64, timeMs: Int64, actor: String, route: String, action: String,
+                            before: String, after: String, reason: String) -> String {
+        let text = [previous, String(seq), String(timeMs), actor, route, action, before, after, reason].joined(separator: "\n")
+        return SHA256.hash(data: Array(text.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+/// Switch flags, the audit log, gateway instances and the evidence the gates read.
+extension Store {
+    /// The channel flag changes are announced on (PostgreSQL).
+    public static let flagChannel = "cutover_flags"
+
+    /// Every stored route's flags and the current version.
+    public func flagSet() async throws -> FlagSet {
+        try await database.withSession { session in
+            let version = try await session.run("SELECT version FROM flag_state WHERE id = 1").first?.first?.integer ?? 0
+            var routes: [String: RouteFlags] = [:]
+            for row in try await session.run("SELECT route, flags FROM route_flags") {
+                guard let route = row[0].text, let text = row[1].text else { continue }
+                routes[route] = try Store.decode(JSONDecoder(), RouteFlags.self, text)
+            }
+            return FlagSet(version: version, routes: routes)
+        }
+    }
+
+    /// Changes one route's flags from `expected` to `after`, durably, with its audit entry; returns the entry
+    /// (its `seq` is the new flag version). Throws ``StoreError/conflict(_:)`` when the stored flags are no
+    /// longer `expected` (another change came first). PostgreSQL announces the version on ``flagChannel``.
+    public func changeRoute(_ route: String, expected: RouteFlags, after: RouteFlags, actor: String, action: String,
+                            reason: String, now: Date = Date()) async throws -> AuditEntry {
+        let timeMs = Int64(now.timeIntervalSince1970 * 1000)
+        let dialect = database.dialect
+        return try await database.withTransaction { session in
+            let lock = dialect == .postgres ? " FOR UPDATE" : ""
+            guard let state = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1\(lock)").first,
+                  let version = state[0].integer, let lastHash = state[1].text else {
+                throw StoreError.corrupt("flag_state has no row")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            var current = expected
+            if let text = try await session.run("SELECT flags FROM route_flags WHERE route = ?", .text(route)).first?.first?.text {
+                current = try Store.decode(JSONDecoder(), RouteFlags.self, text)
+            }
+            guard current == expected else {
+                throw StoreError.conflict("route '\(route)' was changed meanwhile (now phase \(current.phase.rawValue)); read it again and retry")
+            }
+            let seq = version + 1
+            let beforeText = try Store.encode(encoder, current), afterText = try Store.encode(encoder, after)
+            let hash = AuditChain.hash(previous: lastHash, seq: seq, timeMs: timeMs, actor: actor, route: route, action: action,
+                                       before: beforeText, after: afterText, reason: reason)
+            try await session.run("""
+                INSERT INTO audit_log (seq, time_ms, actor, route, action, before, after, reason, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.integer(seq), .integer(timeMs), .text(actor), .text(route), .text(action), .text(beforeText), .text(afterText),
+                      .text(reason), .text(lastHash), .text(hash)])
+            try await session.run("""
+                INSERT INTO route_flags (route, flags, version) VALUES (?, ?, ?)
+                ON CONFLICT (route) DO UPDATE SET flags = excluded.flags, version = excluded.version
+                """, .text(route), .text(afterText), .integer(seq))
+            try await session.run("UPDATE flag_state SET version = ?, last_hash = ? WHERE id = 1", .integer(seq), .text(hash))
+            if dialect == .postgres {
+                try await session.run("SELECT pg_notify(?, ?)", .text(Store.flagChannel), .text(String(seq)))
+            }
+            return AuditEntry(seq: seq, timeMs: timeMs, actor: actor, route: route, action: action, before: current, after: after,
+                              reason: reason, prevHash: lastHash, hash: hash)
+        }
+    }
+
+    /// Audit entries, newest first: of one route or all, older than `beforeSeq` when given.
+    public func auditEntries(route: String?, limit: Int, beforeSeq: Int64? = nil) async throws -> [AuditEntry] {
+        let rows = try await database.withSession { session in
+            var conditions: [String] = []
+            var binds: [SQLValue] = []
+            if let route { conditions.append("route = ?"); binds.append(.text(route)) }
+            if let beforeSeq { conditions.append("seq < ?"); binds.append(.integer(beforeSeq)) }
+            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            return try await session.run("""
+                SELECT seq, time_ms, actor, route, action, before, after, reason, prev_hash, hash FROM audit_log\(filter)
+                ORDER BY seq DESC LIMIT \(max(1, min(limit, 10_000)))
+                """, binds)
+        }
+        return try rows.map(Self.auditEntry)
+    }
+
+    static func auditEntry(_ row: [SQLValue]) throws -> AuditEntry {
+        let decoder = JSONDecoder()
+        guard let seq = row[0].integer, let time = row[1].integer, let actor = row[2].text, let route = row[3].text,
+              let action = row[4].text, let before = row[5].text, let after = row[6].text, let reason = row[7].text,
+              let prev = row[8].text, let hash = row[9].text else {
+            throw StoreError.corrupt("audit_log row")
+        }
+        return AuditEntry(seq: seq, timeMs: time, actor: actor, route: route, action: action,
+                          before: try decode(decoder, RouteFlags.self, before), after: try decode(decoder, RouteFlags.self, after),
+                          reason: reason, prevHash: prev, hash: hash)
+    }
+
+    /// Walks the whole audit log in order, recomputing every hash and link.
+    public func verifyAuditChain() async throws -> AuditVerification {
+        try await database.withSession { session in
+            var previous = AuditChain.genesis
+            var count: Int64 = 0
+            var expectedSeq: Int64 = 1
+            for row in try await session.run("""
+                SELECT seq, time_ms, actor, route, action, before, after, reason, prev_hash, hash FROM audit_log ORDER BY seq
+                """) {
+                count += 1
+                guard let seq = row[0].integer, let time = row[1].integer, let actor = row[2].text, let route = row[3].text,
+                      let action = row[4].text, let before = row[5].text, let after = row[6].text, let reason = row[7].text,
+                      let prev = row[8].text, let hash = row[9].text else {
+                    return AuditVerification(verified: false, entries: count, brokenAt: row[0].integer ?? -1)
+                }
+                let recomputed = AuditChain.hash(previous: previous, seq: seq, timeMs: time, actor: actor, route: route, action: action,
+                                                 before: before, after: after, reason: reason)
+                guard seq == expectedSeq, prev == previous, hash == recomputed else {
+                    return AuditVerification(verified: false, entries: count, brokenAt: seq)
+                }
+                previous = hash
+                expectedSeq += 1
+            }
+            let head = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1").first
+            if let head, head[0].integer != expectedSeq - 1 || head[1].text != previous {
+                // Entries were removed from the end.
+                return AuditVerification(verified: false, entries: count, brokenAt: expectedSeq)
+            }
+            return AuditVerification(verified: true, entries: count, brokenAt: nil)
+        }
+    }
+
+    // MARK: - Instances
+
+    /// Registers an instance or refreshes its heartbeat and applied version.
+    public func heartbeat(instance id: String, address: String, appliedVersion: Int64, startedMs: Int64, now: Date = Date()) async throws {
+        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        try await database.withSession { session in
+            try await session.run("""
+                INSERT INTO instances (id, address, applied_version, started_ms, heartbeat_ms) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET address = excluded.address, applied_version = excluded.applied_version,
+                  heartbeat_ms = excluded.heartbeat_ms
+                """, .text(id), .text(address), .integer(appliedVersion), .integer(startedMs), .integer(nowMs))
+        }
+    }
+
+    /// Removes an instance that is shutting down.
+    public func removeInstance(_ id: String) async throws {
+        try await database.withSession { session in
+            try await session.run("DELETE FROM instances WHERE id = ?", .text(id))
+        }
+    }
+
+    /// The registered instances; `live` when heard from within `liveness`. Instances silent for an hour are forgotten.
+    public func instances(liveness: Duration = .seconds(5), now: Date = Date()) async throws -> [InstanceRecord] {
+        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        let bound = liveness.components.seconds * 1000 + liveness.components.attoseconds / 1_000_000_000_000_000
+        return try await database.withSession { session in
+            try await session.run("DELETE FROM instances WHERE heartbeat_ms < ?", .integer(nowMs - 3_600_000))
+            return try await session.run("SELECT id, address, applied_version, started_ms, heartbeat_ms FROM instances ORDER BY id").compactMap { row in
+                guard let id = row[0].text, let address = row[1].text, let version = row[2].integer, let started = row[3].integer,
+                      let heartbeat = row[4].integer else { return nil }
+                return InstanceRecord(id: id, address: address, appliedVersion: version, startedMs: started, heartbeatMs: heartbeat,
+                                      live: nowMs - heartbeat <= bound)
+            }
+        }
+    }
+
+    // MARK: - Evidence
+
+    /// Raises the stored highest IDs seen to these where they are higher.
+    public func recordMaxIDs(_ ids: [String: [RoutingDecision.Side: Int64]]) async throws {
+        guard !ids.isEmpty else { return }
+        try await database.withTransaction { session in
+            for (route, sides) in ids {
+                for (side, id) in sides {
+                    try await session.run("""
+                        INSERT INTO id_evidence (route, side, max_id) VALUES (?, ?, ?)
+                        ON CONFLICT (route, side) DO UPDATE SET max_id = CASE WHEN excluded.max_id > id_evidence.max_id
+                          THEN excluded.max_id ELSE id_evidence.max_id END
+                        """, .text(route), .text(side.rawValue), .integer(id))
+                }
+            }
+        }
+    }
+
+    /// The highest IDs seen per route and side, by every instance.
+    public func maxIDs() async throws -> [String: [RoutingDecision.Side: Int64]] {
+        try await database.withSession { session in
+            var result: [String: [RoutingDecision.Side: Int64]] = [:]
+            for row in try await session.run("SELECT route, side, max_id FROM id_evidence") {
+                guard let route = row[0].text, let side = row[1].text.flatMap(RoutingDecision.Side.init(rawValue:)),
+                      let id = row[2].integer else { continue }
+                result[route, default: [:]][side] = id
+            }
+            return result
+        }
+    }
+
+    /// Adds new's answers per route and minute.
+    public func recordNewAnswers(_ counts: [String: [Int64: (requests: Int64, errors: Int64)]]) async throws {
+        guard !counts.isEmpty else { return }
+        try await database.withTransaction { session in
+            for (route, minutes) in counts {
+                for (minute, count) in minutes {
+                    try await session.run("""
+                        INSERT INTO new_answers (route, minute, requests, errors) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (route, minute) DO UPDATE SET requests = new_answers.requests + excluded.requests,
+                          errors = new_answers.errors + excluded.errors
+                        """, .text(route), .integer(minute), .integer(count.requests), .integer(count.errors))
+                }
+            }
+        }
+    }
+
+    /// New's answers of a route from `sinceMinute` on, by every instance.
+    public func newAnswers(route: String, sinceMinute: Int64) async throws -> (requests: Int64, errors: Int64) {
+        try await database.withSession { session in
+            let row = try await session.run("""
+                SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT), CAST(COALESCE(SUM(errors), 0) AS BIGINT) FROM new_answers
+                WHERE route = ? AND minute >= ?
+                """, .text(route), .integer(sinceMinute)).first
+            return (row?[0].integer ?? 0, row?[1].integer ?? 0)
+        }
+    }
+
+    // MARK: - Notifications
+
+    /// Whether this store announces flag changes (PostgreSQL) or must be polled (SQLite).
+    public var announcesChanges: Bool { database.dialect == .postgres }
+
+    /// Calls `onVersion` with each flag version announced, until cancelled or the connection fails (which throws).
+    /// `onListening` is called once the listener is in place.
+    public func listenForFlagChanges(onListening: @escaping @Sendable () async -> Void,
+                                     onVersion: @escaping @Sendable (Int64) async -> Void) async throws {
+        guard let postgres = database as? PostgresDatabase else { return }
+        try await postgres.listen(channel: Store.flagChannel, onListening: onListening) { payload in
+            if let version = Int64(payload) { await onVersion(version) }
+        }
+    }
+}
