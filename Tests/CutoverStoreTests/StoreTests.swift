@@ -43,7 +43,7 @@ struct StoreTests {
     func schemaIsMigratedAtOpenAndAgainIsHarmless(kind: StoreKind) async throws {
         let (store, cleanup) = try await kind.open()
         defer { cleanup() }
-        #expect(try await store.schemaVersion() == 2)
+        #expect(try await store.schemaVersion() == 3)
         await store.close()
     }
 

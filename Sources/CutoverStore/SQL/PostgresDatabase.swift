@@ -29,8 +29,14 @@ final class PostgresDatabase: SQLDatabase {
 
     func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
         try await withTimeout {
-            try await self.client.withTransaction(logger: self.logger) { connection in
-                try await body(Session(connection: connection, logger: self.logger))
+            do {
+                return try await self.client.withTransaction(logger: self.logger) { connection in
+                    try await body(Session(connection: connection, logger: self.logger))
+                }
+            } catch let error as PostgresTransactionError {
+                // The body's own error (a lost compare-and-set…) is what callers act on.
+                if let closureError = error.closureError, error.rollbackError == nil { throw closureError }
+                throw error
             }
         }
     }
