@@ -58,6 +58,8 @@ struct OpenAPITests {
                         resolved = resolved.replacingOccurrences(of: "{\(parameter["name"]!)}", with: "\(parameter["example"]!)")
                     }
                     let target = resolved + (query.isEmpty ? "" : "?" + query)
+                    let requestBody = ((operation["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any]
+                    let body = try requestBody?["example"].map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) } ?? ""
                     let open = (operation["security"] as? [Any])?.isEmpty == true
                     let responses = operation["responses"] as! [String: Any]
 
@@ -65,7 +67,7 @@ struct OpenAPITests {
                         let refused = try await Self.call(port, method, target, token: nil)
                         #expect(refused.status == 401 && responses["401"] != nil, "\(method) \(target) without a token")
                     }
-                    let response = try await Self.call(port, method, target, token: DiffsAPITests.operatorSecret)
+                    let response = try await Self.call(port, method, target, token: DiffsAPITests.operatorSecret, body: body)
                     #expect(response.status == 200, "\(method) \(target): \(response.text)")
                     let documented = try #require(responses["200"] as? [String: Any])
                     let content = try #require(documented["content"] as? [String: Any])
@@ -84,10 +86,10 @@ struct OpenAPITests {
         await store.close()
     }
 
-    static func call(_ port: Int, _ method: String, _ target: String, token: String?) async throws -> TestResponse {
+    static func call(_ port: Int, _ method: String, _ target: String, token: String?, body: String = "") async throws -> TestResponse {
         let client = try await TestConnection.connect(port: port)
         let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-        try await client.send("\(method.uppercased()) \(target) HTTP/1.1\r\nHost: admin\r\n\(authorization)Content-Length: 0\r\n\r\n")
+        try await client.send("\(method.uppercased()) \(target) HTTP/1.1\r\nHost: admin\r\n\(authorization)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
         let response = try await client.response()
         await client.close()
         return response
