@@ -81,7 +81,8 @@ struct AdminClient: Sendable {
     }
 
     /// Calls `method path?query` and decodes the JSON answer; also returns its text.
-    func call<T: Decodable>(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], as type: T.Type) async throws
+    func call<T: Decodable>(_ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: Data? = nil,
+                            as type: T.Type) async throws
         -> (value: T, text: String)
     {
         var components = URLComponents(string: base + path)!
@@ -94,6 +95,10 @@ struct AdminClient: Sendable {
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
