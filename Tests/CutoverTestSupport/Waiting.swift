@@ -14,3 +14,12 @@ public func waitUntil(timeout: Duration = .seconds(10), _ what: String, _ condit
         try await Task.sleep(for: .milliseconds(1))
     }
 }
+
+/// Polls an asynchronous `condition` every 50 ms until it holds, failing after `timeout`.
+public func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}
