@@ -42,6 +42,26 @@ struct DemoTests {
         #expect(output.range(of: #"Review: http://127\.0\.0\.1:\d+/review \(token: demo-viewer-token\)"#, options: .regularExpression) != nil)
         #expect(output.contains("/healthz"))
         #expect(output.contains("/metrics"))
+
+        // The gray act: the gate refuses on the real difference, the forced move splits by ID and merges the list.
+        #expect(output.contains("-> 409: route 'order-by-id' cannot move from shadow to gray: diff rate 16.667% in the last 10m; at most 1.0% allowed"),
+                "\(output)")
+        #expect(output.contains("GET /orders/7                  -> 200 from old"))
+        #expect(output.range(of: #"POST /orders +-> 201 from new +\(creates go to new: order 10000\d\d\)"#, options: .regularExpression) != nil)
+        #expect(output.range(of: #"GET /orders/10000\d\d +-> 200 from new"#, options: .regularExpression) != nil)
+        #expect(output.range(of: #"merged from old and new: ids \[10000\d\d, 90, 89, 88\]"#, options: .regularExpression) != nil, "\(output)")
+        #expect(output.contains("next page: ids [87, 86, 85, 84]"))
+    }
+
+    @Test func aSecondDemoRunStartsAgainFromShadow() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        for _ in 0..<2 {
+            let result = try await CutoverProcess.run(["demo", "--once", "--free-ports", "--requests", "50"], in: folder.path)
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            #expect(result.stdout.contains("Answered by a backend other than the route's phase names: 0."), "\(result.stdout)")
+            #expect(result.stdout.contains("all three routes are in gray"))
+        }
     }
 
     @Test func demoSaysWhatToDoWhenItsConfigurationIsMissing() async throws {

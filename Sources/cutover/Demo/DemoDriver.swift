@@ -37,8 +37,9 @@ final class DemoDriver: Service, Sendable {
             print("Cutover demo: \(services); gateway at \(gatewayURL)")
             print("Routes: " + config.routes.map { "\($0.name) (\($0.phase.rawValue))" }.joined(separator: ", "))
             print("")
-            // Every run reports on its own traffic.
+            // Every run reports on its own traffic, and starts from the configured phases.
             try await gateway.store.current?.clearDiffs(route: nil)
+            try await resetPhases()
             let traffic = DemoTraffic(gateway: gatewayURL, routing: RoutingTable(config: config), requests: requests, concurrency: concurrency)
             let exchanges = try await traffic.run(client: client)
             let report = DemoReport(exchanges)
@@ -69,6 +70,11 @@ final class DemoDriver: Service, Sendable {
                 print("        CUTOVER_TOKEN=demo-viewer-token cutover diffs show --admin \(adminURL) --route order-by-id --field /total")
                 print("        curl -s -H 'Authorization: Bearer demo-viewer-token' \(adminURL)/api/v1/diffs/summary")
             }
+            if config.routes.contains(where: { $0.id != nil || $0.aggregate != nil }) {
+                let lines = try await DemoGray(gateway: gatewayURL, admin: adminURL, client: client).run()
+                print(lines.joined(separator: "\n"))
+                print("")
+            }
             print("Admin:  \(adminURL)/healthz  \(adminURL)/metrics")
             print("Try:    curl -s \(gatewayURL)/orders/7    curl -s '\(gatewayURL)/orders?limit=3'")
         } catch {
@@ -79,6 +85,18 @@ final class DemoDriver: Service, Sendable {
         print("Serving until Ctrl-C (use --once to exit after the report).")
         FileHandleWriter.flushStandardOutput()
         try? await gracefulShutdown()
+    }
+
+    /// Moves every route the store has elsewhere back to its configured phase (a previous run left it in gray).
+    func resetPhases() async throws {
+        guard let store = gateway.store.current else { return }
+        let control = RouteControl(store: store, config: config)
+        let stored = try await store.flagSet()
+        for route in config.routes where stored.routes[route.name].map({ $0.phase != route.phase || $0.newIDsFrom != nil }) == true {
+            _ = try await control.changePhase(route: route.name, to: route.phase, reason: "demo: start over", force: true,
+                                              abandonNewIDs: true, actor: "demo")
+        }
+        await gateway.flagSync.refresh()
     }
 
     /// Waits (at most 15 s, or 3 s without progress) until the comparator has compared
