@@ -24,11 +24,6 @@ while [ $# -gt 0 ]; do
 done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-for bin in /usr/lib/postgresql/*/bin; do [ -d "$bin" ] && PATH="$PATH:$bin"; done
-if ! command -v initdb >/dev/null || ! command -v psql >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq postgresql postgresql-client >/dev/null
-  for bin in /usr/lib/postgresql/*/bin; do [ -d "$bin" ] && PATH="$PATH:$bin"; done
-fi
 VENV="$ROOT/.build-bench/data-diff"
 if [ ! -x "$VENV/bin/data-diff" ]; then
   python3 -m venv "$VENV"
@@ -42,24 +37,7 @@ fi
 BIN=${CUTOVER_BIN:-$ROOT/.build/release/cutover}
 [ -x "$BIN" ] || (cd "$ROOT" && swift build -c release --product cutover)
 
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
-  chown postgres "$WORK"
-  AS_PG=(runuser -u postgres --)
-fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-cleanup() {
-  "${AS_PG[@]}" pg_ctl -D "$WORK/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-"${AS_PG[@]}" initdb -D "$WORK/data" -A trust -U postgres --no-sync -E UTF8 >/dev/null
-"${AS_PG[@]}" pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w start \
-  -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB -c max_wal_size=8GB" >/dev/null
-PSQL=(psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres)
+. "$ROOT/Benchmarks/pg-cluster.sh"
 
 echo "PostgreSQL $("${PSQL[@]}" -At -c 'SHOW server_version') on 127.0.0.1:$PORT, $(nproc) cores; data-diff $("$VENV/bin/data-diff" --version 2>&1 | tail -1)"
 declare -a SUMMARY

@@ -124,6 +124,34 @@ struct GrayProxyTests {
         await new.stop()
     }
 
+    @Test func grayReadsAreComparedWithTheOtherSideOnASample() async throws {
+        let old = try await Self.namedBackend("old"), new = try await Self.namedBackend("new")
+        let routes = Self.idRoutes.replacingOccurrences(of: "gray: { threshold: 1000 }\n  - name: by-query",
+                                                        with: "gray: { threshold: 1000, compare_sample: 1 }\n  - name: by-query")
+        #expect(routes.contains("compare_sample: 1"))
+        let gateway = try await TestGateway.start(gatewayConfig(old: "http://127.0.0.1:\(old.port)", new: "http://127.0.0.1:\(new.port)",
+                                                                routes: routes))
+        func bodySide(_ answer: CapturedAnswer) -> String? {
+            (try? JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView)) as? [String: Any])?["side"] as? String
+        }
+        // New answers the client; old's answer is read too, and the pair keeps each side in its place.
+        #expect(side(try await send(gateway.port, "GET /orders/5000 HTTP/1.1\r\nHost: x\r\n\r\n")) == "new")
+        let fromNew = try await gateway.nextPair()
+        #expect(bodySide(fromNew.old) == "old")
+        #expect(fromNew.new.answer.flatMap(bodySide) == "new")
+        #expect(side(try await send(gateway.port, "GET /orders/5 HTTP/1.1\r\nHost: x\r\n\r\n")) == "old")
+        let fromOld = try await gateway.nextPair()
+        #expect(bodySide(fromOld.old) == "old")
+        #expect(fromOld.new.answer.flatMap(bodySide) == "new")
+        // The copy is marked as such; writes are never copied.
+        #expect(try await old.waitForRequests(1).first?.value("X-Cutover-Shadow") == "1")
+        _ = try await send(gateway.port, "PUT /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n{\"order\":{}}x")
+        #expect(gateway.server.diffQueue.depth == 0)
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
     // MARK: - List aggregation
 
     /// A backend paging `ids` (sorted descending) by `limit` and `cursor` (the last ID it returned).

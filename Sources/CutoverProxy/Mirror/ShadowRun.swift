@@ -30,6 +30,8 @@ final class ShadowRun: MirrorOwner {
     /// With `after-primary`: the body, kept until old has answered.
     private var heldBody: [ByteBuffer] = []
     private var requestComplete = false
+    /// A gray read comparison where new answered the client: the captured answer is new's and the copy goes to old.
+    var swapped = false
     /// When the copy to new was sent.
     private var mirrorStarted = NIODeadline.now()
 
@@ -186,8 +188,10 @@ final class ShadowRun: MirrorOwner {
             newOutcome = outcome
             mirror = nil
             // New's answers in shadow count toward its error rate (the gates read them).
-            let error = outcome.answer.map { $0.status >= 500 } ?? true
-            loop.signals.newAnswer(route: route, error: error, latency: .nanoseconds((loop.eventLoop.now - mirrorStarted).nanoseconds))
+            if !swapped {
+                let error = outcome.answer.map { $0.status >= 500 } ?? true
+                loop.signals.newAnswer(route: route, error: error, latency: .nanoseconds((loop.eventLoop.now - mirrorStarted).nanoseconds))
+            }
         case .noise:
             noiseOutcome = outcome
             noise = nil
@@ -200,6 +204,16 @@ final class ShadowRun: MirrorOwner {
     private func completeIfReady() {
         guard oldDone, !abandoned, let newOutcome, !noiseAsked || noiseOutcome != nil else { return }
         abandoned = true
+        if swapped {
+            // The client's answer came from new; the copy's from old.
+            guard let oldAnswer = newOutcome.answer else {
+                loop.comparatorMetrics.skipped(route: route, reason: "old_failed")
+                return
+            }
+            loop.diffQueue.offer(ShadowPair(route: route, rules: rules, requestID: requestID, requestHead: requestHead, old: oldAnswer,
+                                            new: .answered(old.answer), noise: nil))
+            return
+        }
         let pair = ShadowPair(route: route, rules: rules, requestID: requestID, requestHead: requestHead, old: old.answer,
                               new: newOutcome, noise: noiseOutcome?.answer)
         loop.diffQueue.offer(pair)

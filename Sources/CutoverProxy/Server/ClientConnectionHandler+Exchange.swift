@@ -145,6 +145,10 @@ extension ClientConnectionHandler {
         requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
         pool = loop.pools[decision.backend]
         if let route = decision.route { prepareEvidence(route: route) }
+        if let route = decision.route, decision.mirror == nil, let other = grayComparisonBackend(head, route: route) {
+            startShadow(head, route: route, mirror: other, noise: nil, targetOverride: targetOverride, hostOverride: hostOverride,
+                        sample: loop.flags[route].compareSample, swapped: decision.side == .new)
+        }
         if let mirror = decision.mirror, let route = decision.route {
             startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: targetOverride, hostOverride: hostOverride)
             // Body bytes held while the ID was read reach the copies too.
@@ -162,8 +166,14 @@ extension ClientConnectionHandler {
     }
 
     /// Starts the copies of a request of a route in phase shadow, unless the route's settings skip it.
-    func startShadow(_ head: RequestHead, route: Int, mirror: Int, noise: Int?, targetOverride: String?, hostOverride: String?) {
-        let (settings, timeout) = runtime.shadow[route]
+    /// `sample` overrides the route's shadow sample; `swapped` marks a gray read comparison where new answers the client.
+    func startShadow(_ head: RequestHead, route: Int, mirror: Int, noise: Int?, targetOverride: String?, hostOverride: String?,
+                     sample: Double? = nil, swapped: Bool = false) {
+        var (settings, timeout) = runtime.shadow[route]
+        if let sample {
+            settings.sample = sample
+            settings.order = .parallel
+        }
         let routeName = runtime.routeNames[route]
         let requestID = currentRequestID()
         var length: Int?
@@ -194,6 +204,7 @@ extension ClientConnectionHandler {
                             requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: chunkedRequest,
                             mirrorPool: loop.mirrorPools[mirror], noisePool: safe ? noise.map { loop.mirrorPools[$0] } : nil,
                             makeHead: headFor(mirrorTarget), makeNoiseHead: noiseTarget.map(headFor))
+        run.swapped = swapped
         shadowRun = run
         run.start(now: startTime)
     }

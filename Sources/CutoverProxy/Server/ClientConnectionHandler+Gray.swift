@@ -125,6 +125,17 @@ extension ClientConnectionHandler {
         finishExchange(close: close)
     }
 
+    /// In `gray` and `drain`, the backend of the side that did not answer, when the route read-compares
+    /// (`gray.compare_sample`) and the request is a read routed by its ID.
+    func grayComparisonBackend(_ head: RequestHead, route: Int) -> Int? {
+        let flags = loop.flags[route]
+        guard flags.phase == .gray || flags.phase == .drain, flags.compareSample > 0, !decision.missingID, !decision.aggregate,
+              head.method == .get || head.method == .head, runtime.config.routes[route].id != nil else { return nil }
+        let compiled = runtime.config.routes[route]
+        let other = decision.side == .old ? compiled.newBackend : compiled.oldBackend
+        return runtime.config.backends.firstIndex { $0.name == other }
+    }
+
     // MARK: - Evidence
 
     /// Starts keeping the answer's body when the route names where IDs are in it.

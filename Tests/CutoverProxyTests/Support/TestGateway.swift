@@ -63,6 +63,8 @@ final class TestGateway: Sendable {
             group.addTask { await self.server.diffQueue.next() }
             group.addTask {
                 try await Task.sleep(for: timeout)
+                // The queue's wait ignores cancellation: closing the queue ends it, so the test fails instead of hanging.
+                self.server.diffQueue.close()
                 return nil
             }
             defer { group.cancelAll() }
