@@ -180,12 +180,13 @@ for port, text in outputs.items():
         errors += int(non2xx.group(1))
     rate = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
     print(f"wrk through instance on {port}: {rate} requests/s")
-describe("flip applied by all 3 instances, under load", loaded)
+p99_loaded = describe("flip applied by all 3 instances, under load", loaded)
 print(f"under load: {len(loaded)} flips; wrk completed {completed} requests, errors {errors}; "
       f"backends received {received} (at least as many: requests cut at wrk's end still arrive)")
 print(f"probes after each flip: {probes}, answered by the wrong side: {wrong}")
 lost = max(0, completed - received)
-print(f"RESULT: p99 {p99:.1f} ms (target <= 100 ms: {'met' if p99 <= 100 else 'NOT met'}); "
+worst = max(p99, p99_loaded)
+print(f"RESULT: p99 {p99:.1f} ms idle, {p99_loaded:.1f} ms under load (target <= 100 ms: {'met' if worst <= 100 else 'NOT met'}); "
       f"lost {lost}, errors {errors}, wrong side {wrong}")
 sys.exit(0 if lost == 0 and errors == 0 and wrong == 0 else 1)
 PY

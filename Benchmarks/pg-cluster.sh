@@ -18,7 +18,7 @@ fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 pg_cluster_cleanup() {
   "${AS_PG[@]}" pg_ctl -D "$WORK/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap pg_cluster_cleanup EXIT
 "${AS_PG[@]}" initdb -D "$WORK/data" -A trust -U postgres --no-sync -E UTF8 >/dev/null
