@@ -1,7 +1,10 @@
 import CutoverCore
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import NIOCore
 import Prometheus
 
@@ -29,6 +32,21 @@ public struct HealthReport: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case status, version, routes, backends
         case uptimeSeconds = "uptime_seconds"
+    }
+}
+
+extension AdminServer {
+    /// The admin listener's TLS: its certificate, and with a client CA, client certificates required and checked
+    /// against that CA (no host name check: clients are not named by address).
+    static func tlsConfiguration(_ tls: AdminTLS) throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificateFile).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)))
+        if let clientCA = tls.clientCAFile {
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.trustRoots = .file(clientCA)
+        }
+        return configuration
     }
 }
 
@@ -61,16 +79,19 @@ public enum AdminServer {
     }
 
     /// Builds the admin application, a `Service` to run in the gateway's service group.
-    /// `onListening` receives the bound address (useful with port 0).
+    /// `onListening` receives the bound address (useful with port 0). Throws when the TLS files cannot be loaded.
     public static func makeApplication(settings: AdminSettings,
                                        registry: PrometheusCollectorRegistry,
                                        environment: AdminEnvironment,
                                        eventLoopGroup: any EventLoopGroup,
                                        logger: Logger,
-                                       onListening: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) -> some ApplicationProtocol {
+                                       onListening: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = makeRouter(registry: registry, environment: environment)
+        var server: HTTPServerBuilder = .http1()
+        if let tls = settings.tls { server = try .tls(.http1(), tlsConfiguration: try tlsConfiguration(tls)) }
         return Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname(settings.listen.host, port: settings.listen.port), serverName: "cutover-admin"),
             onServerRunning: { channel in
                 if let address = channel.localAddress { await onListening(address) }

@@ -77,7 +77,7 @@ final class Gateway: Sendable {
 
     /// The services that make up the running gateway, in start order (they stop in reverse:
     /// the proxy drains and closes the comparator's queue, the comparator flushes, the store closes).
-    func services() -> [any Service] {
+    func services() throws -> [any Service] {
         let config = proxy.config
         let proxy = self.proxy
         let started = self.started
@@ -95,10 +95,10 @@ final class Gateway: Sendable {
             },
             refreshFlags: { await flagSync.refresh() },
             flushSignals: { await flagSync.flushSignals() })
-        let admin = AdminServer.makeApplication(
+        let admin = try AdminServer.makeApplication(
             settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger,
             onListening: { [logger] address in
-                logger.info("admin listening on http://\(ProxyServer.hostPort(address))")
+                logger.info("admin listening on \(config.admin.tls == nil ? "http" : "https")://\(ProxyServer.hostPort(address))")
                 adminAddress.succeed(address)
             }
         )
@@ -114,7 +114,7 @@ final class Gateway: Sendable {
 
     /// Runs the gateway until SIGTERM or SIGINT (or the group is told to stop), then drains.
     func run(extraServices: [any Service] = [], extraConfigurations: [ServiceGroupConfiguration.ServiceConfiguration] = []) async throws {
-        var configurations = services().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+        var configurations = try services().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         configurations += extraServices.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         configurations += extraConfigurations
         var groupConfiguration = ServiceGroupConfiguration(services: configurations, logger: logger)

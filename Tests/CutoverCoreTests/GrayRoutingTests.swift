@@ -132,6 +132,17 @@ struct GrayRoutingTests {
         #expect(error.issues[1].message == "route 'b' has no gray.threshold, so phase gray cannot split by ID")
     }
 
+    @Test func adminTLSFilesMustExist() {
+        let result = ConfigLoader.load(yaml: """
+            listen: "127.0.0.1:8080"
+            admin: { listen: "127.0.0.1:9090", tls: { cert: /nonexistent/admin.pem, client_ca: /nonexistent/ca.pem } }
+            backends: { old: { url: "http://127.0.0.1:9001" } }
+            """)
+        guard case .failure(let error) = result else { Issue.record("loaded"); return }
+        #expect(error.issues.map(\.path.description) == ["admin.tls.key", "admin.tls.cert", "admin.tls.client_ca"])
+        #expect(error.issues[1].message.contains("does not exist"), "\(error.issues[1])")
+    }
+
     static func page(_ keys: [Int]) -> [(key: ListMerge.Key, text: String)] {
         keys.map { (ListMerge.Key.number(Double($0), text: String($0)), #"{"id":\#($0)}"#) }
     }

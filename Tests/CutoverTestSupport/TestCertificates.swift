@@ -21,6 +21,16 @@ public struct TestCertificates: Sendable {
         return TestCertificates(directory: directory)
     }
 
+    /// A client certificate the same CA issues (for mutual TLS): its certificate and key files.
+    public func issueClient(named name: String) throws -> (certificate: String, key: String) {
+        try "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n".write(toFile: directory + "/client-ext.cnf", atomically: true, encoding: .utf8)
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try Self.run(["req"] + ec + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"], in: directory)
+        try Self.run(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                      "-out", "\(name).pem", "-days", "3650", "-extfile", "client-ext.cnf"], in: directory)
+        return (directory + "/\(name).pem", directory + "/\(name).key")
+    }
+
     /// Removes the folder.
     public func remove() {
         try? FileManager.default.removeItem(atPath: directory)

@@ -135,3 +135,51 @@ extension ServeTests {
         await hook.stop()
     }
 }
+
+extension ServeTests {
+    @Test func theAdminListenerCanRequireClientCertificates() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let client = try certificates.issueClient(named: "operator")
+        let stranger = try TestCertificates.make()
+        defer { stranger.remove() }
+        let foreign = try stranger.issueClient(named: "stranger")
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = try folder.write("cutover.yaml", """
+            listen: "127.0.0.1:0"
+            admin:
+              listen: "127.0.0.1:0"
+              tokens: [{ name: ops, role: operator, sha256: "\(TokenAuthenticator.digest(Self.operatorToken))" }]
+              tls: { cert: "\(certificates.certificateFile)", key: "\(certificates.keyFile)", client_ca: "\(certificates.caFile)" }
+            store: "sqlite:\(folder.path)/cutover.db"
+            backends: { old: { url: "http://127.0.0.1:9" }, new: { url: "http://127.0.0.1:9" } }
+            routes: [{ name: orders, match: { prefix: /orders }, phase: old }]
+            """)
+        let process = try CutoverProcess(["serve", "--config", file])
+        defer { process.terminate() }
+        let admin = try #require(CutoverProcess.port(in: try await process.waitFor("admin listening on https://")))
+        let url = "https://127.0.0.1:\(admin)"
+        let environment = ["CUTOVER_TOKEN": Self.operatorToken]
+        let trusted = try await CutoverProcess.run(["routes", "--admin", url, "--ca-file", certificates.caFile,
+                                                    "--cert-file", client.certificate, "--key-file", client.key], environment: environment)
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(trusted.stdout.contains("orders"))
+        // No client certificate, or one another CA issued: the handshake fails before any request.
+        let anonymous = try await CutoverProcess.run(["routes", "--admin", url, "--ca-file", certificates.caFile], environment: environment)
+        #expect(anonymous.status == 1)
+        #expect(anonymous.stderr.contains("cannot reach the admin API"), "\(anonymous.stderr)")
+        let untrusted = try await CutoverProcess.run(["routes", "--admin", url, "--ca-file", certificates.caFile,
+                                                      "--cert-file", foreign.certificate, "--key-file", foreign.key], environment: environment)
+        #expect(untrusted.status == 1)
+        // Plain HTTP is not answered as HTTP.
+        let plain = try await CutoverProcess.run(["routes", "--admin", "http://127.0.0.1:\(admin)"], environment: environment)
+        #expect(plain.status == 1)
+        // The certificate does not replace the token.
+        let tokenless = try await CutoverProcess.run(["routes", "--admin", url, "--ca-file", certificates.caFile,
+                                                      "--cert-file", client.certificate, "--key-file", client.key],
+                                                     environment: ["CUTOVER_TOKEN": "wrong"])
+        #expect(tokenless.status == 1)
+        #expect(tokenless.stderr.contains("answered 401"))
+    }
+}

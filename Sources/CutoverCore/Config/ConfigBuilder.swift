@@ -141,7 +141,7 @@ final class ConfigBuilder {
     }
 
     func admin(_ node: Node, at path: ConfigPath) -> AdminSettings? {
-        guard let admin = reader.mapping(node, at: path, keys: ["listen", "tokens"]) else { return nil }
+        guard let admin = reader.mapping(node, at: path, keys: ["listen", "tokens", "tls"]) else { return nil }
         let listen = required(admin, "listen").flatMap { address($0, at: admin.path("listen")) }
         var tokens: [AdminToken] = []
         var names: Set<String> = []
@@ -171,8 +171,15 @@ final class ConfigBuilder {
                 if let name, let role, let digest { tokens.append(AdminToken(name: name, role: role, sha256: digest)) }
             }
         }
+        var tlsSettings: AdminTLS?
+        if let node = admin["tls"], let tls = reader.mapping(node, at: admin.path("tls"), keys: ["cert", "key", "client_ca"]) {
+            let cert = required(tls, "cert").flatMap { file($0, at: tls.path("cert"), what: "certificate file") }
+            let key = required(tls, "key").flatMap { file($0, at: tls.path("key"), what: "key file") }
+            let clientCA = tls["client_ca"].flatMap { file($0, at: tls.path("client_ca"), what: "client CA file") }
+            if let cert, let key { tlsSettings = AdminTLS(certificateFile: cert, keyFile: key, clientCAFile: clientCA) }
+        }
         guard let listen else { return nil }
-        return AdminSettings(listen: listen, tokens: tokens)
+        return AdminSettings(listen: listen, tokens: tokens, tls: tlsSettings)
     }
 
     static let backendKeys = ["url", "pool_size", "connect_timeout", "response_timeout", "host_header", "tls"]

@@ -146,11 +146,31 @@ public struct AdminSettings: Sendable, Hashable {
     public var listen: ListenAddress
     /// Bearer tokens allowed to call `/api/v1/`.
     public var tokens: [AdminToken]
+    /// TLS for the admin listener, optionally requiring client certificates.
+    public var tls: AdminTLS?
 
     /// Creates admin settings.
-    public init(listen: ListenAddress, tokens: [AdminToken]) {
+    public init(listen: ListenAddress, tokens: [AdminToken], tls: AdminTLS? = nil) {
         self.listen = listen
         self.tokens = tokens
+        self.tls = tls
+    }
+}
+
+/// TLS on the admin listener. With a client CA, a client must present a certificate
+/// that CA issued (mutual TLS) before any request, in addition to its bearer token.
+public struct AdminTLS: Sendable, Hashable {
+    /// PEM file with the listener's certificate chain.
+    public var certificateFile: String
+    /// PEM file with its private key.
+    public var keyFile: String
+    /// PEM file with the CAs whose client certificates are accepted; nil: no client certificate asked.
+    public var clientCAFile: String?
+
+    public init(certificateFile: String, keyFile: String, clientCAFile: String?) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+        self.clientCAFile = clientCAFile
     }
 }
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// A client of a running gateway's admin API, with a bearer token.
 struct AdminClient: Sendable {
@@ -57,19 +58,19 @@ struct AdminClient: Sendable {
 
     /// A client for one command: a refused connection fails at once (a command line
     /// is answered, not retried for half a minute), a silent host after 5 s.
-    init(base: String, token: String) {
+    init(base: String, token: String, tls: TLSConfiguration? = nil) {
         var base = base
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base
         self.token = token
-        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(30)))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls, timeout: .init(connect: .seconds(5), read: .seconds(30)))
         configuration.connectionPool.retryConnectionEstablishment = false
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     /// Runs `body` with a client and shuts the client down after.
-    static func with<T>(base: String, token: String, _ body: (AdminClient) async throws -> T) async throws -> T {
-        let client = AdminClient(base: base, token: token)
+    static func with<T>(base: String, token: String, tls: TLSConfiguration? = nil, _ body: (AdminClient) async throws -> T) async throws -> T {
+        let client = AdminClient(base: base, token: token, tls: tls)
         do {
             let result = try await body(client)
             try? await client.client.shutdown()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CutoverAdmin
 import Foundation
+import NIOSSL
 
 /// `cutover diffs`: the comparator's report from a running gateway.
 struct DiffsCommand: AsyncParsableCommand {
@@ -20,8 +21,33 @@ struct AdminOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the API's JSON answer instead of a table.")
     var json = false
 
+    @Option(name: .customLong("ca-file"), help: "With an https:// admin listener: the CA (PEM) its certificate is checked against.")
+    var caFile: String?
+
+    @Option(name: .customLong("cert-file"), help: "A client certificate (PEM) for an admin listener that asks for one.")
+    var certFile: String?
+
+    @Option(name: .customLong("key-file"), help: "The client certificate's private key (PEM).")
+    var keyFile: String?
+
     func validate() throws {
         if let problem = AdminClient.validate(base: admin) { throw ValidationError(problem) }
+        if (certFile == nil) != (keyFile == nil) { throw ValidationError("--cert-file and --key-file go together") }
+        for (flag, file) in [("--ca-file", caFile), ("--cert-file", certFile), ("--key-file", keyFile)] {
+            if let file, !FileManager.default.fileExists(atPath: file) { throw ValidationError("\(flag) '\(file)' does not exist") }
+        }
+    }
+
+    /// The client's TLS settings from the options (nil: the defaults).
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        guard caFile != nil || certFile != nil else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        if let certFile, let keyFile {
+            configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certFile).map { .certificate($0) }
+            configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+        }
+        return configuration
     }
 
     /// Runs `body` with a client holding the token from CUTOVER_TOKEN (exit 2 when it is not set);
@@ -31,8 +57,15 @@ struct AdminOptions: ParsableArguments {
             printError("cutover \(command): set CUTOVER_TOKEN to an admin token (one listed under admin.tokens in the gateway's configuration)")
             throw ExitCode(2)
         }
+        let tls: TLSConfiguration?
         do {
-            return try await AdminClient.with(base: admin, token: token, body)
+            tls = try tlsConfiguration()
+        } catch {
+            printError("cutover \(command): cannot load the TLS files: \(error)")
+            throw ExitCode(2)
+        }
+        do {
+            return try await AdminClient.with(base: admin, token: token, tls: tls, body)
         } catch let failure as AdminClient.Failure {
             printError("cutover \(command): \(failure)")
             throw ExitCode(1)

@@ -13,7 +13,7 @@ func withAdmin(registry: PrometheusCollectorRegistry = PrometheusCollectorRegist
     let bound = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: SocketAddress.self)
     var logger = Logger(label: "admin-test")
     logger.logLevel = .critical
-    let app = AdminServer.makeApplication(
+    let app = try AdminServer.makeApplication(
         settings: settings, registry: registry, environment: environment, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
         logger: logger, onListening: { bound.succeed($0) })
     let group = ServiceGroup(services: [app], logger: logger)
