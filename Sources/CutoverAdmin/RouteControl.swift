@@ -88,7 +88,9 @@ public struct RouteControl: Sendable {
             if abandonNewIDs {
                 after.newIDsFrom = nil
             } else {
-                let maxNew = try await store.maxIDs()[name]?[.new]
+                // New's IDs may have been seen on another route (the create route rather than this one): the
+                // highest any route saw from new counts, which errs on the side of keeping data with new.
+                let maxNew = try await store.maxIDs().values.compactMap { $0[.new] }.max()
                 let newCreated = route.maxIDSeen == nil || (maxNew.map { $0 >= threshold } ?? false)
                 after.newIDsFrom = newCreated ? threshold : nil
             }
@@ -127,13 +129,14 @@ public struct RouteControl: Sendable {
         }
         var gates: [GateResult] = []
         if before.phase >= .gray, let threshold = after.threshold, threshold != before.threshold {
-            let ids = try await store.maxIDs()[name] ?? [:]
+            let all = try await store.maxIDs()
+            let ids = all[name] ?? [:]
             if let maxOld = ids[.old] {
                 gates.append(GateResult(gate: "threshold", passed: maxOld < threshold, value: Double(maxOld), limit: Double(threshold),
                                         message: maxOld < threshold ? "highest ID seen from old is \(maxOld), below \(threshold)"
                                             : "old already answered ID \(maxOld), at or above the new threshold \(threshold)"))
             }
-            if let maxNew = ids[.new], let current = before.threshold, threshold > current {
+            if let maxNew = all.values.compactMap({ $0[.new] }).max(), let current = before.threshold, threshold > current {
                 gates.append(GateResult(gate: "new_ids", passed: maxNew < current || maxNew >= threshold, value: Double(maxNew), limit: Double(threshold),
                                         message: maxNew < current || maxNew >= threshold ? "no ID new created falls below \(threshold)"
                                             : "new created IDs up to \(maxNew), which the threshold \(threshold) would send back to old"))
@@ -220,6 +223,11 @@ public struct WaitOutcome: Codable, Sendable, Equatable {
     public var complete: Bool
     /// Live instances that had not applied it by the timeout.
     public var pending: [String]
+
+    public init(complete: Bool, pending: [String]) {
+        self.complete = complete
+        self.pending = pending
+    }
 }
 
 /// One route in `GET /api/v1/routes`.

@@ -209,7 +209,8 @@ struct RoutesAPITests {
             let clean = try JSONDecoder().decode(Change.self, from: Data(try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"shadow"}"#).body))
             #expect(clean.after.phase == .shadow && clean.after.newIDsFrom == nil)
             _ = try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"gray","force":true,"reason":"again"}"#)
-            try await store.recordMaxIDs(["orders": [.new: 1005]])
+            // New created order 1005 through another route (the create route): it counts.
+            try await store.recordMaxIDs(["order-list": [.new: 1005]])
             // Backward moves pass no gate, even with bad evidence, and keep new's IDs with new.
             try await store.recordNewAnswers(["orders": [Int64(Date().timeIntervalSince1970 / 60): (10, 10)]])
             let kept = try JSONDecoder().decode(Change.self, from: Data(try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"old","reason":"errors"}"#).body))
@@ -229,6 +230,34 @@ struct RoutesAPITests {
             let log = try JSONDecoder().decode(AuditResponse.self, from: Data(try await call(port, "GET", "/api/v1/audit?limit=3").body))
             #expect(log.entries.map(\.seq) == [7, 6, 5])
             #expect(log.chain.verified && log.chain.entries == 7)
+        }
+        await store.close()
+    }
+
+    @Test func waitingNamesTheInstancesThatHaveNotApplied() async throws {
+        let (store, cleanup) = try await Self.emptyStore()
+        defer { cleanup() }
+        // One instance keeps up, one is stuck at version 0 (alive, never applying), one is long gone.
+        try await store.heartbeat(instance: "stuck", address: "proxy 2", appliedVersion: 0, startedMs: 1)
+        try await store.heartbeat(instance: "gone", address: "proxy 3", appliedVersion: 0, startedMs: 1, now: Date().addingTimeInterval(-60))
+        let environment = AdminEnvironment(
+            config: { Self.config }, store: { store },
+            health: { HealthReport(status: "ok", version: CutoverVersion.current, routes: 3, backends: 2, uptimeSeconds: 1) },
+            refreshFlags: {
+                let version = try? await store.flagSet().version
+                try? await store.heartbeat(instance: "this", address: "proxy 1", appliedVersion: version ?? 0, startedMs: 1)
+                return version
+            })
+        try await withAdmin(environment: environment) { port in
+            let response = try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"old","wait":true,"wait_timeout":"200ms"}"#)
+            #expect(response.status == 200)
+            let change = try JSONDecoder().decode(PhaseChange.self, from: Data(response.body))
+            #expect(change.wait == WaitOutcome(complete: false, pending: ["stuck"]))
+            let listed = try JSONDecoder().decode(InstancesResponse.self, from: Data(try await call(port, "GET", "/api/v1/instances").body))
+            #expect(listed.version == 1)
+            #expect(listed.instances.map(\.id) == ["gone", "stuck", "this"])
+            #expect(listed.instances.map(\.live) == [false, true, true])
+            #expect(listed.instances.map(\.appliedVersion) == [0, 0, 1])
         }
         await store.close()
     }
