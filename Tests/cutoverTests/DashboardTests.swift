@@ -57,6 +57,8 @@ struct DashboardTests {
             routes:
               - { name: broken, match: { prefix: /broken }, phase: new }
               - { name: shadowed, match: { prefix: /shadowed }, phase: shadow }
+              - { name: by-id, match: { path: "/by-id/{id}" }, phase: gray, id: { from: path, name: id }, gray: { threshold: 10 } }
+              - { name: listed, match: { path: "/listed" }, phase: gray, aggregate: { array: /items, key: /id } }
             """)
         let process = try CutoverProcess(["serve", "--config", file])
         defer { process.terminate() }
@@ -64,7 +66,8 @@ struct DashboardTests {
         let admin = try #require(CutoverProcess.port(in: try await process.waitFor("admin listening on http://")))
         let client = try await TestConnection.connect(port: proxy)
         for request in ["GET /fine HTTP/1.1\r\nHost: a\r\n\r\n", "GET /broken HTTP/1.1\r\nHost: a\r\n\r\n",
-                        "GET /shadowed HTTP/1.1\r\nHost: a\r\n\r\n",
+                        "GET /shadowed HTTP/1.1\r\nHost: a\r\n\r\n", "GET /by-id/none HTTP/1.1\r\nHost: a\r\n\r\n",
+                        "GET /listed HTTP/1.1\r\nHost: a\r\n\r\n",
                         "GET http://elsewhere.example/ HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n"] {
             try await client.send(request)
             _ = try await client.response()

@@ -14,6 +14,7 @@ import NIOConcurrencyHelpers
 /// - `cutover_config_reloads_total{result}`: reloads applied or refused.
 /// - `cutover_missing_id_total{route}`: requests of an ID-routed route with no usable ID (sent per `on_missing`).
 /// - `cutover_aggregated_requests_total{route,result}`: list requests merged from both sides (`merged`, `partial`, `failed`).
+/// - `cutover_flag_version`: the switch-flag version this instance applies.
 public final class ProxyMetrics: Sendable {
     /// Metric names, shared with the admin API and the dashboard test.
     public enum Name {
@@ -26,9 +27,10 @@ public final class ProxyMetrics: Sendable {
         public static let configReloads = "cutover_config_reloads_total"
         public static let missingID = "cutover_missing_id_total"
         public static let aggregated = "cutover_aggregated_requests_total"
+        public static let flagVersion = "cutover_flag_version"
         /// Every name above.
         public static let all = [requests, requestDuration, upstreamErrors, rejectedRequests, clientConnections, upstreamConnections, configReloads,
-                                 missingID, aggregated]
+                                 missingID, aggregated, flagVersion]
     }
 
     let factory: any MetricsFactory
@@ -60,6 +62,11 @@ public final class ProxyMetrics: Sendable {
     /// Counts a merged list request.
     func aggregated(route: String, result: String) {
         Counter(label: Name.aggregated, dimensions: [("route", route), ("result", result)], factory: factory).increment()
+    }
+
+    /// Records the switch-flag version in force.
+    func flagVersion(_ version: Int64) {
+        Gauge(label: Name.flagVersion, dimensions: [], factory: factory).record(version)
     }
 
     /// Counts a configuration reload.

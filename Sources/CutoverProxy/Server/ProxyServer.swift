@@ -72,6 +72,7 @@ public final class ProxyServer: Sendable {
         for (_, bound) in contexts {
             try? await bound.eventLoop.submit { bound.value.apply(flagSet) }.get()
         }
+        metrics.flagVersion(flagSet.version)
     }
 
     /// The configuration in force.
