@@ -61,7 +61,7 @@ public struct RouteControl: Sendable {
     public func changePhase(route name: String, to phase: Phase, reason: String, force: Bool, abandonNewIDs: Bool,
                             actor: String, action: String = "phase") async throws -> PhaseChange {
         let route = try route(named: name)
-        if force, reason.trimmingCharacters(in: .whitespaces).isEmpty {
+        if force, reason.isEmpty {
             throw Refusal.badRequest("force needs a reason: the audit log keeps it")
         }
         let flagSet = try await store.flagSet()
@@ -76,8 +76,8 @@ public struct RouteControl: Sendable {
             let evidence = try await evidence(for: route)
             gates = Gates.evaluate(route: route, from: before.phase, to: phase, flags: before, evidence: evidence)
             let failed = gates.filter { !$0.passed }
-            // A phase the route cannot run in is refused even when forced.
-            if let impossible = failed.first(where: { $0.gate == "phase" }) { throw Refusal.badRequest(impossible.message) }
+            // A phase the route cannot run in (by its configuration) is refused even when forced.
+            if let impossible = failed.first(where: { $0.gate == "phase" }) { throw Refusal.gates(impossible.message, gates) }
             if !failed.isEmpty, !force {
                 throw Refusal.gates("route '\(name)' cannot move from \(before.phase.rawValue) to \(phase.rawValue): "
                                     + failed.map(\.message).joined(separator: "; "), gates)
@@ -108,7 +108,7 @@ public struct RouteControl: Sendable {
         let route = try route(named: name)
         let reason = patch.reason ?? ""
         let force = patch.force ?? false
-        if force, reason.trimmingCharacters(in: .whitespaces).isEmpty {
+        if force, reason.isEmpty {
             throw Refusal.badRequest("force needs a reason: the audit log keeps it")
         }
         let flagSet = try await store.flagSet()
@@ -116,7 +116,10 @@ public struct RouteControl: Sendable {
         var after = before
         if let threshold = patch.threshold {
             guard threshold > 0 else { throw Refusal.badRequest("threshold must be a positive integer, not \(threshold)") }
-            guard route.id != nil else { throw Refusal.badRequest("route '\(name)' has no id: a threshold means nothing to it") }
+            guard route.id != nil else {
+                let message = "route '\(name)' has no id: a threshold means nothing to it"
+                throw Refusal.gates(message, [GateResult(gate: "phase", passed: false, value: nil, limit: nil, message: message)])
+            }
             after.threshold = threshold
         }
         if let creates = patch.creates { after.creates = creates }

@@ -118,10 +118,10 @@ struct RoutesAPITests {
                 ("PUT", "/api/v1/routes/orders/phase", #"{"reason":"x"}"#, 400, "the body has no 'phase'"),
                 ("PUT", "/api/v1/routes/orders/phase", "not json", 400, "the body is not JSON"),
                 ("PUT", "/api/v1/routes/orders/phase", #"{"phase":"gray","force":true}"#, 400, "force needs a reason"),
-                ("PUT", "/api/v1/routes/plain/phase", #"{"phase":"gray","force":true,"reason":"x"}"#, 400, "route 'plain' has neither 'id' nor 'aggregate'"),
+                ("PUT", "/api/v1/routes/plain/phase", #"{"phase":"gray","force":true,"reason":"x"}"#, 409, "route 'plain' has neither 'id' nor 'aggregate'"),
                 ("PUT", "/api/v1/routes/orders/phase", #"{"phase":"old","wait":true,"wait_timeout":"forever"}"#, 400, "wait_timeout 'forever'"),
                 ("PATCH", "/api/v1/routes/orders", #"{"compare_sample":2}"#, 400, "compare_sample must be from 0 to 1"),
-                ("PATCH", "/api/v1/routes/plain", #"{"threshold":10}"#, 400, "route 'plain' has no id"),
+                ("PATCH", "/api/v1/routes/plain", #"{"threshold":10}"#, 409, "route 'plain' has no id"),
                 ("PATCH", "/api/v1/routes/orders", #"{"threshold":"ten"}"#, 400, "'threshold' has the wrong type"),
                 ("GET", "/api/v1/audit?limit=0", "", 400, "limit must be a whole number from 1 to 1000"),
             ]
