@@ -190,7 +190,7 @@ final class ShadowRun: MirrorOwner {
             // New's answers in shadow count toward its error rate (the gates read them).
             if !swapped {
                 let error = outcome.answer.map { $0.status >= 500 } ?? true
-                loop.signals.newAnswer(route: route, error: error, latency: .nanoseconds((loop.eventLoop.now - mirrorStarted).nanoseconds))
+                loop.newAnswer(route: route, error: error, latency: .nanoseconds((loop.eventLoop.now - mirrorStarted).nanoseconds))
             }
         case .noise:
             noiseOutcome = outcome

@@ -30,6 +30,10 @@ final class LoopContext {
     private(set) var flagSet: FlagSet?
     /// Each route's flags, in route order, for `runtime`.
     private(set) var flags: [RouteFlags]
+    /// New's answers gathered on this loop since the last hand-over to `signals` (one lock per hand-over, not per answer).
+    private var newAnswers: [String: RouteSignals.Second] = [:]
+    /// How long answers gather before they are handed over.
+    static let handOverDelay = TimeAmount.milliseconds(250)
 
     init(eventLoop: any EventLoop, runtime: RuntimeConfig, metrics: ProxyMetrics, backendMetrics: [ProxyMetrics.BackendMetrics],
          diffQueue: DiffQueue, comparatorMetrics: ComparatorMetrics, signals: RouteSignals, flagSet: FlagSet?) {
@@ -62,6 +66,21 @@ final class LoopContext {
         self.routeMetrics = Self.emptyMetricsCache(runtime)
         self.sweeper.tick = Self.tick(for: runtime)
         for pool in retired { pool.retire() }
+    }
+
+    /// New answered a request of `route`; handed to `signals` within ``handOverDelay``.
+    func newAnswer(route: String, error: Bool, latency: Duration) {
+        if newAnswers.isEmpty {
+            eventLoop.assumeIsolated().scheduleTask(in: Self.handOverDelay) { [self] in handOverNewAnswers() }
+        }
+        newAnswers[route, default: RouteSignals.Second()].add(error: error, latency: latency)
+    }
+
+    /// Hands the gathered answers to `signals`.
+    func handOverNewAnswers() {
+        guard !newAnswers.isEmpty else { return }
+        signals.add(newAnswers)
+        newAnswers.removeAll(keepingCapacity: true)
     }
 
     /// Switches new requests to another version of the switch flags.

@@ -12,6 +12,15 @@ public final class RouteSignals: Sendable {
         public var requests: Int64 = 0
         public var errors: Int64 = 0
         public var latencies = LatencyHistogram()
+
+        public init() {}
+
+        /// Counts one answer.
+        public mutating func add(error: Bool, latency: Duration) {
+            requests += 1
+            if error { errors += 1 }
+            latencies.record(latency)
+        }
     }
 
     /// New's answers over a window.
@@ -52,19 +61,29 @@ public final class RouteSignals: Sendable {
 
     /// New answered a request of `route` (error: a 5xx or no answer at all) after `latency`.
     public func newAnswer(route: String, error: Bool, latency: Duration, now: Date = Date()) {
+        var answers = Second()
+        answers.add(error: error, latency: latency)
+        add([route: answers], at: now)
+    }
+
+    /// Adds new's answers gathered per route (by an event loop) as answers of the second of `now`.
+    public func add(_ answers: [String: Second], at now: Date = Date()) {
         let second = Int64(now.timeIntervalSince1970)
         state.withLockedValue { state in
-            var bucket = state.seconds[route]?[second] ?? Second()
-            bucket.requests += 1
-            if error { bucket.errors += 1 }
-            bucket.latencies.record(latency)
-            state.seconds[route, default: [:]][second] = bucket
-            var minute = state.unflushed[route]?[second / 60] ?? (0, 0)
-            minute.requests += 1
-            if error { minute.errors += 1 }
-            state.unflushed[route, default: [:]][second / 60] = minute
-            if bucket.requests == 1, let oldest = state.seconds[route]?.keys.min(), oldest < second - Self.keptSeconds {
-                state.seconds[route] = state.seconds[route]?.filter { $0.key >= second - Self.keptSeconds }
+            for (route, gathered) in answers {
+                let fresh = state.seconds[route]?[second] == nil
+                var bucket = state.seconds[route]?[second] ?? Second()
+                bucket.requests += gathered.requests
+                bucket.errors += gathered.errors
+                bucket.latencies.add(gathered.latencies)
+                state.seconds[route, default: [:]][second] = bucket
+                var minute = state.unflushed[route]?[second / 60] ?? (0, 0)
+                minute.requests += gathered.requests
+                minute.errors += gathered.errors
+                state.unflushed[route, default: [:]][second / 60] = minute
+                if fresh, let oldest = state.seconds[route]?.keys.min(), oldest < second - Self.keptSeconds {
+                    state.seconds[route] = state.seconds[route]?.filter { $0.key >= second - Self.keptSeconds }
+                }
             }
         }
     }

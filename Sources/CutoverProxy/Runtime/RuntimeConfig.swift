@@ -21,6 +21,17 @@ final class RuntimeConfig: Sendable {
     let shadow: [(settings: ShadowSettings, timeout: TimeAmount)]
     /// Per route: how answers are compared.
     let compare: [CompareRules]
+    /// Per route: what the gray release reads, resolved once.
+    let gray: [GrayRoute]
+
+    /// A route's gray-release settings with its backends as indexes.
+    struct GrayRoute: Sendable {
+        var id: IDSource?
+        var maxIDSeen: JSONPointer?
+        var aggregate: AggregateSettings?
+        var old: Int
+        var new: Int
+    }
 
     /// Prepares a validated configuration; throws when a backend's TLS settings cannot be loaded.
     init(_ config: CutoverConfig) throws {
@@ -40,6 +51,11 @@ final class RuntimeConfig: Sendable {
             return (route.shadow, TimeAmount.nanoseconds(timeout.nanoseconds))
         }
         self.compare = config.routes.map(\.compare)
+        self.gray = config.routes.map { route in
+            let old = config.backends.firstIndex { $0.name == route.oldBackend } ?? 0
+            let new = config.backends.firstIndex { $0.name == route.newBackend } ?? 0
+            return GrayRoute(id: route.id, maxIDSeen: route.maxIDSeen, aggregate: route.aggregate, old: old, new: new)
+        }
     }
 
     /// The configuration.

@@ -133,7 +133,7 @@ extension ClientConnectionHandler {
     func dispatch(_ head: RequestHead, targetOverride: String?, hostOverride: String?) {
         if decision.missingID, let route = decision.route { loop.metrics.missingID(route: runtime.routeNames[route]) }
         if decision.reject {
-            let source = decision.route.flatMap { runtime.config.routes[$0].id }
+            let source = decision.route.flatMap { runtime.gray[$0].id }
             return refuse(400, "the request has no integer ID in its \(source?.from.rawValue ?? "request") '\(source?.name ?? "")'", label: "missing_id")
         }
         let backend = runtime.targets[decision.backend]

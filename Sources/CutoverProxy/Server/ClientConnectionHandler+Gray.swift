@@ -16,7 +16,7 @@ struct HeldRequest {
 extension ClientConnectionHandler {
     /// Finishes routing a request whose route reads its ID from a header or the body.
     func awaitID(_ head: RequestHead, route: Int, targetOverride: String?, hostOverride: String?) {
-        guard let source = runtime.config.routes[route].id else {
+        guard let source = runtime.gray[route].id else {
             return dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         }
         let isCreate = head.method == .post
@@ -57,7 +57,7 @@ extension ClientConnectionHandler {
 
     /// Answers a list request of a route in `gray` from both sides' pages, merged.
     func startAggregate(_ head: RequestHead, route: Int, targetOverride: String?, hostOverride: String?) {
-        guard let settings = runtime.config.routes[route].aggregate else {
+        guard let settings = runtime.gray[route].aggregate else {
             return dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         }
         let target = targetOverride ?? head.targetText
@@ -70,9 +70,7 @@ extension ClientConnectionHandler {
         }
         let routeName = runtime.routeNames[route]
         let requestID = currentRequestID()
-        let compiled = runtime.config.routes[route]
-        let oldIndex = runtime.config.backends.firstIndex { $0.name == compiled.oldBackend } ?? decision.backend
-        let newIndex = runtime.config.backends.firstIndex { $0.name == compiled.newBackend } ?? decision.backend
+        let oldIndex = runtime.gray[route].old, newIndex = runtime.gray[route].new
         let run = AggregateRun(settings: settings, cursor: parameters.cursor, limit: parameters.limit) { [weak self] answer in
             guard let self, self.active else { return }
             self.aggregateRun = nil
@@ -130,23 +128,21 @@ extension ClientConnectionHandler {
     func grayComparisonBackend(_ head: RequestHead, route: Int) -> Int? {
         let flags = loop.flags[route]
         guard flags.phase == .gray || flags.phase == .drain, flags.compareSample > 0, !decision.missingID, !decision.aggregate,
-              head.method == .get || head.method == .head, runtime.config.routes[route].id != nil else { return nil }
-        let compiled = runtime.config.routes[route]
-        let other = decision.side == .old ? compiled.newBackend : compiled.oldBackend
-        return runtime.config.backends.firstIndex { $0.name == other }
+              head.method == .get || head.method == .head, runtime.gray[route].id != nil else { return nil }
+        return decision.side == .old ? runtime.gray[route].new : runtime.gray[route].old
     }
 
     // MARK: - Evidence
 
     /// Starts keeping the answer's body when the route names where IDs are in it.
     func prepareEvidence(route: Int) {
-        guard runtime.config.routes[route].maxIDSeen != nil else { return }
+        guard runtime.gray[route].maxIDSeen != nil else { return }
         evidence = AnswerCapture(cap: 1024 * 1024)
     }
 
     /// The answer is complete: the highest ID it names is the route's evidence for its side.
     func finishEvidence() {
-        guard let capture = evidence, let route = decision.route, let pointer = runtime.config.routes[route].maxIDSeen else { return }
+        guard let capture = evidence, let route = decision.route, let pointer = runtime.gray[route].maxIDSeen else { return }
         evidence = nil
         let response = PairEvaluation.response(capture.answer)
         guard (200..<300).contains(response.status), !response.truncated,
@@ -158,6 +154,6 @@ extension ClientConnectionHandler {
     func recordNewAnswer() {
         guard decision.side == .new, let route = decision.route else { return }
         let elapsed = loop.eventLoop.now - startTime
-        loop.signals.newAnswer(route: runtime.routeNames[route], error: status >= 500 || status == 0, latency: .nanoseconds(elapsed.nanoseconds))
+        loop.newAnswer(route: runtime.routeNames[route], error: status >= 500 || status == 0, latency: .nanoseconds(elapsed.nanoseconds))
     }
 }
