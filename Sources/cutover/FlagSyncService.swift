@@ -62,7 +62,10 @@ final class FlagSyncService: Service, Sendable {
                 try await store.heartbeat(instance: instanceID, address: address, appliedVersion: applied, startedMs: startedMs)
                 return applied
             } catch {
-                logger.warning("cannot read the flags from the store", metadata: ["error": "\(error)"])
+                // A refresh cut short by shutdown is not a problem worth a warning.
+                if !(error is CancellationError), !Task.isCancelled {
+                    logger.warning("cannot read the flags from the store", metadata: ["error": "\(error)"])
+                }
                 return proxy.flagVersion
             }
         }

@@ -13,6 +13,7 @@ extension ClientConnectionHandler {
 
     func resetExchange() {
         runtime = loop.runtime
+        flags = loop.flags
         decision = RoutingDecision(route: nil, backend: runtime.routing.defaultBackend, side: .old)
         isHEAD = false
         isIdempotent = false
@@ -77,10 +78,10 @@ extension ClientConnectionHandler {
             let method = UnsafeRawBufferPointer(rebasing: bytes[head.methodRange])
             let target = UnsafeRawBufferPointer(rebasing: bytes[head.targetRange])
             if target.first == UInt8(ascii: "/") {
-                return runtime.routing.decide(method: method, target: target, flags: loop.flags)
+                return runtime.routing.decide(method: method, target: target, flags: flags)
             }
             if target.count == 1, target.first == UInt8(ascii: "*") {
-                return head.method == .options ? runtime.routing.decide(method: method, target: target, flags: loop.flags) : nil
+                return head.method == .options ? runtime.routing.decide(method: method, target: target, flags: flags) : nil
             }
             return nil
         }
@@ -97,7 +98,7 @@ extension ClientConnectionHandler {
                 }
                 hostOverride = String(authority)
                 targetOverride = String(path)
-                decision = runtime.routing.decide(method: head.methodText, target: path, flags: loop.flags)
+                decision = runtime.routing.decide(method: head.methodText, target: path, flags: flags)
             case .origin, .invalid:
                 return refuse(400, "invalid request target", label: "target")
             }
@@ -147,7 +148,7 @@ extension ClientConnectionHandler {
         if let route = decision.route { prepareEvidence(route: route) }
         if let route = decision.route, decision.mirror == nil, let other = grayComparisonBackend(head, route: route) {
             startShadow(head, route: route, mirror: other, noise: nil, targetOverride: targetOverride, hostOverride: hostOverride,
-                        sample: loop.flags[route].compareSample, swapped: decision.side == .new)
+                        sample: flags[route].compareSample, swapped: decision.side == .new)
         }
         if let mirror = decision.mirror, let route = decision.route {
             startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: targetOverride, hostOverride: hostOverride)

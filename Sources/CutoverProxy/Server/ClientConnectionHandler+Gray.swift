@@ -23,7 +23,7 @@ extension ClientConnectionHandler {
         switch source.from {
         case .header:
             let id = head.header(named: source.name).flatMap { source.id(inHeader: Substring($0)) }
-            decision = runtime.routing.resolve(route: route, id: id, isCreate: isCreate, flags: loop.flags)
+            decision = runtime.routing.resolve(route: route, id: id, isCreate: isCreate, flags: flags)
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         case .body where hasBody:
             awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
@@ -34,7 +34,7 @@ extension ClientConnectionHandler {
             }
             awaitClient(now: startTime)
         default:
-            decision = runtime.routing.resolve(route: route, id: nil, isCreate: isCreate, flags: loop.flags)
+            decision = runtime.routing.resolve(route: route, id: nil, isCreate: isCreate, flags: flags)
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         }
     }
@@ -51,7 +51,7 @@ extension ClientConnectionHandler {
             if chunkedRequest { bytes = ShadowRun.dechunk(ByteBuffer(bytes: bytes)).map { Array($0.readableBytesView) } ?? bytes }
             id = held.source.id(inBody: bytes)
         }
-        decision = runtime.routing.resolve(route: held.route, id: id, isCreate: held.head.method == .post, flags: loop.flags)
+        decision = runtime.routing.resolve(route: held.route, id: id, isCreate: held.head.method == .post, flags: flags)
         dispatch(held.head, targetOverride: held.targetOverride, hostOverride: held.hostOverride)
     }
 
@@ -126,8 +126,8 @@ extension ClientConnectionHandler {
     /// In `gray` and `drain`, the backend of the side that did not answer, when the route read-compares
     /// (`gray.compare_sample`) and the request is a read routed by its ID.
     func grayComparisonBackend(_ head: RequestHead, route: Int) -> Int? {
-        let flags = loop.flags[route]
-        guard flags.phase == .gray || flags.phase == .drain, flags.compareSample > 0, !decision.missingID, !decision.aggregate,
+        let routeFlags = flags[route]
+        guard routeFlags.phase == .gray || routeFlags.phase == .drain, routeFlags.compareSample > 0, !decision.missingID, !decision.aggregate,
               head.method == .get || head.method == .head, runtime.gray[route].id != nil else { return nil }
         return decision.side == .old ? runtime.gray[route].new : runtime.gray[route].old
     }

@@ -70,6 +70,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     // The current exchange.
     var active = false
     var runtime: RuntimeConfig
+    /// The switch flags the exchange routes under, taken with `runtime` (so a reload mid-exchange cannot mismatch them).
+    var flags: [RouteFlags] = []
     var decision = RoutingDecision(route: nil, backend: 0, side: .old)
     var isHEAD = false
     var isIdempotent = false
