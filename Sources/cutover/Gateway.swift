@@ -52,9 +52,10 @@ final class Gateway: Sendable {
         self.adminAddress = group.next().makePromise()
         do {
             try await store.openIfEmbedded()
+            await store.openEarly(waitingAtMost: .seconds(3))
             let proxy = try await ProxyServer(config: config, group: group, metrics: metrics, comparatorMetrics: comparatorMetrics, logger: logger)
             if let opened = store.current {
-                // The embedded store is open already: serve the stored flags from the first request on.
+                // The store is open already: serve the stored flags from the first request on.
                 await proxy.apply(flags: try await opened.flagSet())
             }
             self.proxy = proxy

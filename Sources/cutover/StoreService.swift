@@ -13,6 +13,9 @@ final class StoreService: Service, DiffRecorder, Sendable {
     let location: StoreLocation
     private let logger: Logger
     private let opened = NIOLockedValueBox<Store?>(nil)
+    /// The first attempt to open a PostgreSQL store, started before the proxy serves, and whether it has ended.
+    private let firstAttempt = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let firstAttemptEnded = NIOLockedValueBox(true)
 
     init(location: StoreLocation, logger: Logger) {
         self.location = location
@@ -27,10 +30,40 @@ final class StoreService: Service, DiffRecorder, Sendable {
         }
     }
 
+    /// Starts opening a PostgreSQL store and waits for it at most `limit`, so that the stored switch
+    /// flags can apply from the first request; past that, the attempt goes on while the proxy serves.
+    func openEarly(waitingAtMost limit: Duration) async {
+        guard case .postgres = location else { return }
+        let location = self.location, logger = self.logger, opened = self.opened, ended = self.firstAttemptEnded
+        ended.withLockedValue { $0 = false }
+        let attempt = Task {
+            defer { ended.withLockedValue { $0 = true } }
+            do {
+                let store = try await Store.open(location, logger: logger)
+                opened.withLockedValue { $0 = store }
+                logger.info("store open", metadata: ["store": "\(location.redacted)"])
+            } catch {
+                logger.error("cannot open the store; retrying", metadata: ["store": "\(location.redacted)", "error": "\(error)"])
+            }
+        }
+        firstAttempt.withLockedValue { $0 = attempt }
+        let deadline = ContinuousClock.now + limit
+        while current == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if current == nil {
+            logger.warning("the store is not reachable yet: serving the configured phases until it is", metadata: ["store": "\(location.redacted)"])
+        }
+    }
+
     /// The store, once open.
     var current: Store? { opened.withLockedValue { $0 } }
 
     func run() async throws {
+        // The first attempt may still be waiting for the server; a stop does not wait for it.
+        while !firstAttemptEnded.withLockedValue({ $0 }), !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         var delay: Duration = .milliseconds(500)
         while current == nil, !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
@@ -44,6 +77,7 @@ final class StoreService: Service, DiffRecorder, Sendable {
             }
         }
         try? await gracefulShutdown()
+        firstAttempt.withLockedValue { $0 }?.cancel()
         await current?.close()
     }
 

@@ -70,6 +70,14 @@ extension ServeTests {
         #expect(try await side(proxyB, "/orders/999") == "old")
         #expect(try await side(proxyA, "/orders/1000") == "new")
 
+        // An instance that starts now serves the stored phase from its first request.
+        let (third, proxyC, _) = try await serve(file)
+        defer { third.terminate() }
+        #expect(try await side(proxyC, "/orders/5000") == "new")
+        // Stopped gracefully, it leaves the instance list (so waits do not count on it).
+        third.signal(SIGTERM)
+        #expect(try await third.exitStatus() == 0)
+
         let listed = try await CutoverProcess.run(["instances", "--json", "--admin", "http://127.0.0.1:\(adminB)"], environment: environment)
         let instances = try JSONDecoder().decode(InstancesResponse.self, from: Data(listed.stdout.utf8))
         #expect(instances.instances.filter(\.live).count == 2)
