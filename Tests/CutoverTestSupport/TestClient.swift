@@ -84,8 +84,10 @@ public final class TestConnection: Sendable {
     /// Reads the next complete response. `head` tells the parser the request was HEAD (no body).
     public func response(head: Bool = false) async throws -> TestResponse {
         while true {
+            // The version is read with the attempt, so bytes arriving right after it still wake the wait.
+            let version = inbox.version
             if let response = try inbox.takeResponse(head: head) { return response }
-            guard try await inbox.waitForData() else {
+            guard try await inbox.waitForData(after: version) else {
                 if let response = try inbox.takeResponse(head: head, atEOF: true) { return response }
                 throw TestClientError.closedBeforeResponse(received: inbox.pendingText)
             }
@@ -95,8 +97,9 @@ public final class TestConnection: Sendable {
     /// Reads the next interim (1xx) response's status without waiting for the final response.
     public func interimResponse() async throws -> Int {
         while true {
+            let version = inbox.version
             if let status = try inbox.takeInterim() { return status }
-            guard try await inbox.waitForData() else {
+            guard try await inbox.waitForData(after: version) else {
                 throw TestClientError.closedBeforeResponse(received: inbox.pendingText)
             }
         }
@@ -105,7 +108,8 @@ public final class TestConnection: Sendable {
     /// Waits until the server closes the connection; returns the bytes that came after the last response.
     @discardableResult
     public func closed() async throws -> String {
-        while try await inbox.waitForData() {}
+        var version = inbox.version
+        while try await inbox.waitForData(after: version) { version = inbox.version }
         return inbox.pendingText
     }
 
@@ -161,10 +165,13 @@ final class Inbox: Sendable {
     var pendingCount: Int { state.withLockedValue { $0.buffer.readableBytes } }
     var pendingText: String { state.withLockedValue { String(buffer: $0.buffer) } }
 
-    /// Waits for new bytes; false once the connection is closed (and no new bytes came).
-    func waitForData() async throws -> Bool {
-        let seen = state.withLockedValue { $0.version }
-        return await withCheckedContinuation { continuation in
+    /// How many times bytes have arrived.
+    var version: Int { state.withLockedValue { $0.version } }
+
+    /// Waits for bytes that arrived after `seen` (a `version` read before the caller last looked at the
+    /// buffer, so nothing that came in between is missed); false once the connection is closed and no new bytes came.
+    func waitForData(after seen: Int) async throws -> Bool {
+        await withCheckedContinuation { continuation in
             let resumeNow: Bool? = state.withLockedValue { state in
                 if state.version != seen { return true }
                 if state.closed { return false }

@@ -11,8 +11,7 @@ final class CutoverProcess: Sendable {
     }
 
     private let process: Process
-    private let output: NIOLockedValueBox<(stdout: String, stderr: String)>
-    private let pipes: (out: Pipe, err: Pipe)
+    private let output: NIOLockedValueBox<(stdout: String, stderr: String, open: Int)>
 
     /// Starts `cutover` with `arguments`.
     init(_ arguments: [String], currentDirectory: String? = nil, environment: [String: String] = [:]) throws {
@@ -26,19 +25,23 @@ final class CutoverProcess: Sendable {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        let output = NIOLockedValueBox((stdout: "", stderr: ""))
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.withLockedValue { $0.stdout += text }
-        }
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            output.withLockedValue { $0.stderr += text }
-        }
+        // Each pipe is read to its end on a thread of its own; `open` counts the pipes not yet at their end,
+        // so `exitStatus()` returns only once every byte the process wrote has been collected.
+        let output = NIOLockedValueBox((stdout: "", stderr: "", open: 2))
         try process.run()
+        for (handle, isError) in [(out.fileHandleForReading, false), (err.fileHandleForReading, true)] {
+            Thread.detachNewThread {
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    let text = String(decoding: data, as: UTF8.self)
+                    output.withLockedValue { if isError { $0.stderr += text } else { $0.stdout += text } }
+                }
+                output.withLockedValue { $0.open -= 1 }
+            }
+        }
         self.process = process
         self.output = output
-        self.pipes = (out, err)
     }
 
     /// What the process wrote to standard output so far.
@@ -64,15 +67,9 @@ final class CutoverProcess: Sendable {
         kill(process.processIdentifier, signal)
     }
 
-    /// Waits for the process to end; returns its exit status.
+    /// Waits for the process to end and for everything it wrote; returns its exit status.
     func exitStatus(timeout: Duration = .seconds(60)) async throws -> Int32 {
-        try await waitUntil(timeout: timeout, "cutover to exit") { !self.process.isRunning }
-        // Collect what the pipes still hold.
-        for (handle, isError) in [(pipes.out.fileHandleForReading, false), (pipes.err.fileHandleForReading, true)] {
-            handle.readabilityHandler = nil
-            let rest = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-            output.withLockedValue { if isError { $0.stderr += rest } else { $0.stdout += rest } }
-        }
+        try await waitUntil(timeout: timeout, "cutover to exit") { !self.process.isRunning && self.output.withLockedValue { $0.open == 0 } }
         return process.terminationStatus
     }
 
