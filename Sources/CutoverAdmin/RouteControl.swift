@@ -38,8 +38,16 @@ public struct RouteControl: Sendable {
         let summary = RouteSummary(counts: counts, thresholds: route.compare.noise)
         let answers = try await store.newAnswers(route: route.name, sinceMinute: sinceMinute)
         let ids = try await store.maxIDs()[route.name] ?? [:]
+        var unreconciled: [String]?
+        if let reconcile = config.reconcile {
+            var names: [String] = []
+            for table in reconcile.tables where try await store.latestCleanReconcile(table: table.name) == nil {
+                names.append(table.name)
+            }
+            unreconciled = names
+        }
         return GateEvidence(compared: summary.compared, diffRate: summary.diffRate, newRequests: answers.requests, newErrors: answers.errors,
-                            maxOldID: ids[.old], maxNewID: ids[.new])
+                            maxOldID: ids[.old], maxNewID: ids[.new], unreconciled: unreconciled)
     }
 
     /// Every route's flags and evidence.
@@ -66,11 +74,14 @@ public struct RouteControl: Sendable {
         }
         let flagSet = try await store.flagSet()
         let before = flagSet.routes[name] ?? RouteFlags(route: route)
-        guard before.phase != phase else {
+        // abandon_new_ids also lifts a pin left by an earlier rollback, without a phase change.
+        let liftsPin = abandonNewIDs && phase < .gray && before.newIDsFrom != nil
+        guard before.phase != phase || liftsPin else {
             return PhaseChange(route: name, changed: false, before: before, after: before, version: flagSet.version, entry: nil, gates: [], forced: false)
         }
         var after = before
         after.phase = phase
+        if liftsPin { after.newIDsFrom = nil }
         var gates: [GateResult] = []
         if phase > before.phase {
             let evidence = try await evidence(for: route)

@@ -215,6 +215,10 @@ struct RoutesAPITests {
             try await store.recordNewAnswers(["orders": [Int64(Date().timeIntervalSince1970 / 60): (10, 10)]])
             let kept = try JSONDecoder().decode(Change.self, from: Data(try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"old","reason":"errors"}"#).body))
             #expect(kept.after.phase == .old && kept.after.newIDsFrom == 1000)
+            // The pin can be lifted later without moving the route.
+            let lifted = try JSONDecoder().decode(Change.self, from: Data(try await call(
+                port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"old","abandon_new_ids":true,"reason":"new's orders re-imported into old"}"#).body))
+            #expect(lifted.changed && lifted.after.phase == .old && lifted.after.newIDsFrom == nil)
             // Moving forward again clears the pin; abandoning drops new's IDs explicitly.
             _ = try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"gray","force":true,"reason":"fixed"}"#)
             let gray = try await store.flagSet().routes["orders"]
@@ -228,8 +232,46 @@ struct RoutesAPITests {
             #expect(stranding.status == 409)
             #expect(stranding.text.contains("new created IDs up to 1005, which the threshold 5000 would send back to old"))
             let log = try JSONDecoder().decode(AuditResponse.self, from: Data(try await call(port, "GET", "/api/v1/audit?limit=3").body))
-            #expect(log.entries.map(\.seq) == [7, 6, 5])
-            #expect(log.chain.verified && log.chain.entries == 7)
+            #expect(log.entries.map(\.seq) == [8, 7, 6])
+            #expect(log.chain.verified && log.chain.entries == 8)
+        }
+        await store.close()
+    }
+
+    @Test func leavingShadowNeedsACleanReconciliationWhenTheDatabasesAreReconciled() async throws {
+        let (store, cleanup) = try await Self.emptyStore()
+        defer { cleanup() }
+        var config = Self.config
+        config.reconcile = try ConfigLoader.loadReconcile(yaml: """
+            store: "sqlite:unused.db"
+            reconcile:
+              old: "postgres://app@127.0.0.1:5432/old"
+              new: "postgres://app@127.0.0.1:5432/new"
+              tables: [{ name: orders, old: public.orders, new: public.orders, key: [id] }]
+            """).get().reconcile
+        let configured = config
+        try await Self.compare(store, compared: 1000, differing: 0, sequence: 1)
+        try await store.recordMaxIDs(["orders": [.old: 10]])
+        let environment = AdminEnvironment(
+            config: { configured }, store: { store },
+            health: { HealthReport(status: "ok", version: CutoverVersion.current, routes: 3, backends: 2, uptimeSeconds: 1) })
+        func run(equal: Bool) async throws {
+            let run = try await store.startReconcileRun(tables: ["orders"], at: 1)
+            try await store.recordReconcileTable(run: run, TableReport(
+                table: "orders", old: "public.orders", new: "public.orders", oldRows: 3, newRows: 3, stoppedEarly: false,
+                differences: equal ? [] : [RowDifference(key: [KeyValue(column: "id", value: "2")], kind: .missing)], seconds: 0.1))
+            try await store.finishReconcileRun(run, status: .finished, error: nil, at: 2)
+        }
+        try await withAdmin(environment: environment) { port in
+            let never = try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"gray"}"#)
+            #expect(never.status == 409)
+            #expect(never.text.contains("no clean latest reconciliation of orders"))
+            try await run(equal: false)
+            #expect(try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"gray"}"#).status == 409)
+            try await run(equal: true)
+            let moved = try await call(port, "PUT", "/api/v1/routes/orders/phase", body: #"{"phase":"gray"}"#)
+            #expect(moved.status == 200, "\(moved.text)")
+            #expect(moved.text.contains("the latest reconciliation of every table pair is clean"))
         }
         await store.close()
     }

@@ -44,6 +44,14 @@ struct GatesTests {
         #expect(toDrain[0].message == "new's error rate 3.0% over 100 answers in the last 5m; at most 2.0% allowed")
         #expect(Gates.evaluate(route: route, from: .drain, to: .new, flags: Self.flags, evidence: good).allSatisfy { $0.passed })
         #expect(Gates.evaluate(route: route, from: .gray, to: .shadow, flags: Self.flags, evidence: bad).isEmpty, "backward moves need nothing")
+        // With the databases reconciled, leaving shadow needs a clean latest run of every table pair.
+        var reconciled = good
+        reconciled.unreconciled = ["orders"]
+        let dirty = Gates.evaluate(route: route, from: .shadow, to: .gray, flags: Self.flags, evidence: reconciled)
+        #expect(dirty.filter { !$0.passed }.map(\.gate) == ["reconcile"])
+        #expect(dirty.first { $0.gate == "reconcile" }?.message == "no clean latest reconciliation of orders (run `cutover reconcile`)")
+        reconciled.unreconciled = []
+        #expect(Gates.evaluate(route: route, from: .shadow, to: .gray, flags: Self.flags, evidence: reconciled).allSatisfy { $0.passed })
         #expect(Gates.evaluate(route: route, from: .old, to: .shadow, flags: Self.flags, evidence: bad).isEmpty)
     }
 

@@ -9,14 +9,19 @@ public struct GateEvidence: Sendable, Hashable {
     /// The highest IDs seen in each side's answers.
     public var maxOldID: Int64?
     public var maxNewID: Int64?
+    /// With a `reconcile:` section: the table pairs whose latest finished reconciliation was not clean
+    /// (or that have none); nil when the databases are not reconciled.
+    public var unreconciled: [String]?
 
-    public init(compared: Int64, diffRate: Double, newRequests: Int64, newErrors: Int64, maxOldID: Int64?, maxNewID: Int64?) {
+    public init(compared: Int64, diffRate: Double, newRequests: Int64, newErrors: Int64, maxOldID: Int64?, maxNewID: Int64?,
+                unreconciled: [String]? = nil) {
         self.compared = compared
         self.diffRate = diffRate
         self.newRequests = newRequests
         self.newErrors = newErrors
         self.maxOldID = maxOldID
         self.maxNewID = maxNewID
+        self.unreconciled = unreconciled
     }
 
     public var newErrorRate: Double { newRequests > 0 ? Double(newErrors) / Double(newRequests) : 0 }
@@ -24,7 +29,7 @@ public struct GateEvidence: Sendable, Hashable {
 
 /// One gate's verdict, with the numbers it looked at.
 public struct GateResult: Sendable, Hashable, Codable {
-    /// `min_compared`, `max_diff_rate`, `threshold`, `max_error_rate` or `phase`.
+    /// `min_compared`, `max_diff_rate`, `reconcile`, `threshold`, `max_error_rate`, `new_ids` or `phase`.
     public var gate: String
     public var passed: Bool
     /// What was found, as a number where there is one.
@@ -62,6 +67,12 @@ public enum Gates {
             results.append(GateResult(gate: "max_diff_rate", passed: evidence.diffRate <= gates.maxDiffRate,
                                       value: evidence.diffRate, limit: gates.maxDiffRate,
                                       message: "diff rate \(percent(evidence.diffRate)) in the last \(window); at most \(percent(gates.maxDiffRate)) allowed"))
+            // With the databases reconciled, new must hold the same data before it answers anyone.
+            if let unreconciled = evidence.unreconciled {
+                results.append(GateResult(gate: "reconcile", passed: unreconciled.isEmpty, value: Double(unreconciled.count), limit: 0,
+                                          message: unreconciled.isEmpty ? "the latest reconciliation of every table pair is clean"
+                                            : "no clean latest reconciliation of \(unreconciled.joined(separator: ", ")) (run `cutover reconcile`)"))
+            }
         }
         // Entering gray with an ID split: old must not already hold IDs at or above the threshold.
         if from < .gray, to >= .gray, route.id != nil, let threshold = flags.threshold {
