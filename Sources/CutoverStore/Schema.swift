@@ -87,7 +87,7 @@ enum Schema {
 
     /// Creates the bookkeeping table and applies what is missing, each migration in its own transaction.
     static func migrate(_ database: any SQLDatabase) async throws {
-        try await database.withSession { session in
+        _ = try await database.withSession { session in
             try await session.run("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL)")
         }
         for migration in migrations {

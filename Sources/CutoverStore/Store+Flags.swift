@@ -145,7 +145,7 @@ extension Store {
     /// Registers an instance or refreshes its heartbeat and applied version.
     public func heartbeat(instance id: String, address: String, appliedVersion: Int64, startedMs: Int64, now: Date = Date()) async throws {
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
-        try await database.withSession { session in
+        _ = try await database.withSession { session in
             try await session.run("""
                 INSERT INTO instances (id, address, applied_version, started_ms, heartbeat_ms) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET address = excluded.address, applied_version = excluded.applied_version,
@@ -156,7 +156,7 @@ extension Store {
 
     /// Removes an instance that is shutting down.
     public func removeInstance(_ id: String) async throws {
-        try await database.withSession { session in
+        _ = try await database.withSession { session in
             try await session.run("DELETE FROM instances WHERE id = ?", .text(id))
         }
     }

@@ -147,15 +147,15 @@ struct GrayRoutingTests {
         keys.map { (ListMerge.Key.number(Double($0), text: String($0)), #"{"id":\#($0)}"#) }
     }
 
-    @Test func pagesMergeInKeyOrderWithNewWinningDuplicates() {
+    @Test func pagesMergeInKeyOrderWithNewWinningDuplicates() throws {
         let merged = ListMerge.merge(old: Self.page([9, 7, 5]), new: [(.number(9, text: "9"), #"{"id":9,"v":"new"}"#)] + Self.page([8]),
                                      cursor: .init(), limit: 3, order: .desc)
         #expect(merged.items == [#"{"id":9,"v":"new"}"#, #"{"id":8}"#, #"{"id":7}"#])
-        let next = try? #require(merged.next)
-        #expect(next?.old == ListMerge.SideCursor(after: .number(7, text: "7"), done: false))
-        #expect(next?.new == ListMerge.SideCursor(after: .number(8, text: "8"), done: true))
+        let next = try #require(merged.next as ListMerge.Cursor?)
+        #expect(next.old == ListMerge.SideCursor(after: .number(7, text: "7"), done: false))
+        #expect(next.new == ListMerge.SideCursor(after: .number(8, text: "8"), done: true))
         // The next page asks only old, from 7, and ends when old's short page is used up.
-        let last = ListMerge.merge(old: Self.page([5]), new: nil, cursor: next!, limit: 3, order: .desc)
+        let last = ListMerge.merge(old: Self.page([5]), new: nil, cursor: next, limit: 3, order: .desc)
         #expect(last.items == [#"{"id":5}"#])
         #expect(last.next == nil)
     }

@@ -33,10 +33,10 @@ struct FlagStoreTests {
         #expect(try await store.verifyAuditChain() == AuditVerification(verified: true, entries: 2, brokenAt: nil))
 
         // Editing an entry, or removing the newest, shows.
-        try await store.database.withSession { try await $0.run("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 1") }
+        _ = try await store.database.withSession { try await $0.run("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 1") }
         #expect(try await store.verifyAuditChain() == AuditVerification(verified: false, entries: 1, brokenAt: 1))
-        try await store.database.withSession { try await $0.run("UPDATE audit_log SET reason = 'diffs clean' WHERE seq = 1") }
-        try await store.database.withSession { try await $0.run("DELETE FROM audit_log WHERE seq = 2") }
+        _ = try await store.database.withSession { try await $0.run("UPDATE audit_log SET reason = 'diffs clean' WHERE seq = 1") }
+        _ = try await store.database.withSession { try await $0.run("DELETE FROM audit_log WHERE seq = 2") }
         #expect(try await store.verifyAuditChain() == AuditVerification(verified: false, entries: 1, brokenAt: 2))
         await store.close()
     }

@@ -29,10 +29,10 @@ final class SQLiteDatabase: SQLDatabase {
     func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
         try await mutex.withLock {
             let session = Session(connection: connection)
-            try await session.run("BEGIN IMMEDIATE", [])
+            _ = try await session.run("BEGIN IMMEDIATE", [])
             do {
                 let result = try await body(session)
-                try await session.run("COMMIT", [])
+                _ = try await session.run("COMMIT", [])
                 return result
             } catch {
                 _ = try? await session.run("ROLLBACK", [])

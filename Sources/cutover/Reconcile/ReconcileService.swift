@@ -30,7 +30,7 @@ struct ReconcileService: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             guard let settings = proxy.config.reconcile, let every = settings.every else { return }
             // A stop cancels a run under way; its checkpoints stay, so `cutover reconcile --resume` can finish it.
-            try? await cancelWhenGracefulShutdown { await runOnce(settings) }
+            await cancelWhenGracefulShutdown { await runOnce(settings) }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: every) }
         }
     }
