@@ -82,7 +82,7 @@ done
 echo "3 gateway instances (1 thread each), PostgreSQL $("${PSQL[@]}" -At -c 'SHOW server_version') on 127.0.0.1:$PORT, $(nproc) cores"
 python3 - "$TOKEN" "$FLIPS" "$DURATION" "$CONNECTIONS" "$OLD_PORT" "$NEW_PORT" "$WORK" \
   "${PROXIES[1]}" "${PROXIES[2]}" "${PROXIES[3]}" "${ADMINS[1]}" <<'PY'
-import http.client, json, re, subprocess, sys, threading, time
+import http.client, json, math, re, subprocess, sys, threading, time
 
 token, flips, duration, connections = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 old_port, new_port, work = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
@@ -135,8 +135,9 @@ def flip(phase):
     return elapsed
 
 def percentile(values, q):
+    """Nearest rank: the smallest value with at least q of the values at or below it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[max(0, min(len(ordered), math.ceil(q * len(ordered))) - 1)]
 
 def describe(name, seconds):
     ms = [s * 1000 for s in seconds]
