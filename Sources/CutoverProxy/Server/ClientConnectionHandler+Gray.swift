@@ -47,8 +47,8 @@ extension ClientConnectionHandler {
         if requestSide == .complete, pendingBodyBytes <= IDSource.maxBodyBytes {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(pendingBodyBytes)
+            // Held parts are body data (a chunked request's framing is already removed by the parser).
             for part in pendingBody { bytes.append(contentsOf: part.readableBytesView) }
-            if chunkedRequest { bytes = ShadowRun.dechunk(ByteBuffer(bytes: bytes)).map { Array($0.readableBytesView) } ?? bytes }
             id = held.source.id(inBody: bytes)
         }
         decision = runtime.routing.resolve(route: held.route, id: id, isCreate: held.head.method == .post, flags: flags)
