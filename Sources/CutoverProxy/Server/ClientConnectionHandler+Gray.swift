@@ -79,7 +79,7 @@ extension ClientConnectionHandler {
             if let error = answer.error {
                 self.respondLocally(status: answer.status, reason: error, recordMetrics: true)
             } else {
-                self.respondWithAnswer(status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID)
+                self.answerLocally(status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID, recordMetrics: true)
             }
         }
         aggregateRun = run
@@ -99,28 +99,6 @@ extension ClientConnectionHandler {
             return MirrorExchange(role: role, run: run, loop: loop, pool: loop.pools[index], head: buffer, chunked: false,
                                   isHEAD: false, timeout: backend.responseTimeout, cap: AggregateRun.cap)
         }
-    }
-
-    /// Writes a whole answer of Cutover's making (a merged list page) and finishes the exchange.
-    func respondWithAnswer(status: Int, headers: [(String, String)], body: String, requestID: String) {
-        let close = closeAfterResponse || !clientKeepAlive || quiescing
-        var buffer = allocator.buffer(capacity: body.utf8.count + 256)
-        buffer.writeString("HTTP/1.1 \(status) \(status == 200 ? "OK" : LocalResponse.reasonPhrase(status))\r\n")
-        for (name, value) in headers { buffer.writeString("\(name): \(value)\r\n") }
-        buffer.writeString("Content-Length: \(body.utf8.count)\r\nX-Request-Id: \(requestID)\r\n")
-        if close {
-            buffer.writeStaticString("Connection: close\r\n")
-        } else if clientMinor == 0 {
-            buffer.writeStaticString("Connection: keep-alive\r\n")
-        }
-        buffer.writeStaticString("\r\n")
-        if !isHEAD { buffer.writeString(body) }
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        clientNeedsFlush = true
-        self.status = status
-        self.framing = ClientFraming(body: .none, chunkedHeader: false, closeAfter: close, chunkMode: .raw)
-        recordAnswered()
-        finishExchange(close: close)
     }
 
     /// In `gray` and `drain`, the backend of the side that did not answer, when the route read-compares

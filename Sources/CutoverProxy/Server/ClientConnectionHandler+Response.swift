@@ -199,9 +199,16 @@ extension ClientConnectionHandler {
         let route = decision.route.map { runtime.routeNames[$0] }
         let backendName = recordMetrics ? runtime.targets[decision.backend].backend.name : nil
         let response = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
+        answerLocally(status: status, headers: [("Content-Type", "application/json")], body: response.body, requestID: response.requestID,
+                      recordMetrics: recordMetrics)
+    }
+
+    /// Writes a whole answer of the gateway's making (an error, a merged list page) and finishes the exchange.
+    func answerLocally(status: Int, headers: [(String, String)], body: String, requestID: String?, recordMetrics: Bool) {
         let close = closeAfterResponse || !clientKeepAlive || quiescing
-        var buffer = allocator.buffer(capacity: 256)
-        response.write(into: &buffer, bodyless: isHEAD, close: close, clientMinor: clientMinor)
+        var buffer = allocator.buffer(capacity: body.utf8.count + 256)
+        LocalResponse.write(status: status, headers: headers, body: body, requestID: requestID, bodyless: isHEAD, close: close,
+                            clientMinor: clientMinor, into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: nil)
         clientNeedsFlush = true
         self.status = status

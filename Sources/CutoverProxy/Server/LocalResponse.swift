@@ -13,6 +13,7 @@ struct LocalResponse {
     static func reasonPhrase(_ status: Int) -> String {
         switch status {
         case 100: return "Continue"
+        case 200: return "OK"
         case 400: return "Bad Request"
         case 405: return "Method Not Allowed"
         case 408: return "Request Timeout"
@@ -41,9 +42,16 @@ struct LocalResponse {
 
     /// Writes the whole response. `bodyless` for HEAD requests; `close` adds `Connection: close`.
     func write(into buffer: inout ByteBuffer, bodyless: Bool, close: Bool, clientMinor: Int) {
-        let body = self.body
-        buffer.writeString("HTTP/1.1 \(status) \(Self.reasonPhrase(status))\r\n")
-        buffer.writeStaticString("Content-Type: application/json\r\n")
+        Self.write(status: status, headers: [("Content-Type", "application/json")], body: body, requestID: requestID,
+                   bodyless: bodyless, close: close, clientMinor: clientMinor, into: &buffer)
+    }
+
+    /// Writes a whole answer of the gateway's own: status line, `headers`, the length, the request ID,
+    /// the connection's fate, and `body` (left out for HEAD).
+    static func write(status: Int, headers: [(String, String)], body: String, requestID: String?, bodyless: Bool, close: Bool,
+                      clientMinor: Int, into buffer: inout ByteBuffer) {
+        buffer.writeString("HTTP/1.1 \(status) \(reasonPhrase(status))\r\n")
+        for (name, value) in headers { buffer.writeString("\(name): \(value)\r\n") }
         buffer.writeString("Content-Length: \(body.utf8.count)\r\n")
         if let requestID { buffer.writeString("X-Request-Id: \(requestID)\r\n") }
         if close {
