@@ -191,14 +191,8 @@ extension ClientConnectionHandler {
         // Each copy's head is written from the client's, for its own backend, marked as a shadow copy.
         func headFor(_ target: BackendTarget) -> ([(String, String)]) -> ByteBuffer? {
             { extra in
-                guard let parsed = try? RequestParser.parse(head: raw) else { return nil }
-                let writer = RequestHeadWriter(targetOverride: targetOverride, hostOverride: target.backend.hostHeader ?? hostOverride,
-                                               defaultHost: target.authority, forwarding: forwarding, requestID: requestID,
-                                               extraHeaders: [("X-Cutover-Shadow", "1")] + extra)
-                var buffer = ByteBufferAllocator().buffer(capacity: raw.readableBytes + 128)
-                var ids = RequestIDGenerator()
-                _ = writer.write(parsed, into: &buffer, ids: &ids)
-                return buffer
+                RequestHeadWriter.head(from: raw, for: target, targetOverride: targetOverride, hostOverride: hostOverride, forwarding: forwarding,
+                                       requestID: requestID, extraHeaders: [("X-Cutover-Shadow", "1")] + extra)
             }
         }
         let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[route], settings: settings, timeout: timeout,

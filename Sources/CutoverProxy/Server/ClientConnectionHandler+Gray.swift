@@ -89,13 +89,8 @@ extension ClientConnectionHandler {
             let index = role == .old ? oldIndex : newIndex
             let backend = runtime.targets[index]
             let sideTarget = AggregateRun.target(path: path, query: query, side: side, limit: parameters.limit, settings: settings)
-            guard let parsed = try? RequestParser.parse(head: raw) else { return nil }
-            let writer = RequestHeadWriter(targetOverride: sideTarget, hostOverride: backend.backend.hostHeader ?? hostOverride,
-                                           defaultHost: backend.authority, forwarding: forwarding, requestID: requestID,
-                                           extraHeaders: [])
-            var buffer = ByteBufferAllocator().buffer(capacity: raw.readableBytes + 128)
-            var ids = RequestIDGenerator()
-            _ = writer.write(parsed, into: &buffer, ids: &ids)
+            guard let buffer = RequestHeadWriter.head(from: raw, for: backend, targetOverride: sideTarget, hostOverride: hostOverride,
+                                                      forwarding: forwarding, requestID: requestID, extraHeaders: []) else { return nil }
             return MirrorExchange(role: role, run: run, loop: loop, pool: loop.pools[index], head: buffer, chunked: false,
                                   isHEAD: false, timeout: backend.responseTimeout, cap: AggregateRun.cap)
         }

@@ -26,6 +26,19 @@ struct RequestHeadWriter {
         case requestID
     }
 
+    /// The head of a request of the gateway's own (a shadow copy, one side of a merged list) written from the
+    /// client's raw head (a copy kept after the exchange moved on) for `target`; nil when it no longer parses.
+    static func head(from raw: ByteBuffer, for target: BackendTarget, targetOverride: String?, hostOverride: String?,
+                     forwarding: ForwardingLines, requestID: String, extraHeaders: [(String, String)]) -> ByteBuffer? {
+        guard let parsed = try? RequestParser.parse(head: raw) else { return nil }
+        let writer = RequestHeadWriter(targetOverride: targetOverride, hostOverride: target.backend.hostHeader ?? hostOverride,
+                                       defaultHost: target.authority, forwarding: forwarding, requestID: requestID, extraHeaders: extraHeaders)
+        var buffer = ByteBufferAllocator().buffer(capacity: raw.readableBytes + 128)
+        var ids = RequestIDGenerator()
+        _ = writer.write(parsed, into: &buffer, ids: &ids)
+        return buffer
+    }
+
     /// Writes the head; generates an `X-Request-Id` when the client sent none, and returns where the ID sits in `buffer`.
     func write(_ head: RequestHead, into buffer: inout ByteBuffer, ids: inout RequestIDGenerator) -> RequestIDLocation {
         head.raw.withUnsafeReadableBytes { bytes in
