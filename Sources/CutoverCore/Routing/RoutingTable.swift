@@ -86,7 +86,7 @@ public final class RoutingTable: Sendable {
             return RoutingDecision(route: index, backend: route.new, side: .new)
         case .old, .shadow:
             // Only a route rolled back with new's IDs kept needs the ID in these phases.
-            guard routeFlags.newIDsFrom != nil, let source = route.id else { break }
+            guard routeFlags.newIDsFrom != nil, let source = route.id else { return route.whole(index, phase: routeFlags.phase) }
             switch source.from {
             case .path, .query: return resolve(route: index, id: Self.id(in: target, source: source, route: route), isCreate: isCreate, flags: flags)
             case .header, .body: return RoutingDecision(route: index, backend: route.old, side: .old, pendingID: true)
@@ -117,8 +117,7 @@ public final class RoutingTable: Sendable {
             return toNew
         case .old, .shadow:
             if let id, let from = routeFlags.newIDsFrom, id >= from { return toNew }
-            guard routeFlags.phase == .shadow else { return toOld }
-            return RoutingDecision(route: index, backend: route.old, side: .old, mirror: route.new, noise: route.noise)
+            return route.whole(index, phase: routeFlags.phase)
         case .gray, .drain:
             guard route.hasID else { return toOld }
             if let id {
@@ -189,6 +188,12 @@ struct CompiledRoute: Sendable {
     let aggregate: Bool
 
     var hasID: Bool { id != nil }
+
+    /// The decision for a request of this route (index `index`) in phase old or shadow, where no ID splits it.
+    func whole(_ index: Int, phase: Phase) -> RoutingDecision {
+        phase == .shadow ? RoutingDecision(route: index, backend: old, side: .old, mirror: new, noise: noise)
+            : RoutingDecision(route: index, backend: old, side: .old)
+    }
     var onMissing: IDSource.OnMissing { id?.onMissing ?? .old }
 
     /// Whether a request with this method and path (no query) belongs to the route.

@@ -57,7 +57,7 @@ public final class ProxyServer: Sendable {
 
     /// Each route's flags in force, in route order.
     public var flags: [RouteFlags] {
-        state.withLockedValue { state in state.flagSet?.resolved(for: state.config) ?? RoutingTable(config: state.config).configuredFlags }
+        state.withLockedValue { state in state.flagSet?.resolved(for: state.config) ?? state.config.routes.map(RouteFlags.init(route:)) }
     }
 
     /// Switches new requests to a version of the switch flags; returns once every event loop applies it.
