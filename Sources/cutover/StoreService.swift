@@ -34,17 +34,10 @@ final class StoreService: Service, DiffRecorder, Sendable {
     /// flags can apply from the first request; past that, the attempt goes on while the proxy serves.
     func openEarly(waitingAtMost limit: Duration) async {
         guard case .postgres = location else { return }
-        let location = self.location, logger = self.logger, opened = self.opened, ended = self.firstAttemptEnded
-        ended.withLockedValue { $0 = false }
+        firstAttemptEnded.withLockedValue { $0 = false }
         let attempt = Task {
-            defer { ended.withLockedValue { $0 = true } }
-            do {
-                let store = try await Store.open(location, logger: logger)
-                opened.withLockedValue { $0 = store }
-                logger.info("store open", metadata: ["store": "\(location.redacted)"])
-            } catch {
-                logger.error("cannot open the store; retrying", metadata: ["store": "\(location.redacted)", "error": "\(error)"])
-            }
+            defer { self.firstAttemptEnded.withLockedValue { $0 = true } }
+            await self.attemptOpen()
         }
         firstAttempt.withLockedValue { $0 = attempt }
         let deadline = ContinuousClock.now + limit
@@ -53,6 +46,20 @@ final class StoreService: Service, DiffRecorder, Sendable {
         }
         if current == nil {
             logger.warning("the store is not reachable yet: serving the configured phases until it is", metadata: ["store": "\(location.redacted)"])
+        }
+    }
+
+    /// Tries once to open the store; true when it is open.
+    @discardableResult
+    private func attemptOpen() async -> Bool {
+        do {
+            let store = try await Store.open(location, logger: logger)
+            opened.withLockedValue { $0 = store }
+            logger.info("store open", metadata: ["store": "\(location.redacted)"])
+            return true
+        } catch {
+            logger.error("cannot open the store; retrying", metadata: ["store": "\(location.redacted)", "error": "\(error)"])
+            return false
         }
     }
 
@@ -66,15 +73,9 @@ final class StoreService: Service, DiffRecorder, Sendable {
         }
         var delay: Duration = .milliseconds(500)
         while current == nil, !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do {
-                let store = try await Store.open(location, logger: logger)
-                opened.withLockedValue { $0 = store }
-                logger.info("store open", metadata: ["store": "\(location.redacted)"])
-            } catch {
-                logger.error("cannot open the store; retrying", metadata: ["store": "\(location.redacted)", "error": "\(error)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(30))
-            }
+            if await attemptOpen() { break }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
         }
         try? await gracefulShutdown()
         firstAttempt.withLockedValue { $0 }?.cancel()
