@@ -18,6 +18,63 @@ public enum AuditChain {
     }
 }
 
+/// An audit-log row as stored: the flags as their JSON text, which is what the hash covers.
+struct StoredAuditRow {
+    var seq: Int64
+    var timeMs: Int64
+    var actor: String
+    var route: String
+    var action: String
+    var before: String
+    var after: String
+    var reason: String
+    var prevHash: String
+    var hash: String
+
+    /// The columns, in the order `init?(_:)` reads them.
+    static let columns = "seq, time_ms, actor, route, action, before, after, reason, prev_hash, hash"
+
+    init(seq: Int64, timeMs: Int64, actor: String, route: String, action: String, before: String, after: String, reason: String,
+         prevHash: String) {
+        self.seq = seq
+        self.timeMs = timeMs
+        self.actor = actor
+        self.route = route
+        self.action = action
+        self.before = before
+        self.after = after
+        self.reason = reason
+        self.prevHash = prevHash
+        self.hash = ""
+        self.hash = expectedHash
+    }
+
+    init?(_ row: [SQLValue]) {
+        guard let seq = row[0].integer, let time = row[1].integer, let actor = row[2].text, let route = row[3].text,
+              let action = row[4].text, let before = row[5].text, let after = row[6].text, let reason = row[7].text,
+              let prev = row[8].text, let hash = row[9].text else { return nil }
+        (self.seq, timeMs, self.actor, self.route, self.action) = (seq, time, actor, route, action)
+        (self.before, self.after, self.reason, prevHash, self.hash) = (before, after, reason, prev, hash)
+    }
+
+    /// The hash this row must carry after `prevHash`.
+    var expectedHash: String {
+        AuditChain.hash(previous: prevHash, seq: seq, timeMs: timeMs, actor: actor, route: route, action: action,
+                        before: before, after: after, reason: reason)
+    }
+
+    var binds: [SQLValue] {
+        [.integer(seq), .integer(timeMs), .text(actor), .text(route), .text(action), .text(before), .text(after), .text(reason),
+         .text(prevHash), .text(hash)]
+    }
+
+    func entry(_ decoder: JSONDecoder) throws -> AuditEntry {
+        AuditEntry(seq: seq, timeMs: timeMs, actor: actor, route: route, action: action,
+                   before: try Store.decode(decoder, RouteFlags.self, before), after: try Store.decode(decoder, RouteFlags.self, after),
+                   reason: reason, prevHash: prevHash, hash: hash)
+    }
+}
+
 /// Switch flags, the audit log, gateway instances and the evidence the gates read.
 extension Store {
     /// The channel flag changes are announced on (PostgreSQL).
@@ -58,25 +115,20 @@ extension Store {
             guard current == expected else {
                 throw StoreError.conflict("route '\(route)' was changed meanwhile (now phase \(current.phase.rawValue)); read it again and retry")
             }
-            let seq = version + 1
-            let beforeText = try Store.encode(encoder, current), afterText = try Store.encode(encoder, after)
-            let hash = AuditChain.hash(previous: lastHash, seq: seq, timeMs: timeMs, actor: actor, route: route, action: action,
-                                       before: beforeText, after: afterText, reason: reason)
-            try await session.run("""
-                INSERT INTO audit_log (seq, time_ms, actor, route, action, before, after, reason, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.integer(seq), .integer(timeMs), .text(actor), .text(route), .text(action), .text(beforeText), .text(afterText),
-                      .text(reason), .text(lastHash), .text(hash)])
+            let row = StoredAuditRow(seq: version + 1, timeMs: timeMs, actor: actor, route: route, action: action,
+                                     before: try Store.encode(encoder, current), after: try Store.encode(encoder, after),
+                                     reason: reason, prevHash: lastHash)
+            try await session.run("INSERT INTO audit_log (\(StoredAuditRow.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row.binds)
             try await session.run("""
                 INSERT INTO route_flags (route, flags, version) VALUES (?, ?, ?)
                 ON CONFLICT (route) DO UPDATE SET flags = excluded.flags, version = excluded.version
-                """, .text(route), .text(afterText), .integer(seq))
-            try await session.run("UPDATE flag_state SET version = ?, last_hash = ? WHERE id = 1", .integer(seq), .text(hash))
+                """, .text(route), .text(row.after), .integer(row.seq))
+            try await session.run("UPDATE flag_state SET version = ?, last_hash = ? WHERE id = 1", .integer(row.seq), .text(row.hash))
             if dialect == .postgres {
-                try await session.run("SELECT pg_notify(?, ?)", .text(Store.flagChannel), .text(String(seq)))
+                try await session.run("SELECT pg_notify(?, ?)", .text(Store.flagChannel), .text(String(row.seq)))
             }
-            return AuditEntry(seq: seq, timeMs: timeMs, actor: actor, route: route, action: action, before: current, after: after,
-                              reason: reason, prevHash: lastHash, hash: hash)
+            return AuditEntry(seq: row.seq, timeMs: timeMs, actor: actor, route: route, action: action, before: current, after: after,
+                              reason: reason, prevHash: lastHash, hash: row.hash)
         }
     }
 
@@ -89,23 +141,14 @@ extension Store {
             if let beforeSeq { conditions.append("seq < ?"); binds.append(.integer(beforeSeq)) }
             let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
             return try await session.run("""
-                SELECT seq, time_ms, actor, route, action, before, after, reason, prev_hash, hash FROM audit_log\(filter)
-                ORDER BY seq DESC LIMIT \(max(1, min(limit, 10_000)))
+                SELECT \(StoredAuditRow.columns) FROM audit_log\(filter) ORDER BY seq DESC LIMIT \(max(1, min(limit, 10_000)))
                 """, binds)
         }
-        return try rows.map(Self.auditEntry)
-    }
-
-    static func auditEntry(_ row: [SQLValue]) throws -> AuditEntry {
         let decoder = JSONDecoder()
-        guard let seq = row[0].integer, let time = row[1].integer, let actor = row[2].text, let route = row[3].text,
-              let action = row[4].text, let before = row[5].text, let after = row[6].text, let reason = row[7].text,
-              let prev = row[8].text, let hash = row[9].text else {
-            throw StoreError.corrupt("audit_log row")
+        return try rows.map { row in
+            guard let stored = StoredAuditRow(row) else { throw StoreError.corrupt("audit_log row") }
+            return try stored.entry(decoder)
         }
-        return AuditEntry(seq: seq, timeMs: time, actor: actor, route: route, action: action,
-                          before: try decode(decoder, RouteFlags.self, before), after: try decode(decoder, RouteFlags.self, after),
-                          reason: reason, prevHash: prev, hash: hash)
     }
 
     /// Walks the whole audit log in order, recomputing every hash and link.
@@ -114,21 +157,15 @@ extension Store {
             var previous = AuditChain.genesis
             var count: Int64 = 0
             var expectedSeq: Int64 = 1
-            for row in try await session.run("""
-                SELECT seq, time_ms, actor, route, action, before, after, reason, prev_hash, hash FROM audit_log ORDER BY seq
-                """) {
+            for row in try await session.run("SELECT \(StoredAuditRow.columns) FROM audit_log ORDER BY seq") {
                 count += 1
-                guard let seq = row[0].integer, let time = row[1].integer, let actor = row[2].text, let route = row[3].text,
-                      let action = row[4].text, let before = row[5].text, let after = row[6].text, let reason = row[7].text,
-                      let prev = row[8].text, let hash = row[9].text else {
+                guard let stored = StoredAuditRow(row) else {
                     return AuditVerification(verified: false, entries: count, brokenAt: row[0].integer ?? -1)
                 }
-                let recomputed = AuditChain.hash(previous: previous, seq: seq, timeMs: time, actor: actor, route: route, action: action,
-                                                 before: before, after: after, reason: reason)
-                guard seq == expectedSeq, prev == previous, hash == recomputed else {
-                    return AuditVerification(verified: false, entries: count, brokenAt: seq)
+                guard stored.seq == expectedSeq, stored.prevHash == previous, stored.hash == stored.expectedHash else {
+                    return AuditVerification(verified: false, entries: count, brokenAt: stored.seq)
                 }
-                previous = hash
+                previous = stored.hash
                 expectedSeq += 1
             }
             let head = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1").first
