@@ -28,13 +28,7 @@ enum DiffsAPI {
                 throw AdminError(.notFound, "no route named '\(route)'; configured: \(config.routes.map(\.name).joined(separator: ", "))")
             }
             let field = request.uri.queryParameters["field"].map(String.init)
-            var limit = 20
-            if let text = request.uri.queryParameters["limit"] {
-                guard let value = Int(text), (1...200).contains(value) else {
-                    throw AdminError(.badRequest, "limit must be a whole number from 1 to 200, not '\(text)'")
-                }
-                limit = value
-            }
+            let limit = try request.integer("limit", default: 20, in: 1...200)
             let samples = try await Self.call { try await store.diffSamples(route: route, field: field, limit: limit) }
             return try json(DiffSamplesResponse(route: route, field: field, samples: samples))
         }

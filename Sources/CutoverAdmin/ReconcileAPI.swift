@@ -9,7 +9,7 @@ enum ReconcileAPI {
     static func register(on group: RouterGroup<AdminRequestContext>, environment: AdminEnvironment) {
         group.get("reconcile/runs") { request, _ -> Response in
             let store = try DiffsAPI.store(environment)
-            let limit = try Self.integer(request, "limit", default: 20, in: 1...500)
+            let limit = try request.integer( "limit", default: 20, in: 1...500)
             let runs = try await DiffsAPI.call { try await store.reconcileRuns(limit: limit) }
             return try json(ReconcileRunsResponse(runs: runs))
         }
@@ -31,8 +31,8 @@ enum ReconcileAPI {
             if let table, !run.tables.contains(table) {
                 throw AdminError(.notFound, "run \(id) has no table pair '\(table)'; it compared: \(run.tables.joined(separator: ", "))")
             }
-            let limit = try Self.integer(request, "limit", default: 100, in: 1...10_000)
-            let offset = try Self.integer(request, "offset", default: 0, in: 0...Int(Int32.max))
+            let limit = try request.integer( "limit", default: 100, in: 1...10_000)
+            let offset = try request.integer( "offset", default: 0, in: 0...Int(Int32.max))
             let rows = try await DiffsAPI.call { try await store.reconcileDifferences(run: id, table: table, limit: limit, offset: offset) }
             return try json(ReconcileDifferencesResponse(
                 run: id, differences: rows.map { ReconcileDifferencesResponse.Entry(table: $0.table, difference: $0.difference) }))
@@ -45,13 +45,6 @@ enum ReconcileAPI {
         return id
     }
 
-    static func integer(_ request: Request, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let text = request.uri.queryParameters[Substring(name)] else { return value }
-        guard let number = Int(text), range.contains(number) else {
-            throw AdminError(.badRequest, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
-        }
-        return number
-    }
 }
 
 /// The answer of `GET /api/v1/reconcile/runs`.

@@ -30,7 +30,7 @@ enum RoutesAPI {
     static func register(on group: RouterGroup<AdminRequestContext>, environment: AdminEnvironment) {
         group.get("routes") { _, _ -> Response in
             let control = try control(environment)
-            return try json(try await call { try await control.routes() })
+            return try json(try await refusing { try await control.routes() })
         }
         group.put("routes/{name}/phase") { request, context -> Response in
             let control = try control(environment)
@@ -53,7 +53,7 @@ enum RoutesAPI {
             }
             _ = await environment.refreshFlags()
             if body.wait == true {
-                change.wait = try await call { try await control.waitForInstances(version: change.version, timeout: timeout) }
+                change.wait = try await refusing { try await control.waitForInstances(version: change.version, timeout: timeout) }
             }
             return try json(change)
         }
@@ -71,13 +71,7 @@ enum RoutesAPI {
         group.get("audit") { request, _ -> Response in
             let store = try DiffsAPI.store(environment)
             let route = request.uri.queryParameters["route"].map(String.init)
-            var limit = 100
-            if let text = request.uri.queryParameters["limit"] {
-                guard let value = Int(text), (1...1000).contains(value) else {
-                    throw AdminError(.badRequest, "limit must be a whole number from 1 to 1000, not '\(text)'")
-                }
-                limit = value
-            }
+            let limit = try request.integer("limit", default: 100, in: 1...1000)
             var before: Int64?
             if let text = request.uri.queryParameters["before"] {
                 guard let value = Int64(text), value > 0 else { throw AdminError(.badRequest, "before must be a positive sequence number, not '\(text)'") }
@@ -133,10 +127,6 @@ enum RoutesAPI {
         } catch {
             throw AdminError(.serviceUnavailable, "the store failed: \(error)")
         }
-    }
-
-    static func call<T>(_ body: () async throws -> T) async throws -> T {
-        try await refusing(body)
     }
 }
 
