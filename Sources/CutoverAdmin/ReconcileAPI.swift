@@ -44,7 +44,6 @@ enum ReconcileAPI {
         guard let id = Int64(text), id > 0 else { throw AdminError(.badRequest, "run id must be a positive whole number, not '\(text)'") }
         return id
     }
-
 }
 
 /// The answer of `GET /api/v1/reconcile/runs`.
