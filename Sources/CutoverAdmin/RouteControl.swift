@@ -47,7 +47,7 @@ public struct RouteControl: Sendable {
             unreconciled = names
         }
         return GateEvidence(compared: summary.compared, diffRate: summary.diffRate, newRequests: answers.requests, newErrors: answers.errors,
-                            maxOldID: ids[.old], maxNewID: ids[.new], unreconciled: unreconciled)
+                            maxOldID: ids[.old], unreconciled: unreconciled)
     }
 
     /// Every route's flags and evidence.
@@ -69,9 +69,7 @@ public struct RouteControl: Sendable {
     public func changePhase(route name: String, to phase: Phase, reason: String, force: Bool, abandonNewIDs: Bool,
                             actor: String, action: String = "phase") async throws -> PhaseChange {
         let route = try route(named: name)
-        if force, reason.isEmpty {
-            throw Refusal.badRequest("force needs a reason: the audit log keeps it")
-        }
+        try Self.requireReason(force: force, reason: reason)
         let flagSet = try await store.flagSet()
         let before = flagSet.routes[name] ?? RouteFlags(route: route)
         // abandon_new_ids also lifts a pin left by an earlier rollback, without a phase change.
@@ -99,9 +97,7 @@ public struct RouteControl: Sendable {
             if abandonNewIDs {
                 after.newIDsFrom = nil
             } else {
-                // New's IDs may have been seen on another route (the create route rather than this one): the
-                // highest any route saw from new counts, which errs on the side of keeping data with new.
-                let maxNew = try await store.maxIDs().values.compactMap { $0[.new] }.max()
+                let maxNew = try await newestNewID()
                 let newCreated = route.maxIDSeen == nil || (maxNew.map { $0 >= threshold } ?? false)
                 after.newIDsFrom = newCreated ? threshold : nil
             }
@@ -119,9 +115,7 @@ public struct RouteControl: Sendable {
         let route = try route(named: name)
         let reason = patch.reason ?? ""
         let force = patch.force ?? false
-        if force, reason.isEmpty {
-            throw Refusal.badRequest("force needs a reason: the audit log keeps it")
-        }
+        try Self.requireReason(force: force, reason: reason)
         let flagSet = try await store.flagSet()
         let before = flagSet.routes[name] ?? RouteFlags(route: route)
         var after = before
@@ -143,18 +137,8 @@ public struct RouteControl: Sendable {
         }
         var gates: [GateResult] = []
         if before.phase >= .gray, let threshold = after.threshold, threshold != before.threshold {
-            let all = try await store.maxIDs()
-            let ids = all[name] ?? [:]
-            if let maxOld = ids[.old] {
-                gates.append(GateResult(gate: "threshold", passed: maxOld < threshold, value: Double(maxOld), limit: Double(threshold),
-                                        message: maxOld < threshold ? "highest ID seen from old is \(maxOld), below \(threshold)"
-                                            : "old already answered ID \(maxOld), at or above the new threshold \(threshold)"))
-            }
-            if let maxNew = all.values.compactMap({ $0[.new] }).max(), let current = before.threshold, threshold > current {
-                gates.append(GateResult(gate: "new_ids", passed: maxNew < current || maxNew >= threshold, value: Double(maxNew), limit: Double(threshold),
-                                        message: maxNew < current || maxNew >= threshold ? "no ID new created falls below \(threshold)"
-                                            : "new created IDs up to \(maxNew), which the threshold \(threshold) would send back to old"))
-            }
+            gates = Gates.thresholdChange(current: before.threshold, proposed: threshold,
+                                          maxOldID: try await store.maxIDs()[name]?[.old], maxNewID: try await newestNewID())
         }
         let failed = gates.filter { !$0.passed }
         if !failed.isEmpty, !force {
@@ -163,6 +147,17 @@ public struct RouteControl: Sendable {
         let entry = try await write(name, expected: before, after: after, actor: actor, action: "flags", reason: reason)
         return PhaseChange(route: name, changed: true, before: before, after: after, version: entry.seq, entry: entry, gates: gates,
                            forced: force && !failed.isEmpty)
+    }
+
+    /// A forced change needs a reason: the audit log keeps it.
+    static func requireReason(force: Bool, reason: String) throws {
+        if force, reason.isEmpty { throw Refusal.badRequest("force needs a reason: the audit log keeps it") }
+    }
+
+    /// The highest ID new has answered on any route. IDs are usually created on a route of their own (the create
+    /// route), so any route's evidence counts, which errs on the side of keeping data with new.
+    private func newestNewID() async throws -> Int64? {
+        try await store.maxIDs().values.compactMap { $0[.new] }.max()
     }
 
     private func write(_ route: String, expected: RouteFlags, after: RouteFlags, actor: String, action: String, reason: String) async throws -> AuditEntry {

@@ -23,7 +23,7 @@ struct GatesTests {
 
     @Test func eachStepForwardNeedsItsOwnEvidence() throws {
         let route = try Self.route()
-        let good = GateEvidence(compared: 10, diffRate: 0.1, newRequests: 100, newErrors: 2, maxOldID: 999, maxNewID: nil)
+        let good = GateEvidence(compared: 10, diffRate: 0.1, newRequests: 100, newErrors: 2, maxOldID: 999)
         let toGray = Gates.evaluate(route: route, from: .shadow, to: .gray, flags: Self.flags, evidence: good)
         #expect(toGray.map(\.gate) == ["min_compared", "max_diff_rate", "threshold"])
         #expect(toGray.allSatisfy { $0.passed })

@@ -6,21 +6,18 @@ public struct GateEvidence: Sendable, Hashable {
     /// New's answers and errors in the gate window.
     public var newRequests: Int64
     public var newErrors: Int64
-    /// The highest IDs seen in each side's answers.
+    /// The highest ID seen in old's answers.
     public var maxOldID: Int64?
-    public var maxNewID: Int64?
     /// With a `reconcile:` section: the table pairs whose latest finished reconciliation was not clean
     /// (or that have none); nil when the databases are not reconciled.
     public var unreconciled: [String]?
 
-    public init(compared: Int64, diffRate: Double, newRequests: Int64, newErrors: Int64, maxOldID: Int64?, maxNewID: Int64?,
-                unreconciled: [String]? = nil) {
+    public init(compared: Int64, diffRate: Double, newRequests: Int64, newErrors: Int64, maxOldID: Int64?, unreconciled: [String]? = nil) {
         self.compared = compared
         self.diffRate = diffRate
         self.newRequests = newRequests
         self.newErrors = newErrors
         self.maxOldID = maxOldID
-        self.maxNewID = maxNewID
         self.unreconciled = unreconciled
     }
 
@@ -94,6 +91,25 @@ public enum Gates {
             results.append(GateResult(gate: "max_error_rate", passed: evidence.newErrorRate <= gates.maxErrorRate,
                                       value: evidence.newErrorRate, limit: gates.maxErrorRate,
                                       message: "new's error rate \(percent(evidence.newErrorRate)) over \(evidence.newRequests) answers in the last \(window); at most \(percent(gates.maxErrorRate)) allowed"))
+        }
+        return results
+    }
+
+    /// The gates for moving a route's threshold from `current` to `proposed` while IDs split it (gray, drain):
+    /// old must not have answered an ID at or above it, and IDs new created (`maxNewID`, on any route) must not
+    /// fall back below it.
+    public static func thresholdChange(current: Int64?, proposed: Int64, maxOldID: Int64?, maxNewID: Int64?) -> [GateResult] {
+        var results: [GateResult] = []
+        if let maxOld = maxOldID {
+            results.append(GateResult(gate: "threshold", passed: maxOld < proposed, value: Double(maxOld), limit: Double(proposed),
+                                      message: maxOld < proposed ? "highest ID seen from old is \(maxOld), below \(proposed)"
+                                          : "old already answered ID \(maxOld), at or above the new threshold \(proposed)"))
+        }
+        if let maxNew = maxNewID, let current, proposed > current {
+            let passed = maxNew < current || maxNew >= proposed
+            results.append(GateResult(gate: "new_ids", passed: passed, value: Double(maxNew), limit: Double(proposed),
+                                      message: passed ? "no ID new created falls below \(proposed)"
+                                          : "new created IDs up to \(maxNew), which the threshold \(proposed) would send back to old"))
         }
         return results
     }
