@@ -52,6 +52,11 @@ public final class RoutingTable: Sendable {
         return nil
     }
 
+    /// The backends (indexes into `config.backends`) that play old and new for route `index`.
+    public func sides(of index: Int) -> (old: Int, new: Int) {
+        (routes[index].old, routes[index].new)
+    }
+
     /// The flags of every route as configured, before the store says otherwise.
     public var configuredFlags: [RouteFlags] { config.routes.map(RouteFlags.init(route:)) }
 

@@ -24,13 +24,11 @@ final class RuntimeConfig: Sendable {
     /// Per route: what the gray release reads, resolved once.
     let gray: [GrayRoute]
 
-    /// A route's gray-release settings with its backends as indexes.
+    /// A route's gray-release settings.
     struct GrayRoute: Sendable {
         var id: IDSource?
         var maxIDSeen: JSONPointer?
         var aggregate: AggregateSettings?
-        var old: Int
-        var new: Int
     }
 
     /// Prepares a validated configuration; throws when a backend's TLS settings cannot be loaded.
@@ -51,11 +49,7 @@ final class RuntimeConfig: Sendable {
             return (route.shadow, TimeAmount.nanoseconds(timeout.nanoseconds))
         }
         self.compare = config.routes.map(\.compare)
-        self.gray = config.routes.map { route in
-            let old = config.backends.firstIndex { $0.name == route.oldBackend } ?? 0
-            let new = config.backends.firstIndex { $0.name == route.newBackend } ?? 0
-            return GrayRoute(id: route.id, maxIDSeen: route.maxIDSeen, aggregate: route.aggregate, old: old, new: new)
-        }
+        self.gray = config.routes.map { GrayRoute(id: $0.id, maxIDSeen: $0.maxIDSeen, aggregate: $0.aggregate) }
     }
 
     /// The configuration.

@@ -70,7 +70,7 @@ extension ClientConnectionHandler {
         }
         let routeName = runtime.routeNames[route]
         let requestID = currentRequestID()
-        let oldIndex = runtime.gray[route].old, newIndex = runtime.gray[route].new
+        let (oldIndex, newIndex) = runtime.routing.sides(of: route)
         let run = AggregateRun(settings: settings, cursor: parameters.cursor, limit: parameters.limit) { [weak self] answer in
             guard let self, self.active else { return }
             self.aggregateRun = nil
@@ -102,7 +102,8 @@ extension ClientConnectionHandler {
         let routeFlags = flags[route]
         guard routeFlags.phase == .gray || routeFlags.phase == .drain, routeFlags.compareSample > 0, !decision.missingID, !decision.aggregate,
               head.method == .get || head.method == .head, runtime.gray[route].id != nil else { return nil }
-        return decision.side == .old ? runtime.gray[route].new : runtime.gray[route].old
+        let sides = runtime.routing.sides(of: route)
+        return decision.side == .old ? sides.new : sides.old
     }
 
     // MARK: - Evidence
