@@ -61,12 +61,8 @@ public struct PathTemplate: Sendable, Hashable, CustomStringConvertible {
     public func parameter(_ name: String, in path: Substring) -> Substring? {
         var path = path
         return path.withUTF8 { bytes in
-            var found: Range<Int>?
-            let matched = matchParameters(UnsafeRawBufferPointer(bytes)) { parameterName, value in
-                if parameterName == name { found = value }
-            }
-            guard matched, let found else { return nil }
-            return Substring(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[found]), as: UTF8.self)
+            let raw = UnsafeRawBufferPointer(bytes)
+            return parameterRange(name, in: raw).map { Substring(decoding: UnsafeRawBufferPointer(rebasing: raw[$0]), as: UTF8.self) }
         }
     }
 
