@@ -147,6 +147,11 @@ extension IDSource {
     /// The ID in a request body (`from: body`): an integral JSON number or a string of digits at the pointer.
     public func id(inBody body: [UInt8]) -> Int64? {
         guard let pointer, let document = JSONDocument.parse(body), let value = document.root.value(at: pointer) else { return nil }
+        return Self.id(of: value)
+    }
+
+    /// A JSON value as an ID: an integral number, or a string of digits.
+    static func id(of value: JSONDocument.Value) -> Int64? {
         switch value.kind {
         case .number: return RoutingTable.parseID(value.text.utf8)
         case .string: return value.string.flatMap { RoutingTable.parseID($0.utf8) }
@@ -166,13 +171,7 @@ extension IDSource {
         var best: Int64?
         func visit(_ value: JSONDocument.Value, _ tokens: ArraySlice<String>) {
             guard let token = tokens.first else {
-                let found: Int64?
-                switch value.kind {
-                case .number: found = RoutingTable.parseID(value.text.utf8)
-                case .string: found = value.string.flatMap { RoutingTable.parseID($0.utf8) }
-                default: found = nil
-                }
-                if let found, found > (best ?? .min) { best = found }
+                if let found = id(of: value), found > (best ?? .min) { best = found }
                 return
             }
             if token == "*" {
