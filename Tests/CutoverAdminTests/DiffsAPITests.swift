@@ -168,6 +168,13 @@ struct DiffsAPITests {
         ("/api/v1/diffs/samples?route=orders&limit=0", 400, "limit must be a whole number from 1 to 200, not '0'"),
         ("/api/v1/diffs/samples?route=orders&limit=many", 400, "not 'many'"),
         ("/api/v1/diffs/summary?since=yesterday", 400, "since 'yesterday' is not a duration"),
+        // Numbers that are not finite or are out of range once trapped in the minute arithmetic and stopped the process.
+        ("/api/v1/diffs/summary?since=nan", 400, "since 'nan' is out of range"),
+        ("/api/v1/diffs/summary?since=inf", 400, "since 'inf' is out of range"),
+        ("/api/v1/diffs/summary?since=-inf", 400, "since '-inf' is out of range"),
+        ("/api/v1/diffs/summary?since=1e300", 400, "since '1e300' is out of range"),
+        ("/api/v1/diffs/summary?since=-1e300", 400, "since '-1e300' is out of range"),
+        ("/api/v1/diffs/summary?since=253402300800", 400, "from 0 to 253402300799"),
         ("/api/v1/diffs/summary?route=nope", 404, "no route named 'nope'"),
         ("/api/v1/diffs/samples?route=nope", 404, "no route named 'nope'; configured: orders, users"),
     ])

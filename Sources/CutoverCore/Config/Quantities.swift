@@ -30,6 +30,8 @@ public enum Quantities {
             let product = value * nanos
             guard product.isFinite, product < Double(Int64.max) / 2 else { return nil }
             total += .nanoseconds(Int64(product.rounded()))
+            // Every duration must stay convertible to whole nanoseconds in 64 bits, however many terms it has.
+            guard total < .nanoseconds(Int64.max / 2) else { return nil }
         }
         return total
     }
