@@ -117,6 +117,48 @@ extension ServeTests {
         await new.stop()
     }
 
+    /// A difference at `/secret` (new answers null) carries old's whole object, and `/secret/card` is redacted;
+    /// the request's query names an access token.
+    @Test func aDifferenceAtAParentOfARedactedPathAndSecretQueryParametersAreNeverStored() async throws {
+        let old = try await TestBackend.start { _ in
+            .send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(Self.oldBody.utf8.count)\r\n\r\n" + Self.oldBody)
+        }
+        let newBody = #"{"id":1,"email":null,"secret":null,"note":"S3CRET-BODY","total":10}"#
+        let new = try await TestBackend.start { _ in
+            .send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(newBody.utf8.count)\r\n\r\n" + newBody)
+        }
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = try folder.write("cutover.yaml", shadowConfig(old: old.url, new: new.url, folder: folder,
+                                                                 digest: TokenAuthenticator.digest(Self.viewerToken))
+            .replacingOccurrences(of: #"compare: { redact: ["/email", "/secret/card"] }"#,
+                                  with: #"compare: { redact: ["/email", "/secret/card"], redact_query: [Customer-Ref] }"#))
+        let (process, proxy, admin) = try await serve(file)
+        defer { process.terminate() }
+        for index in 1...3 {
+            let response = try await get(proxy, "/orders/\(index)?access_token=QUERY-SECRET&page=2&customer-ref=REF-SECRET&API_KEY=KEY-SECRET")
+            #expect(response.text == Self.oldBody)
+        }
+        let summary = try await summary(admin: admin, token: Self.viewerToken, compared: 3)
+        #expect(summary.contains(#""path":"\/secret""#), "the parent's difference is reported: \(summary)")
+        #expect(!summary.contains("4111111111111111"), "the summary's example keeps the card redacted: \(summary)")
+
+        process.signal(SIGTERM)
+        #expect(try await process.exitStatus() == 0)
+        var stored = Data()
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasPrefix("cutover.db") {
+            stored.append(try Data(contentsOf: URL(fileURLWithPath: folder.path + "/" + name)))
+        }
+        let bytes = String(decoding: stored, as: UTF8.self)
+        #expect(bytes.contains("page=2"), "the samples' targets are in the files read")
+        #expect(bytes.contains("access_token=[redacted]"))
+        for secret in ["4111111111111111", "alice@example.com", "QUERY-SECRET", "REF-SECRET", "KEY-SECRET"] {
+            #expect(!bytes.contains(secret), "\(secret) must not be stored")
+        }
+        await old.stop()
+        await new.stop()
+    }
+
     @Test func theDiffsCommandsSayWhatIsWrong() async throws {
         let noToken = try await CutoverProcess.run(["diffs", "summary", "--admin", "http://127.0.0.1:9"], environment: ["CUTOVER_TOKEN": ""])
         #expect(noToken.status == 2)

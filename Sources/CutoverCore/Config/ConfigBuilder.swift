@@ -376,12 +376,15 @@ final class ConfigBuilder {
     }
 
     func compare(_ node: Node, at path: ConfigPath) -> CompareRules? {
-        guard let compare = reader.mapping(node, at: path, keys: ["headers", "ignore", "redact", "sort_arrays", "float_tolerance", "noise"]) else {
+        guard let compare = reader.mapping(node, at: path, keys: ["headers", "ignore", "redact", "redact_query", "sort_arrays", "float_tolerance", "noise"]) else {
             return nil
         }
         var result = CompareRules.defaults
         if let node = compare["headers"], let names = strings(node, at: compare.path("headers")) {
             result.headers = names.map { $0.lowercased() }
+        }
+        if let node = compare["redact_query"], let names = strings(node, at: compare.path("redact_query")) {
+            result.redactQuery = Set(names.map { $0.lowercased() })
         }
         for key in ["ignore", "redact"] {
             guard let node = compare[key], let items = reader.list(node, at: compare.path(key)) else { continue }

@@ -6,6 +6,9 @@ public struct CompareRules: Sendable, Hashable {
     public var ignore: [PointerPattern]
     /// Body paths whose values are replaced before anything is stored.
     public var redact: [PointerPattern]
+    /// Query parameters (lower case) whose values are replaced before a request target is stored,
+    /// besides ``JSONRedactor/secretQueryParameters``.
+    public var redactQuery: Set<String> = []
     /// Arrays sorted by a key before comparing: the array's path and the key's pointer inside each element.
     public var sortArrays: [SortRule]
     /// Numbers that are not both integers are equal when they differ by at most this much.

@@ -37,16 +37,67 @@ public enum JSONRedactor {
         }
     }
 
-    /// The differences with values at redacted paths replaced.
+    /// The differences with every value that is, or contains, a redacted path replaced: a difference at
+    /// a redacted path (or below one) shows `[redacted]` on both sides; a difference at a parent of one
+    /// (`/card` when `/card/number` is redacted) keeps its value with the redacted members replaced, or
+    /// `[redacted]` whole when the value cannot be searched (shortened for display).
     public static func redact(_ differences: [FieldDifference], patterns: [PointerPattern]) -> [FieldDifference] {
         guard !patterns.isEmpty else { return differences }
         return differences.map { difference in
-            guard isRedacted(difference.path, patterns: patterns) else { return difference }
+            // A length difference carries element counts, not values.
+            guard difference.kind != .length, let tokens = pointerTokens(difference.path) else { return difference }
             var redacted = difference
-            if redacted.old != nil { redacted.old = placeholder }
-            if redacted.new != nil { redacted.new = placeholder }
+            if isRedacted(difference.path, patterns: patterns) {
+                if redacted.old != nil { redacted.old = placeholder }
+                if redacted.new != nil { redacted.new = placeholder }
+                return redacted
+            }
+            let below = patterns.compactMap { pattern -> PointerPattern? in
+                guard pattern.tokens.count > tokens.count,
+                      PointerPattern(tokens: Array(pattern.tokens.prefix(tokens.count))).matches(tokens) else { return nil }
+                return PointerPattern(tokens: Array(pattern.tokens.dropFirst(tokens.count)))
+            }
+            guard !below.isEmpty else { return difference }
+            redacted.old = difference.old.map { redact(value: $0, patterns: below) }
+            redacted.new = difference.new.map { redact(value: $0, patterns: below) }
             return redacted
         }
+    }
+
+    /// A difference's path as pointer tokens (`/` is the whole document), or nil for status, header and body fields.
+    private static func pointerTokens(_ path: String) -> [String]? {
+        JSONPointer.parse(path == "/" ? "" : path)?.tokens
+    }
+
+    /// A value's JSON text with the members at `patterns` (relative to the value) replaced.
+    private static func redact(value text: String, patterns: [PointerPattern]) -> String {
+        let bytes = Array(text.utf8)
+        guard JSONDocument.parse(bytes) != nil else { return placeholder }
+        return String(decoding: redact(bytes, patterns: patterns), as: UTF8.self)
+    }
+
+    /// Query parameters never stored as sent, whatever a route configures (names compared without case).
+    public static let secretQueryParameters: Set<String> = [
+        "access_token", "refresh_token", "id_token", "token", "api_key", "apikey", "api-key", "key", "secret", "client_secret",
+        "password", "passwd", "pwd", "auth", "authorization", "signature", "sig", "session", "sessionid", "session_id", "jwt",
+        "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+    ]
+
+    /// A request target with the values of the secret query parameters (``secretQueryParameters`` and `extra`,
+    /// names percent-decoded and compared without case) replaced by `[redacted]`.
+    public static func redact(target: String, extra: Set<String> = []) -> String {
+        guard let question = target.firstIndex(of: "?") else { return target }
+        let query = target[target.index(after: question)...]
+        var changed = false
+        let parts = query.split(separator: "&", omittingEmptySubsequences: false).map { part -> String in
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = QueryString.decode(pieces[0].utf8).lowercased()
+            guard pieces.count == 2, secretQueryParameters.contains(name) || extra.contains(name) else { return String(part) }
+            changed = true
+            return pieces[0] + "=" + placeholder
+        }
+        guard changed else { return target }
+        return target[...question] + parts.joined(separator: "&")
     }
 
     private static func collect(_ document: JSONDocument, index: Int, path: inout [String], patterns: [PointerPattern],

@@ -8,7 +8,7 @@ import NIOCore
 /// wanted) a redacted sample. Runs off the event loops.
 enum PairEvaluation {
     /// Request headers never stored as sent.
-    static let secretRequestHeaders: Set<String> = ["authorization", "proxy-authorization", "cookie"]
+    static let secretRequestHeaders: Set<String> = ["authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"]
     /// Response headers never stored as sent.
     static let secretResponseHeaders: Set<String> = ["set-cookie"]
 
@@ -48,7 +48,7 @@ enum PairEvaluation {
         var headers: [CapturedResponse.Header] = []
         if let head = try? RequestParser.parse(head: pair.requestHead) {
             method = head.methodText
-            target = head.targetText
+            target = JSONRedactor.redact(target: head.targetText, extra: pair.rules.redactQuery)
             headers = Self.headers(head.raw).map { header in
                 secretRequestHeaders.contains(header.name) ? .init(name: header.name, value: JSONRedactor.placeholder) : header
             }
