@@ -73,6 +73,45 @@ struct ProxyShadowTests {
         await new.stop()
     }
 
+    /// New accepts and never answers, for longer than the copies' deadline: once every connection of the copies' pool
+    /// is taken, further copies are dropped and counted at once instead of waiting in a line that only grows.
+    @Test func copiesBeyondTheCopiesPoolAreDroppedAndCountedWhileNewHangs() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let new = try await TestBackend.start { _ in .hold }
+        let gateway = try await TestGateway.start("""
+            listen: "127.0.0.1:0"
+            admin: { listen: "127.0.0.1:0" }
+            backends:
+              old: { url: "\(old.url)" }
+              new: { url: "\(new.url)", pool_size: 4, response_timeout: 60s }
+            routes:
+              - { name: orders, match: { prefix: /orders }, phase: shadow }
+            """)
+        // Eight keep-alive clients, five requests each: every one answered by old at once.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    let connection = try await TestConnection.connect(port: gateway.port)
+                    for request in 0..<5 {
+                        try await connection.send("GET /orders/\(client * 5 + request) HTTP/1.1\r\nHost: a\r\n\r\n")
+                        #expect(try await connection.response().text == "old")
+                    }
+                    await connection.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await waitUntil("four copies held by new") { new.heldCount == 4 }
+        #expect(gateway.shadowRequests(route: "orders", result: "mirrored") == 4, "one copy per connection of the copies' pool")
+        #expect(gateway.shadowRequests(route: "orders", result: "skipped", reason: "new_busy") == 36, "the rest dropped and counted")
+        #expect(new.connections == 4)
+        let lines = try await gateway.server.onEveryLoop { context in context.mirrorPools.reduce(0) { $0 + $1.lineLength } }
+        #expect(lines == [0], "nothing waits for a copy's connection")
+        await gateway.stop(drain: .milliseconds(100))
+        await old.stop()
+        await new.stop()
+    }
+
     @Test func aNewThatResetsOrIsDownChangesNothingForTheClient() async throws {
         let old = try await TestBackend.start { _ in .ok("old") }
         let resetting = try await TestBackend.start { _ in .close }

@@ -54,7 +54,8 @@ public final class ComparatorMetrics: Sendable {
         counter(Name.shadowRequests, [("route", route), ("result", "mirrored"), ("reason", "")]).increment()
     }
 
-    /// A request of a shadow route was not copied, and why (`write`, `sample`, `body_too_large`, `old_failed`).
+    /// A request of a shadow route was not copied, and why (`write`, `sample`, `body_too_large`, `old_failed`, `old_not_2xx`,
+    /// `new_busy`: every connection of the copies' pool was busy).
     func skipped(route: String, reason: String) {
         counter(Name.shadowRequests, [("route", route), ("result", "skipped"), ("reason", reason)]).increment()
     }

@@ -68,7 +68,11 @@ final class AggregateRun: MirrorOwner {
         }
         if exchanges.isEmpty { return complete() }
         for made in exchanges {
-            made.start(now: now)
+            // The sides go through the main pools, which queue: a side is never refused a place.
+            guard made.start(now: now) else {
+                mirrorFinished(made, .failed("no connection to the backend free"))
+                continue
+            }
             made.endOfRequest()
         }
     }

@@ -33,6 +33,8 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
     private var connection: UpstreamConnection?
     private var capture: AnswerCapture
     private var finished = false
+    /// Whether the copy waits in its pool's line for a connection.
+    private var inLine = false
     private(set) var upstreamTicket: UInt64 = 0
     var deadline = NIODeadline.distantFuture
     var sweepIndex = -1
@@ -50,15 +52,29 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         self.capture = AnswerCapture(cap: cap)
     }
 
-    /// Asks the pool for a connection; the copy's deadline starts now.
-    func start(now: NIODeadline) {
+    /// Asks the pool for a connection; the copy's deadline starts now. Returns false when the pool had none
+    /// free and does not queue (a shadow copy's pool): the copy is dropped, and nothing is reported to the owner.
+    func start(now: NIODeadline) -> Bool {
+        guard !pool.isRetired else {
+            finish(.failed("gateway reloading"))
+            return true
+        }
+        upstreamTicket &+= 1
+        switch pool.acquire(for: self) {
+        case .refused:
+            finished = true
+            run = nil
+            return false
+        case .leased(let connection):
+            upstreamAcquired(connection)
+        case .queued:
+            inLine = true
+        case .connecting:
+            break
+        }
         deadline = now + timeout
         loop.sweeper.register(self)
-        guard !pool.isRetired else { return finish(.failed("gateway reloading")) }
-        upstreamTicket &+= 1
-        if let connection = pool.acquire(for: self) {
-            upstreamAcquired(connection)
-        }
+        return true
     }
 
     /// Request body bytes for the copy.
@@ -92,9 +108,15 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
             self.connection = nil
             connection.close()
         } else {
-            pool.cancelWaiting(self)
-            upstreamTicket &+= 1
+            stopWaiting()
         }
+    }
+
+    /// A connection still to arrive for the current ticket is not taken, and a place in line is given up.
+    private func stopWaiting() {
+        upstreamTicket &+= 1
+        if inLine { pool.withdraw() }
+        inLine = false
     }
 
     private func write(_ part: ByteBuffer, on connection: UpstreamConnection) {
@@ -132,6 +154,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
             return
         }
         self.connection = connection
+        inLine = false
         connection.expectResponse(toHEAD: isHEAD, chunkMode: .decoded)
         connection.write(head)
         while let part = body.popFirst() { write(part, on: connection) }
@@ -140,6 +163,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
     }
 
     func upstreamAcquireFailed(_ failure: UpstreamFailure) {
+        inLine = false
         run?.mirrorError(self, kind: failure.metricKind)
         finish(.failed(failure.description))
     }
@@ -178,8 +202,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         if let connection {
             connection.close()
         } else {
-            pool.cancelWaiting(self)
-            upstreamTicket &+= 1
+            stopWaiting()
         }
         run?.mirrorError(self, kind: "timeout")
         finish(.failed("no answer within \(timeout.nanoseconds / 1_000_000)ms"))

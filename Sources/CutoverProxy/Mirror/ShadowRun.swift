@@ -78,11 +78,16 @@ final class ShadowRun: MirrorOwner {
 
     /// Sends the copies that go out with the request (all but an `after-primary` one).
     func start(now: NIODeadline) {
-        loop.comparatorMetrics.mirrored(route: route)
-        noise?.start(now: now)
+        if let noise, !noise.start(now: now) {
+            // The second old instance has no connection free: the pair goes without its noise baseline.
+            self.noise = nil
+            noiseAsked = false
+        }
         if settings.order == .parallel { startMirror(extra: [], now: now) }
     }
 
+    /// Sends the copy to new. A copy that cannot have a connection at once is dropped and counted
+    /// (`skipped`, reason `new_busy`): a slow or hanging new never builds a queue on the gateway.
     private func startMirror(extra: [(String, String)], now: NIODeadline) {
         guard let head = makeHead(extra) else {
             newOutcome = .failed("could not build the request for new")
@@ -91,8 +96,12 @@ final class ShadowRun: MirrorOwner {
         mirrorStarted = now
         let mirror = MirrorExchange(role: .new, run: self, loop: loop, pool: mirrorPool, head: head, chunked: chunked,
                                     isHEAD: isHEAD, timeout: timeout, cap: settings.maxBody)
+        guard mirror.start(now: now) else {
+            loop.comparatorMetrics.skipped(route: route, reason: "new_busy")
+            return abandon()
+        }
+        loop.comparatorMetrics.mirrored(route: route)
         self.mirror = mirror
-        mirror.start(now: now)
         for part in heldBody { mirror.send(body: part) }
         heldBody.removeAll()
         if requestComplete { mirror.endOfRequest() }

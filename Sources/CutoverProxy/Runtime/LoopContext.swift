@@ -14,7 +14,8 @@ final class LoopContext {
     private(set) var runtime: RuntimeConfig
     /// Connection pools, indexed like the backends.
     private(set) var pools: [UpstreamPool] = []
-    /// Separate pools for shadow copies, so a slow new backend never takes a live request's connections.
+    /// Separate pools for shadow copies, so a slow new backend never takes a live request's connections; they do not
+    /// queue: a copy without a free connection is dropped and counted.
     private(set) var mirrorPools: [UpstreamPool] = []
     /// Request metrics by `(route + 1) * backends + backend`, created on first use.
     private var routeMetrics: [ProxyMetrics.RouteMetrics?] = []
@@ -46,8 +47,8 @@ final class LoopContext {
         self.comparatorMetrics = comparatorMetrics
         self.runtime = runtime
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop, tick: Self.tick(for: runtime))
-        self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
-        self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
+        self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: true)
+        self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: false)
         self.routeMetrics = Self.emptyMetricsCache(runtime)
     }
 
@@ -61,8 +62,8 @@ final class LoopContext {
         let retired = pools + mirrorPools
         self.runtime = runtime
         self.flags = flagSet?.resolved(for: runtime.config) ?? runtime.routing.configuredFlags
-        self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
-        self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics)
+        self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: true)
+        self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: false)
         self.routeMetrics = Self.emptyMetricsCache(runtime)
         self.sweeper.tick = Self.tick(for: runtime)
         for pool in retired { pool.retire() }
@@ -102,8 +103,9 @@ final class LoopContext {
         return created
     }
 
-    private static func makePools(_ runtime: RuntimeConfig, eventLoop: any EventLoop, backendMetrics: [ProxyMetrics.BackendMetrics]) -> [UpstreamPool] {
-        zip(runtime.targets, backendMetrics).map { UpstreamPool(target: $0, eventLoop: eventLoop, metrics: $1) }
+    private static func makePools(_ runtime: RuntimeConfig, eventLoop: any EventLoop, backendMetrics: [ProxyMetrics.BackendMetrics],
+                                  queuing: Bool) -> [UpstreamPool] {
+        zip(runtime.targets, backendMetrics).map { UpstreamPool(target: $0, eventLoop: eventLoop, metrics: $1, queuesWaiters: queuing) }
     }
 
     /// Deadlines are checked ten times per shortest timeout, between 5 ms and 100 ms apart.

@@ -33,6 +33,7 @@ extension ClientConnectionHandler {
         headPending = false
         status = 0
         waiting = .nothing
+        inLine = false
         retried = false
         pool = nil
         awaitingBodyPrefix = false
@@ -212,12 +213,18 @@ extension ClientConnectionHandler {
         }
         upstreamTicket &+= 1
         waiting = .connection
-        if let connection = pool.acquire(for: self, fresh: fresh) {
+        let acquisition = pool.acquire(for: self, fresh: fresh)
+        switch acquisition {
+        case .leased(let connection):
             attach(connection, now: now)
-        } else if waiting == .connection {
+        case .queued, .connecting:
+            if case .queued = acquisition { inLine = true }
+            guard waiting == .connection else { return }
             // Not failed synchronously: wait for the pool, up to the connect timeout.
             deadline = now + pool.target.connectTimeout
             loop.sweeper.register(self)
+        case .refused:
+            fail(.poolExhausted)
         }
     }
 

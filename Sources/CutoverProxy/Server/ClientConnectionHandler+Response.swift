@@ -11,11 +11,13 @@ extension ClientConnectionHandler {
             connection.release(reusable: true)
             return
         }
+        inLine = false
         attach(connection, now: loop.eventLoop.now)
     }
 
     func upstreamAcquireFailed(_ failure: UpstreamFailure) {
         guard active, waiting == .connection else { return }
+        inLine = false
         waiting = .nothing
         fail(failure)
     }
@@ -153,9 +155,8 @@ extension ClientConnectionHandler {
             }
         case .connection:
             guard active else { return }
-            let queued = pool?.cancelWaiting(self) ?? false
-            upstreamTicket &+= 1
-            waiting = .nothing
+            let queued = inLine
+            stopWaitingForConnection()
             let failure: UpstreamFailure = queued ? .poolExhausted : .connectTimeout
             pool?.metricsForFailures.upstreamError(failure)
             fail(failure)
@@ -269,10 +270,15 @@ extension ClientConnectionHandler {
             upstream = nil
             connection.close()
         }
-        if waiting == .connection {
-            pool?.cancelWaiting(self)
-            upstreamTicket &+= 1
-        }
+        if waiting == .connection { stopWaitingForConnection() }
+        waiting = .nothing
+    }
+
+    /// Stops waiting for a connection: a connection still to arrive for the old ticket is not taken, and a place in line is given up.
+    func stopWaitingForConnection() {
+        upstreamTicket &+= 1
+        if inLine { pool?.withdraw() }
+        inLine = false
         waiting = .nothing
     }
 }

@@ -111,6 +111,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var status = 0
     var startTime = NIODeadline.uptimeNanoseconds(0)
     var waiting = Waiting.nothing
+    /// While waiting for a connection: whether the exchange is in the pool's line (rather than having one made for it).
+    var inLine = false
     var retried = false
     var closeAfterResponse = false
     var upstreamNeedsFlush = false

@@ -78,6 +78,15 @@ public final class ProxyServer: Sendable {
     /// The configuration in force.
     public var config: CutoverConfig { state.withLockedValue { $0.config } }
 
+    /// Runs `body` on every event loop with its context and returns what each gave (for tests and figures).
+    func onEveryLoop<T: Sendable>(_ body: @escaping @Sendable (LoopContext) -> T) async throws -> [T] {
+        var results: [T] = []
+        for (_, bound) in contexts {
+            results.append(try await bound.eventLoop.submit { body(bound.value) }.get())
+        }
+        return results
+    }
+
     /// The listening channels (for tests that watch them close).
     var listenerChannels: [any Channel] { state.withLockedValue { $0.listeners.map(\.channel) } }
 

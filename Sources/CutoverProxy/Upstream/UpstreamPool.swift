@@ -4,14 +4,34 @@ import NIOSSL
 
 /// The connections of one event loop to one backend: idle ones are reused
 /// (most recently used first), at most `poolSize` are open, and exchanges
-/// wait in line when all are busy. Confined to its event loop.
+/// wait in line when all are busy (or, in a pool that does not queue, are
+/// refused at once). Confined to its event loop.
 final class UpstreamPool {
+    /// What an exchange's request for a connection came to.
+    enum Acquisition {
+        /// A pooled connection, leased to the exchange now.
+        case leased(UpstreamConnection)
+        /// A connection is being made for the exchange: `upstreamAcquired` or `upstreamAcquireFailed` follows.
+        case connecting
+        /// Every connection is busy: the exchange waits in line for one.
+        case queued
+        /// Every connection is busy and the pool does not queue.
+        case refused
+    }
+
     /// The backend the pool connects to.
     let target: BackendTarget
+    /// Whether exchanges wait in line when every connection is busy. Shadow copies' pools do not: a copy that
+    /// cannot have a connection at once is dropped (and counted), so a slow new backend never builds a queue.
+    let queuesWaiters: Bool
     private let eventLoop: any EventLoop
     private let metrics: ProxyMetrics.BackendMetrics
     private var idle: [UpstreamConnection] = []
+    /// Exchanges waiting for a connection, oldest first. An entry whose exchange has moved on (its ticket
+    /// changed) is stale: it is skipped when reached, and the line is compacted once stale entries are half of it.
     private var waiters = CircularBuffer<(exchange: any UpstreamExchange, ticket: UInt64)>()
+    /// Entries of `waiters` known to be stale.
+    private var withdrawn = 0
     /// Connections open or being opened.
     private(set) var openCount = 0
     /// Set when a reload replaced this pool: connections close instead of returning.
@@ -20,44 +40,49 @@ final class UpstreamPool {
     /// it receives the new connection handler and must put it in a channel that becomes active.
     var connector: ((UpstreamConnection) -> Void)?
 
-    init(target: BackendTarget, eventLoop: any EventLoop, metrics: ProxyMetrics.BackendMetrics) {
+    init(target: BackendTarget, eventLoop: any EventLoop, metrics: ProxyMetrics.BackendMetrics, queuesWaiters: Bool = true) {
         self.target = target
+        self.queuesWaiters = queuesWaiters
         self.eventLoop = eventLoop
         self.metrics = metrics
     }
 
-    /// Gets a connection for `exchange`: returns a pooled one at once, or returns
-    /// nil and later calls `upstreamAcquired` / `upstreamAcquireFailed`.
+    /// Gets a connection for `exchange`: a pooled one at once, a new one (reported later through
+    /// `upstreamAcquired` / `upstreamAcquireFailed`), a place in line, or a refusal when the pool does not queue.
     /// With `fresh`, an idle connection is not reused (a retry after a stale one failed).
-    func acquire(for exchange: any UpstreamExchange, fresh: Bool = false) -> UpstreamConnection? {
+    func acquire(for exchange: any UpstreamExchange, fresh: Bool = false) -> Acquisition {
         precondition(!isRetired, "a retired pool takes no new requests")
         if !fresh {
             while let connection = idle.popLast() {
                 if connection.isUsable {
                     connection.lease(to: exchange)
-                    return connection
+                    return .leased(connection)
                 }
                 connection.close()
             }
         }
         if openCount < target.backend.poolSize {
             connect(for: exchange, ticket: exchange.upstreamTicket)
-        } else {
-            waiters.append((exchange, exchange.upstreamTicket))
+            return .connecting
         }
-        return nil
+        guard queuesWaiters else { return .refused }
+        waiters.append((exchange, exchange.upstreamTicket))
+        return .queued
     }
 
-    /// Withdraws an exchange from the line (its client went away or its deadline passed).
-    /// Returns whether it was waiting in line (rather than for a connection being made).
-    @discardableResult
-    func cancelWaiting(_ exchange: any UpstreamExchange) -> Bool {
-        if let index = waiters.firstIndex(where: { $0.exchange === exchange }) {
-            waiters.remove(at: index)
-            return true
-        }
-        return false
+    /// An exchange that was in line stopped waiting (its client went away or its deadline passed) and its
+    /// ticket has moved on. Its entry is dropped lazily: O(1) now, the line compacted once half of it is stale.
+    func withdraw() {
+        withdrawn += 1
+        guard withdrawn >= 64, withdrawn * 2 >= waiters.count else { return }
+        var live = CircularBuffer<(exchange: any UpstreamExchange, ticket: UInt64)>(initialCapacity: waiters.count - withdrawn)
+        for waiter in waiters where waiter.exchange.upstreamTicket == waiter.ticket { live.append(waiter) }
+        waiters = live
+        withdrawn = 0
     }
+
+    /// How many entries the line holds, stale ones included (for tests).
+    var lineLength: Int { waiters.count }
 
     /// The metrics failures of this backend are counted in.
     var metricsForFailures: ProxyMetrics.BackendMetrics { metrics }
@@ -119,6 +144,7 @@ final class UpstreamPool {
         for connection in closing { connection.close() }
         let stranded = waiters
         waiters.removeAll()
+        withdrawn = 0
         for waiter in stranded where waiter.exchange.upstreamTicket == waiter.ticket {
             waiter.exchange.upstreamAcquireFailed(.poolExhausted)
         }
@@ -127,6 +153,7 @@ final class UpstreamPool {
     private func nextWaiter() -> (any UpstreamExchange)? {
         while let waiter = waiters.popFirst() {
             if waiter.exchange.upstreamTicket == waiter.ticket { return waiter.exchange }
+            if withdrawn > 0 { withdrawn -= 1 }
         }
         return nil
     }
