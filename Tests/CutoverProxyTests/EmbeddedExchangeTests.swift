@@ -109,8 +109,9 @@ struct EmbeddedExchangeTests {
         let exchange = try EmbeddedExchange()
         let clientReads = ReadCounter()
         try exchange.client.pipeline.syncOperations.addHandler(clientReads, position: .first)
-        try exchange.client.writeInbound(ByteBuffer(string: "PUT /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 1000)))
-        let upstream = exchange.upstreams[0]
+        // The first 64 KiB (request_buffer) are read before the backend is contacted; then the body streams.
+        try exchange.client.writeInbound(ByteBuffer(string: "PUT /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 70000)))
+        let upstream = try #require(exchange.upstreams.first)
         upstream.isWritable = false
         upstream.pipeline.fireChannelWritabilityChanged()
         try exchange.client.writeInbound(ByteBuffer(string: String(repeating: "y", count: 1000)))
@@ -199,5 +200,102 @@ struct EmbeddedExchangeTests {
         #expect(try exchange.upstreamOutput().hasPrefix("GET /2 "), "the second goes once the first is answered")
         try exchange.upstreams[0].writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2"))
         #expect(try exchange.clientOutput() == "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2")
+    }
+
+    // MARK: - Request bodies: read before a backend is contacted, and bounded in pace
+
+    static var paceYAML: String {
+        """
+        listen: "127.0.0.1:0"
+        admin: { listen: "127.0.0.1:0" }
+        limits: { body_timeout: 1s, body_min_rate: 100 }
+        backends: { old: { url: "http://127.0.0.1:9001", response_timeout: 30s } }
+        """
+    }
+
+    @Test func aBodyThatFitsTheRequestBufferIsReadWholeBeforeABackendIsContacted() throws {
+        let exchange = try EmbeddedExchange(yaml: Self.paceYAML)
+        try exchange.client.writeInbound(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 10\r\n\r\n01234"))
+        #expect(exchange.upstreams.isEmpty, "no backend connection while the body is still arriving")
+        try exchange.client.writeInbound(ByteBuffer(string: "56789"))
+        let upstream = try #require(exchange.upstreams.first)
+        #expect(try exchange.upstreamOutput().hasSuffix("\r\n\r\n0123456789"), "the whole body goes with the head")
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try exchange.clientOutput().hasPrefix("HTTP/1.1 201 Created\r\n"))
+        #expect(exchange.context.heldBodyBytes == 0, "nothing is left counted against the buffer memory")
+    }
+
+    @Test func aBodyThatStopsIsCutAfterTheBodyTimeoutWithoutABackend() throws {
+        let exchange = try EmbeddedExchange(yaml: Self.paceYAML)
+        try exchange.client.writeInbound(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 100000\r\n\r\nabc"))
+        exchange.loop.advanceTime(by: .milliseconds(900))
+        #expect(try exchange.clientOutput().isEmpty)
+        exchange.loop.advanceTime(by: .milliseconds(1200))
+        let output = try exchange.clientOutput()
+        #expect(output.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(output)")
+        #expect(output.contains("the request body arrived too slowly: 3 bytes"))
+        #expect(!exchange.client.isActive)
+        #expect(exchange.upstreams.isEmpty, "a slow client never held a backend connection")
+        #expect(exchange.context.heldBodyBytes == 0)
+    }
+
+    @Test func aBodyDribbledFasterThanTheTimeoutButBelowTheRateIsCut() throws {
+        let exchange = try EmbeddedExchange(yaml: Self.paceYAML)
+        try exchange.client.writeInbound(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 100000\r\n\r\n"))
+        // A byte every 100 ms (10 B/s): never a pause of a whole body_timeout, but far below 100 B/s.
+        var cutAt: Int?
+        for tick in 1...40 {
+            exchange.loop.advanceTime(by: .milliseconds(100))
+            guard exchange.client.isActive else {
+                cutAt = tick
+                break
+            }
+            try exchange.client.writeInbound(ByteBuffer(string: "x"))
+        }
+        let at = try #require(cutAt, "the dribbling body must be cut")
+        #expect(at <= 15, "cut soon after the 1 s grace, at tick \(at)")
+        #expect(try exchange.clientOutput().hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        #expect(exchange.upstreams.isEmpty)
+    }
+
+    @Test func aBodyAtTheMinimumRateIsNeverCut() throws {
+        let exchange = try EmbeddedExchange(yaml: Self.paceYAML)
+        try exchange.client.writeInbound(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 3000\r\n\r\n"))
+        // 15 bytes every 100 ms (150 B/s, above the 100 B/s minimum) for 20 s of virtual time.
+        for _ in 0..<200 {
+            exchange.loop.advanceTime(by: .milliseconds(100))
+            #expect(exchange.client.isActive)
+            try exchange.client.writeInbound(ByteBuffer(string: String(repeating: "y", count: 15)))
+        }
+        let upstream = try #require(exchange.upstreams.first, "the body is complete: now it goes to the backend")
+        #expect(try exchange.upstreamOutput().hasSuffix(String(repeating: "y", count: 3000)))
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try exchange.clientOutput().hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
+
+    @Test func aBodyLargerThanTheBufferThatSlowsDownAfterwardsIsCutAndItsBackendConnectionClosed() throws {
+        let exchange = try EmbeddedExchange(yaml: Self.paceYAML)
+        try exchange.client.writeInbound(ByteBuffer(string: "PUT /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 200000\r\n\r\n" + String(repeating: "z", count: 70000)))
+        let upstream = try #require(exchange.upstreams.first)
+        // 70,000 bytes earned 700 s at 100 B/s; a pause of a whole body_timeout still ends it.
+        exchange.loop.advanceTime(by: .milliseconds(2100))
+        #expect(try exchange.clientOutput().hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        #expect(!upstream.isActive, "the backend connection holding half a request is closed")
+    }
+
+    @Test func bodiesBeyondTheBufferMemoryAreShedWith503() throws {
+        let exchange = try EmbeddedExchange(yaml: """
+            listen: "127.0.0.1:0"
+            admin: { listen: "127.0.0.1:0" }
+            limits: { buffer_memory: 64KiB }
+            backends: { old: { url: "http://127.0.0.1:9001" } }
+            """)
+        exchange.context.heldBodyBytes = 64 * 1024
+        try exchange.client.writeInbound(ByteBuffer(string: "POST /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 10\r\n\r\n0123456789"))
+        let output = try exchange.clientOutput()
+        #expect(output.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(output.contains("Retry-After: 1\r\n"))
+        #expect(exchange.upstreams.isEmpty)
+        exchange.context.heldBodyBytes = 0
     }
 }

@@ -22,7 +22,7 @@ final class ConfigBuilder {
         let tls = top["tls"].flatMap { listenerTLS($0, at: top.path("tls")) }
         let serverNames = top["server_names"].flatMap { strings($0, at: top.path("server_names")) } ?? []
         let threads = top["threads"].flatMap { reader.int($0, at: top.path("threads"), in: 1...256) }
-        let limits = top["limits"].flatMap { self.limits($0, at: top.path("limits"), defaults: .defaults) } ?? .defaults
+        let (limits, gatewayLimits) = top["limits"].flatMap { self.topLimits($0, at: top.path("limits")) } ?? (.defaults, .defaults)
         var drainTimeout: Duration = .seconds(30)
         if let node = top["shutdown"], let shutdown = reader.mapping(node, at: top.path("shutdown"), keys: ["drain_timeout"]) {
             if let value = shutdown["drain_timeout"] { drainTimeout = reader.duration(value, at: shutdown.path("drain_timeout")) ?? drainTimeout }
@@ -54,8 +54,8 @@ final class ConfigBuilder {
 
         guard reader.issues.isEmpty, let listen, let admin else { return nil }
         return CutoverConfig(listen: listen, tls: tls, serverNames: serverNames, threads: threads, limits: limits,
-                             drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60), admin: admin, store: store,
-                             diffQueue: diffQueue, backends: backends, routes: routes, reconcile: reconcile)
+                             gatewayLimits: gatewayLimits, drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60),
+                             admin: admin, store: store, diffQueue: diffQueue, backends: backends, routes: routes, reconcile: reconcile)
     }
 
     /// Only what `cutover reconcile` needs: the `reconcile:` section (required) and the store.
@@ -128,9 +128,39 @@ final class ConfigBuilder {
         return ListenerTLS(listen: listen, certificateFile: cert, keyFile: key)
     }
 
+    static let routeLimitKeys = ["max_header_bytes", "max_body_bytes", "request_buffer", "body_timeout", "body_min_rate"]
+    static let gatewayLimitKeys = ["max_client_connections", "buffer_memory"]
+
+    /// The top-level `limits`: the route defaults and the gateway's own.
+    func topLimits(_ node: Node, at path: ConfigPath) -> (Limits, GatewayLimits)? {
+        guard let mapping = reader.mapping(node, at: path, keys: Self.routeLimitKeys + Self.gatewayLimitKeys) else { return nil }
+        var gateway = GatewayLimits.defaults
+        if let value = mapping["max_client_connections"] {
+            gateway.maxClientConnections = reader.int(value, at: mapping.path("max_client_connections"), in: 1...10_000_000) ?? gateway.maxClientConnections
+        }
+        if let value = mapping["buffer_memory"] {
+            gateway.bufferMemory = reader.byteSize(value, at: mapping.path("buffer_memory"), minimum: 64 * 1024) ?? gateway.bufferMemory
+        }
+        guard let limits = limits(mapping, defaults: .defaults) else { return nil }
+        return (limits, gateway)
+    }
+
     func limits(_ node: Node, at path: ConfigPath, defaults: Limits) -> Limits? {
-        guard let mapping = reader.mapping(node, at: path, keys: ["max_header_bytes", "max_body_bytes"]) else { return nil }
+        guard let mapping = reader.mapping(node, at: path, keys: Self.routeLimitKeys) else { return nil }
+        return limits(mapping, defaults: defaults)
+    }
+
+    private func limits(_ mapping: MappingView, defaults: Limits) -> Limits? {
         var limits = defaults
+        if let value = mapping["request_buffer"] {
+            limits.requestBuffer = reader.byteSize(value, at: mapping.path("request_buffer"), minimum: 1024) ?? limits.requestBuffer
+        }
+        if let value = mapping["body_timeout"] {
+            limits.bodyTimeout = reader.duration(value, at: mapping.path("body_timeout"), minimum: .milliseconds(1)) ?? limits.bodyTimeout
+        }
+        if let value = mapping["body_min_rate"] {
+            limits.bodyMinRate = reader.byteSize(value, at: mapping.path("body_min_rate")) ?? limits.bodyMinRate
+        }
         if let value = mapping["max_header_bytes"] {
             limits.maxHeaderBytes = reader.byteSize(value, at: mapping.path("max_header_bytes"), minimum: 1024) ?? limits.maxHeaderBytes
         }
@@ -182,7 +212,7 @@ final class ConfigBuilder {
         return AdminSettings(listen: listen, tokens: tokens, tls: tlsSettings)
     }
 
-    static let backendKeys = ["url", "pool_size", "connect_timeout", "response_timeout", "host_header", "tls"]
+    static let backendKeys = ["url", "pool_size", "max_queue", "connect_timeout", "response_timeout", "host_header", "tls"]
 
     func backends(_ node: Node, at path: ConfigPath) -> [Backend]? {
         guard case .mapping(let mapping) = node else {
@@ -207,6 +237,7 @@ final class ConfigBuilder {
                 }
             }
             let poolSize = settings["pool_size"].flatMap { reader.int($0, at: settings.path("pool_size"), in: 1...100_000) }
+            let maxQueue = settings["max_queue"].flatMap { reader.int($0, at: settings.path("max_queue"), in: 0...1_000_000) }
             let connectTimeout = settings["connect_timeout"].flatMap { reader.duration($0, at: settings.path("connect_timeout"), minimum: .milliseconds(1)) }
             let responseTimeout = settings["response_timeout"].flatMap { reader.duration($0, at: settings.path("response_timeout"), minimum: .milliseconds(1)) }
             let hostHeader = settings["host_header"].flatMap { reader.string($0, at: settings.path("host_header")) }
@@ -218,7 +249,7 @@ final class ConfigBuilder {
                 tls = backendTLS(node, at: settings.path("tls")) ?? tls
             }
             guard let url else { continue }
-            result.append(Backend(name: name, url: url, poolSize: poolSize ?? Backend.defaultPoolSize,
+            result.append(Backend(name: name, url: url, poolSize: poolSize ?? Backend.defaultPoolSize, maxQueue: maxQueue ?? Backend.defaultMaxQueue,
                                   connectTimeout: connectTimeout ?? Backend.defaultConnectTimeout,
                                   responseTimeout: responseTimeout ?? Backend.defaultResponseTimeout,
                                   hostHeader: hostHeader, tls: tls))

@@ -13,10 +13,12 @@ public struct CutoverConfig: Sendable, Hashable {
     public var threads: Int?
     /// Request limits that apply where a route does not override them.
     public var limits: Limits
+    /// Limits on the gateway as a whole (connections, memory held for request bodies).
+    public var gatewayLimits: GatewayLimits = .defaults
     /// How long a graceful shutdown waits for in-flight requests.
     public var drainTimeout: Duration
-    /// How long a client connection may sit idle, or take to send a request head
-    /// (or a held chunked body), before it is closed (408 when a request was under way).
+    /// How long a client connection may sit idle, or take to send a request head, before it is closed
+    /// (408 when a request was under way). Request bodies are bounded by ``Limits/bodyTimeout`` and ``Limits/bodyMinRate``.
     public var clientTimeout: Duration
     /// The admin listener and its tokens.
     public var admin: AdminSettings
@@ -123,21 +125,52 @@ public struct ListenerTLS: Sendable, Hashable {
     public var keyFile: String
 }
 
-/// Size limits on client requests.
+/// Limits on client requests; a route may override each.
 public struct Limits: Sendable, Hashable {
     /// The most bytes the request line and headers together may take (431 beyond).
     public var maxHeaderBytes: Int
     /// The most bytes a request body may take (413 beyond).
     public var maxBodyBytes: Int
+    /// How much of a request body is read before a backend connection is taken: a body that fits is read whole
+    /// (and checked) first, so a slow client never holds a backend connection while it sends one.
+    public var requestBuffer: Int
+    /// The longest a client may take between two parts of its request body, and the grace every body starts with
+    /// before ``bodyMinRate`` applies (408 beyond).
+    public var bodyTimeout: Duration
+    /// The least average rate, in bytes per second, a request body must arrive at once its ``bodyTimeout`` grace
+    /// is used up (408 below); 0 turns the rate off.
+    public var bodyMinRate: Int
 
     /// Creates limits.
-    public init(maxHeaderBytes: Int, maxBodyBytes: Int) {
+    public init(maxHeaderBytes: Int, maxBodyBytes: Int, requestBuffer: Int = 64 * 1024, bodyTimeout: Duration = .seconds(60),
+                bodyMinRate: Int = 1024) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
+        self.requestBuffer = requestBuffer
+        self.bodyTimeout = bodyTimeout
+        self.bodyMinRate = bodyMinRate
     }
 
-    /// nginx-like defaults: 32 KiB of headers, 10 MiB of body.
+    /// nginx-like defaults: 32 KiB of headers, 10 MiB of body, 64 KiB read before a backend is contacted,
+    /// 60 s between body reads (nginx's `client_body_timeout`), and at least 1 KiB/s on average after that.
     public static let defaults = Limits(maxHeaderBytes: 32 * 1024, maxBodyBytes: 10 * 1024 * 1024)
+}
+
+/// Limits on the gateway as a whole, so that load is shed before memory grows.
+public struct GatewayLimits: Sendable, Hashable {
+    /// The most client connections open at once; one more is answered 503 with `Retry-After` and closed.
+    public var maxClientConnections: Int
+    /// The most bytes of request bodies held in memory at once (read ahead of a backend connection, or waiting for
+    /// one); a request with a body that arrives beyond it is answered 503 with `Retry-After`.
+    public var bufferMemory: Int
+
+    public init(maxClientConnections: Int = 10_000, bufferMemory: Int = 256 * 1024 * 1024) {
+        self.maxClientConnections = maxClientConnections
+        self.bufferMemory = bufferMemory
+    }
+
+    /// 10,000 connections, 256 MiB of held bodies.
+    public static let defaults = GatewayLimits()
 }
 
 /// The admin listener.
@@ -207,6 +240,8 @@ public struct Backend: Sendable, Hashable {
     public var url: BackendURL
     /// The most connections to it per event loop (the pool's bound).
     public var poolSize: Int
+    /// The most requests per event loop waiting for one of those connections; one more is answered 503 with `Retry-After` at once.
+    public var maxQueue: Int = Backend.defaultMaxQueue
     /// How long establishing a connection (and its TLS handshake) may take: 502 beyond.
     public var connectTimeout: Duration
     /// How long the backend may take to start its response: 504 beyond. The same
@@ -219,6 +254,8 @@ public struct Backend: Sendable, Hashable {
 
     /// Defaults for the optional backend settings.
     public static let defaultPoolSize = 256
+    /// The line of requests waiting for a connection, per event loop, when none is configured.
+    public static let defaultMaxQueue = 1024
     /// The connect timeout when none is configured.
     public static let defaultConnectTimeout: Duration = .seconds(5)
     /// The response timeout when none is configured.

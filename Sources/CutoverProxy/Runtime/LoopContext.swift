@@ -31,14 +31,19 @@ final class LoopContext {
     private(set) var flagSet: FlagSet?
     /// Each route's flags, in route order, for `runtime`.
     private(set) var flags: [RouteFlags]
+    /// How many event loops share the gateway's limits (each loop takes its share).
+    let loopCount: Int
+    /// Request-body bytes held in memory by this loop's exchanges (read ahead of a connection, or waiting for one).
+    var heldBodyBytes = 0
     /// New's answers gathered on this loop since the last hand-over to `signals` (one lock per hand-over, not per answer).
     private var newAnswers: [String: RouteSignals.Second] = [:]
     /// How long answers gather before they are handed over.
     static let handOverDelay = TimeAmount.milliseconds(250)
 
     init(eventLoop: any EventLoop, runtime: RuntimeConfig, metrics: ProxyMetrics, backendMetrics: [ProxyMetrics.BackendMetrics],
-         diffQueue: DiffQueue, comparatorMetrics: ComparatorMetrics, signals: RouteSignals, flagSet: FlagSet?) {
+         diffQueue: DiffQueue, comparatorMetrics: ComparatorMetrics, signals: RouteSignals, flagSet: FlagSet?, loopCount: Int = 1) {
         self.eventLoop = eventLoop
+        self.loopCount = max(1, loopCount)
         self.signals = signals
         self.flagSet = flagSet
         self.flags = flagSet?.resolved(for: runtime.config) ?? runtime.routing.configuredFlags
@@ -67,6 +72,17 @@ final class LoopContext {
         self.routeMetrics = Self.emptyMetricsCache(runtime)
         self.sweeper.tick = Self.tick(for: runtime)
         for pool in retired { pool.retire() }
+    }
+
+    /// This loop's share of `limits.max_client_connections`.
+    var maxClientConnections: Int { Self.share(runtime.config.gatewayLimits.maxClientConnections, of: loopCount) }
+
+    /// This loop's share of `limits.buffer_memory`.
+    var bufferBudget: Int { Self.share(runtime.config.gatewayLimits.bufferMemory, of: loopCount) }
+
+    /// An even share of a gateway-wide bound, rounded up: accepted connections are spread over the loops in turn.
+    static func share(_ total: Int, of loops: Int) -> Int {
+        (total + loops - 1) / loops
     }
 
     /// New answered a request of `route`; handed to `signals` within ``handOverDelay``.

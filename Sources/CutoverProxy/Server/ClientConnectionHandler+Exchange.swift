@@ -25,8 +25,8 @@ extension ClientConnectionHandler {
         sentContinue = false
         requestSide = .receiving
         bodyBytes = 0
-        if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
-        pendingBodyBytes = 0
+        dropHeldBody()
+        loop.sweeper.unregister(bodyPace)
         requestIDLocation = nil
         clientRequestID = nil
         framing = nil
@@ -36,7 +36,7 @@ extension ClientConnectionHandler {
         inLine = false
         retried = false
         pool = nil
-        awaitingBodyPrefix = false
+        awaitingBody = nil
         shadowRun = nil
         awaitingID = nil
         aggregateRun = nil
@@ -110,8 +110,18 @@ extension ClientConnectionHandler {
             return refuse(431, "request header fields larger than the route's \(limits.maxHeaderBytes) bytes", label: "header_too_large")
         }
         bodyLimit = limits.maxBodyBytes
+        bodyBufferLimit = limits.requestBuffer
         if case .contentLength(let length) = head.framing, length > bodyLimit {
             return refuse(413, "request body of \(length) bytes is larger than the limit of \(bodyLimit)", label: "body_too_large")
+        }
+        if hasBody {
+            bodyPace.begin(now: startTime, limits: limits)
+            loop.sweeper.register(bodyPace)
+            if loop.heldBodyBytes >= loop.bufferBudget {
+                // Shed load before memory grows: the gateway already holds as much request data as it may.
+                return refuse(503, "the gateway holds as many request bodies as it may; retry shortly", label: "buffer_memory",
+                              headers: [("Retry-After", LocalResponse.retryAfterSeconds)])
+            }
         }
         if let expect = head.expect {
             let value = head.text(expect)
@@ -147,24 +157,40 @@ extension ClientConnectionHandler {
         requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
         pool = loop.pools[decision.backend]
         if let route = decision.route { prepareEvidence(route: route) }
+        let pending = PendingLaunch(head: head, targetOverride: targetOverride, hostOverride: hostOverride)
+        if hasBody, requestSide != .complete, pendingBodyBytes < bodyBufferLimit {
+            // Read the body (up to `request_buffer`) before anything reaches a backend: a body that fits is checked
+            // whole (framing, size limit) first, and a slow client never holds a backend connection while it sends.
+            awaitingBody = pending
+            if expectContinue, !sentContinue { sendContinue() }
+            return
+        }
+        launch(pending, now: startTime)
+    }
+
+    /// Sends a request that passed every check: copies started for a shadow route (or a gray read comparison),
+    /// and a connection asked for. The body held so far reaches the copies too.
+    func launch(_ pending: PendingLaunch, now: NIODeadline) {
+        let head = pending.head
         if let route = decision.route, decision.mirror == nil, let other = grayComparisonBackend(head, route: route) {
-            startShadow(head, route: route, mirror: other, noise: nil, targetOverride: targetOverride, hostOverride: hostOverride,
+            startShadow(head, route: route, mirror: other, noise: nil, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride,
                         sample: flags[route].compareSample, swapped: decision.side == .new)
         }
         if let mirror = decision.mirror, let route = decision.route {
-            startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: targetOverride, hostOverride: hostOverride)
-            // Body bytes held while the ID was read reach the copies too.
-            for part in pendingBody { shadowRun?.requestBody(part) }
-            if requestSide == .complete { shadowRun?.requestEnd() }
+            startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: pending.targetOverride,
+                        hostOverride: pending.hostOverride)
         }
-        if chunkedRequest, !expectContinue, requestSide != .complete, pendingBodyBytes < Self.chunkedPrefixBytes {
-            // A chunked body's length is unknown: hold its first bytes so that a small body is
-            // checked whole (framing, size limit) before anything reaches the backend.
-            awaitingBodyPrefix = true
-            awaitClient(now: startTime)
-            return
+        if let shadowRun {
+            for part in pendingBody { shadowRun.requestBody(part) }
+            if requestSide == .complete { shadowRun.requestEnd() }
         }
-        acquireUpstream(fresh: false, now: startTime)
+        acquireUpstream(fresh: false, now: now)
+    }
+
+    /// Tells an HTTP/1.1 client that asked (`Expect: 100-continue`) to send its body.
+    func sendContinue() {
+        sentContinue = true
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
     }
 
     /// Starts the copies of a request of a route in phase shadow, unless the route's settings skip it.
@@ -224,7 +250,8 @@ extension ClientConnectionHandler {
             deadline = now + pool.target.connectTimeout
             loop.sweeper.register(self)
         case .refused:
-            fail(.poolExhausted)
+            pool.metricsForFailures.upstreamError(.queueFull)
+            fail(.queueFull)
         }
     }
 
@@ -234,16 +261,9 @@ extension ClientConnectionHandler {
         waiting = .response
         connection.expectResponse(toHEAD: isHEAD, chunkMode: ClientFraming.chunkMode(clientMinor: clientMinor))
         connection.write(requestHead)
-        if expectContinue, !sentContinue {
-            sentContinue = true
-            var buffer = allocator.buffer(capacity: 25)
-            buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        }
-        while let part = pendingBody.popFirst() {
-            writeBodyUpstream(part)
-        }
-        pendingBodyBytes = 0
+        if expectContinue, !sentContinue { sendContinue() }
+        for part in pendingBody { writeBodyUpstream(part) }
+        dropHeldBody()
         if requestSide == .complete { writeEndUpstream() }
         upstreamNeedsFlush = false
         connection.flush()
@@ -260,8 +280,7 @@ extension ClientConnectionHandler {
             return bodyTooLarge()
         }
         if awaitingID != nil {
-            pendingBody.append(body)
-            pendingBodyBytes += body.readableBytes
+            holdBody(body)
             if pendingBodyBytes > IDSource.maxBodyBytes { resolveHeldID() }
             return
         }
@@ -272,26 +291,65 @@ extension ClientConnectionHandler {
             activity &+= 1
             if !upstream.isWritable { hold(.upstreamBackpressure) }
         } else {
-            pendingBody.append(body)
-            pendingBodyBytes += body.readableBytes
-            if pendingBodyBytes >= Self.maxBufferedBody { hold(.buffering) }
-            if awaitingBodyPrefix, pendingBodyBytes >= Self.chunkedPrefixBytes {
-                awaitingBodyPrefix = false
-                acquireUpstream(fresh: false, now: loop.eventLoop.now)
+            holdBody(body)
+            if let pending = awaitingBody {
+                if pendingBodyBytes >= bodyBufferLimit {
+                    awaitingBody = nil
+                    launch(pending, now: loop.eventLoop.now)
+                }
+            } else if pendingBodyBytes >= Self.maxBufferedBody {
+                hold(.buffering)
             }
         }
     }
 
+    /// Keeps body bytes until a connection takes them, counted against the loop's `buffer_memory` share.
+    func holdBody(_ part: ByteBuffer) {
+        pendingBody.append(part)
+        pendingBodyBytes += part.readableBytes
+        loop.heldBodyBytes += part.readableBytes
+    }
+
+    /// Lets go of the held body bytes (written to the backend, or no longer wanted).
+    func dropHeldBody() {
+        loop.heldBodyBytes -= pendingBodyBytes
+        pendingBodyBytes = 0
+        if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
+    }
+
+    /// The body has not kept pace (``BodyPace``): unless it picked up, the request is refused with 408
+    /// (or, with the answer under way, the connection closes).
+    func bodyPaceDeadlinePassed() {
+        guard active, requestSide == .receiving else { return }
+        let now = loop.eventLoop.now
+        if let next = bodyPace.check(bytes: bodyBytes, now: now) {
+            bodyPace.deadline = next
+            loop.sweeper.register(bodyPace)
+            return
+        }
+        loop.metrics.rejected("body_timeout")
+        guard framing == nil else {
+            context.close(promise: nil)
+            return
+        }
+        abandonUpstream()
+        closeAfterResponse = true
+        let limits = decision.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
+        respondLocally(status: 408, reason: "the request body arrived too slowly: \(bodyBytes) bytes in \(Quantities.format(.nanoseconds((now - startTime).nanoseconds))) "
+                       + "(nothing for \(Quantities.format(limits.bodyTimeout)) or below \(limits.bodyMinRate) bytes/s after it)", recordMetrics: false)
+    }
+
     func receiveEnd() {
         requestSide = .complete
+        loop.sweeper.unregister(bodyPace)
         if awaitingID != nil { return resolveHeldID() }
         shadowRun?.requestEnd()
         if upstream != nil, chunkedRequest {
             writeEndUpstream()
             upstreamNeedsFlush = true
-        } else if awaitingBodyPrefix {
-            awaitingBodyPrefix = false
-            acquireUpstream(fresh: false, now: loop.eventLoop.now)
+        } else if let pending = awaitingBody {
+            awaitingBody = nil
+            launch(pending, now: loop.eventLoop.now)
         }
     }
 
@@ -332,7 +390,7 @@ extension ClientConnectionHandler {
     }
 
     /// Refuses a request before it reaches a backend. When a body may follow, the connection closes after the answer.
-    func refuse(_ status: Int, _ reason: String, label: String) {
+    func refuse(_ status: Int, _ reason: String, label: String, headers: [(String, String)] = []) {
         loop.metrics.rejected(label)
         if hasBody {
             closeAfterResponse = true
@@ -340,6 +398,6 @@ extension ClientConnectionHandler {
             // Nothing follows the head: the connection can take the next request.
             requestSide = .complete
         }
-        respondLocally(status: status, reason: reason, recordMetrics: false)
+        respondLocally(status: status, reason: reason, recordMetrics: false, headers: headers)
     }
 }

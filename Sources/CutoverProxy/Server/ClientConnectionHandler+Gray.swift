@@ -1,6 +1,13 @@
 import CutoverCore
 import NIOCore
 
+/// A routed request whose body is being read before it is sent on.
+struct PendingLaunch {
+    var head: RequestHead
+    var targetOverride: String?
+    var hostOverride: String?
+}
+
 /// A request held while its ID is read from its body.
 struct HeldRequest {
     var head: RequestHead
@@ -27,12 +34,8 @@ extension ClientConnectionHandler {
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         case .body where hasBody:
             awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
-            if expectContinue, !sentContinue {
-                // The body is needed before a backend is chosen: ask for it now.
-                sentContinue = true
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
-            }
-            awaitClient(now: startTime)
+            // The body is needed before a backend is chosen: ask for it now (its pace is bounded by `body_timeout`).
+            if expectContinue, !sentContinue { sendContinue() }
         default:
             decision = runtime.routing.resolve(route: route, id: nil, isCreate: isCreate, flags: flags)
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)

@@ -190,17 +190,19 @@ extension ClientConnectionHandler {
             return
         }
         if requestSide != .complete { closeAfterResponse = true }
-        respondLocally(status: failure.clientStatus, reason: failure.description, recordMetrics: true)
+        // A busy backend is a passing condition: say when to try again.
+        let headers = failure.clientStatus == 503 ? [("Retry-After", LocalResponse.retryAfterSeconds)] : []
+        respondLocally(status: failure.clientStatus, reason: failure.description, recordMetrics: true, headers: headers)
     }
 
     /// Writes a response of Cutover's own and finishes the exchange.
-    func respondLocally(status: Int, reason: String, recordMetrics: Bool) {
+    func respondLocally(status: Int, reason: String, recordMetrics: Bool, headers: [(String, String)] = []) {
         shadowRun?.oldFailed()
         shadowRun = nil
         let route = decision.route.map { runtime.routeNames[$0] }
         let backendName = recordMetrics ? runtime.targets[decision.backend].backend.name : nil
         let response = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
-        answerLocally(status: status, headers: [("Content-Type", "application/json")], body: response.body, requestID: response.requestID,
+        answerLocally(status: status, headers: [("Content-Type", "application/json")] + headers, body: response.body, requestID: response.requestID,
                       recordMetrics: recordMetrics)
     }
 
@@ -234,7 +236,8 @@ extension ClientConnectionHandler {
     func finishExchange(close: Bool) {
         waiting = .nothing
         active = false
-        if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
+        dropHeldBody()
+        loop.sweeper.unregister(bodyPace)
         let mustClose = close || closeAfterResponse || requestSide != .complete || quiescing || closed
         if mustClose {
             acceptingRequests = false
@@ -257,6 +260,7 @@ extension ClientConnectionHandler {
     func abandonExchange() {
         shadowRun?.oldFailed()
         shadowRun = nil
+        awaitingBody = nil
         aggregateRun?.abandon()
         aggregateRun = nil
         awaitingID = nil

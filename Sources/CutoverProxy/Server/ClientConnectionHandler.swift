@@ -44,8 +44,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
 
     /// Body bytes held while no connection is ready, before client reads pause.
     static let maxBufferedBody = 256 * 1024
-    /// How much of a chunked body is held (and so checked) before the backend is contacted.
-    static let chunkedPrefixBytes = 64 * 1024
 
     let loop: LoopContext
     let scheme: StaticString
@@ -65,6 +63,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var readPending = false
     var acceptingRequests = true
     var closed = false
+    /// The connection came beyond `limits.max_client_connections`: it was answered 503 and is closing.
+    var refused = false
     var quiescing = false
 
     // The current exchange.
@@ -81,8 +81,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var hasBody = false
     var expectContinue = false
     var sentContinue = false
-    /// A chunked request whose first bytes are being held before the backend is contacted.
-    var awaitingBodyPrefix = false
+    /// A request whose body (up to the route's `request_buffer`) is being read before a backend connection is taken.
+    var awaitingBody: PendingLaunch?
+    /// How much of the body is read before a backend connection is taken.
+    var bodyBufferLimit = 0
+    /// Bounds how slowly the request body may arrive.
+    var bodyPace: BodyPace!
     /// The shadow copies of the current request (routes in phase shadow).
     var shadowRun: ShadowRun?
     /// A request whose route's ID is in its body: held until the body (or its first 64 KiB) is in.
@@ -142,12 +146,23 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        bodyPace = BodyPace(owner: self)
         allocator = context.channel.allocator
         requestHead = allocator.buffer(capacity: 1024)
         responseHead = allocator.buffer(capacity: 512)
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        guard loop.clients.count < loop.maxClientConnections else {
+            // One connection more than the gateway takes: said so at once, and closed before it costs anything more.
+            loop.metrics.rejected("too_many_connections")
+            refused = true
+            acceptingRequests = false
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: LocalResponse.tooManyConnections))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
         clientAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
         localHost = context.channel.localAddress?.ipAddress
         forwarding = ForwardingLines(clientAddress: clientAddress, scheme: scheme)
@@ -159,10 +174,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
 
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        guard !refused else { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.metrics.clientConnections.decrement()
         if active { abandonExchange() }
         loop.sweeper.unregister(self)
+        loop.sweeper.unregister(bodyPace)
+        dropHeldBody()
         stash = nil
         context.fireChannelInactive()
     }

@@ -31,6 +31,12 @@ struct LocalResponse {
         }
     }
 
+    /// The whole answer to a connection beyond `limits.max_client_connections`, written before any request is read.
+    static let tooManyConnections: StaticString = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 79\r\nConnection: close\r\n\r\n{\"error\":\"the gateway has as many client connections as it takes\",\"status\":503}"
+
+    /// Seconds a client is asked to wait (`Retry-After`) when load is shed.
+    static let retryAfterSeconds = "1"
+
     /// The JSON body.
     var body: String {
         var fields = ["\"error\":\(Self.quote(reason))", "\"status\":\(status)"]

@@ -35,10 +35,12 @@ public final class ProxyServer: Sendable {
         let queue = diffQueue ?? DiffQueue(settings: config.diffQueue, metrics: comparatorMetrics)
         let signals = RouteSignals()
         var contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
+        let loopCount = Array(group.makeIterator()).count
         for loop in group.makeIterator() {
             let bound = try await loop.submit {
                 NIOLoopBound(LoopContext(eventLoop: loop, runtime: runtime, metrics: metrics, backendMetrics: backendMetrics,
-                                         diffQueue: queue, comparatorMetrics: comparatorMetrics, signals: signals, flagSet: nil),
+                                         diffQueue: queue, comparatorMetrics: comparatorMetrics, signals: signals, flagSet: nil,
+                                         loopCount: loopCount),
                             eventLoop: loop)
             }.get()
             contexts[ObjectIdentifier(loop)] = bound

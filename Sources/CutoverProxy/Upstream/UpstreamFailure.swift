@@ -6,6 +6,8 @@ enum UpstreamFailure: Error, Equatable, CustomStringConvertible {
     case connectTimeout
     /// Every pooled connection stayed busy for the whole connect timeout.
     case poolExhausted
+    /// Every pooled connection was busy and `max_queue` requests were already waiting for one.
+    case queueFull
     /// The TLS handshake failed (certificate, protocol).
     case tls(String)
     /// The backend closed or reset the connection before the response was complete.
@@ -21,6 +23,7 @@ enum UpstreamFailure: Error, Equatable, CustomStringConvertible {
         case .connectFailed: return "connect_error"
         case .connectTimeout: return "connect_timeout"
         case .poolExhausted: return "pool_exhausted"
+        case .queueFull: return "queue_full"
         case .tls: return "tls"
         case .reset: return "reset"
         case .responseTimeout: return "response_timeout"
@@ -32,7 +35,7 @@ enum UpstreamFailure: Error, Equatable, CustomStringConvertible {
     var clientStatus: Int {
         switch self {
         case .responseTimeout: return 504
-        case .poolExhausted: return 503
+        case .poolExhausted, .queueFull: return 503
         default: return 502
         }
     }
@@ -42,6 +45,7 @@ enum UpstreamFailure: Error, Equatable, CustomStringConvertible {
         case .connectFailed(let reason): return "upstream connect failed: \(reason)"
         case .connectTimeout: return "upstream connect timeout"
         case .poolExhausted: return "no upstream connection free within the connect timeout"
+        case .queueFull: return "every upstream connection is busy and the backend's max_queue of waiting requests is full"
         case .tls(let reason): return "upstream TLS failed: \(reason)"
         case .reset: return "upstream closed the connection before the response was complete"
         case .responseTimeout: return "upstream response timeout"

@@ -15,7 +15,7 @@ final class UpstreamPool {
         case connecting
         /// Every connection is busy: the exchange waits in line for one.
         case queued
-        /// Every connection is busy and the pool does not queue.
+        /// Every connection is busy and the pool does not queue, or its line is full (`max_queue`).
         case refused
     }
 
@@ -65,7 +65,8 @@ final class UpstreamPool {
             connect(for: exchange, ticket: exchange.upstreamTicket)
             return .connecting
         }
-        guard queuesWaiters else { return .refused }
+        // Shed load at once rather than let the line grow: beyond `max_queue` waiting exchanges, or in a pool that does not queue.
+        guard queuesWaiters, waiters.count - withdrawn < target.backend.maxQueue else { return .refused }
         waiters.append((exchange, exchange.upstreamTicket))
         return .queued
     }
