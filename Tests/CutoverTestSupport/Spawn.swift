@@ -23,9 +23,10 @@ enum Spawn {
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }
 
-    /// Runs `arguments` (looked up on PATH); returns what it wrote; throws when it exits non-zero.
+    /// Runs `arguments` (looked up on PATH) with this process's environment plus `environment` (`NAME=value`);
+    /// returns what it wrote; throws when it exits non-zero.
     @discardableResult
-    static func run(_ arguments: [String]) throws -> String {
+    static func run(_ arguments: [String], environment: [String] = []) throws -> String {
         let outputPath = NSTemporaryDirectory() + "cutover-spawn-" + UUID().uuidString
         defer { unlink(outputPath) }
         var actions = posix_spawn_file_actions_t()
@@ -42,7 +43,16 @@ enum Spawn {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ)
+        var variables: [UnsafeMutablePointer<CChar>?] = []
+        var index = 0
+        while let variable = environ[index] {
+            variables.append(strdup(variable))
+            index += 1
+        }
+        variables += environment.map { strdup($0) }
+        variables.append(nil)
+        defer { variables.forEach { free($0) } }
+        let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, &variables)
         guard spawned == 0 else {
             throw Failure(command: arguments.joined(separator: " "), status: spawned, output: String(cString: strerror(spawned)))
         }

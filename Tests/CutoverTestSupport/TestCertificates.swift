@@ -38,7 +38,7 @@ public struct TestCertificates: Sendable {
 
     private static func run(_ arguments: [String], in directory: String) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.executableURL = URL(fileURLWithPath: try TestTools.executable("openssl", debianPackage: "openssl"))
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = FileHandle.nullDevice

@@ -34,18 +34,34 @@ public final class TestPostgres: Sendable {
     /// Creates a new empty database; returns its URL.
     public func createDatabase() throws -> String {
         let name = "cutover_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        try Spawn.run(["psql", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres",
+        try Spawn.run([try Self.psql(), "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres",
                        "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"])
         return "postgres://postgres@127.0.0.1:\(port)/\(name)"
     }
 
     /// Runs SQL as the superuser on a database of this server.
     public func execute(_ sql: String, database: String = "postgres") throws {
-        try Spawn.run(["psql", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,
+        try Spawn.run([try Self.psql(), "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,
                        "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
     }
 
+    /// Where Debian keeps the server binaries (off PATH).
+    static let serverFolders = ["/usr/lib/postgresql/*/bin"]
+
+    /// The server's binaries and psql, installed from Debian when missing (root only).
+    static let binaries: Result<(initdb: String, pgctl: String, psql: String), any Error> = Result {
+        let initdb = try TestTools.executable("initdb", debianPackage: "postgresql", folders: serverFolders)
+        let pgctl = try TestTools.executable("pg_ctl", debianPackage: "postgresql", folders: serverFolders)
+        let psql = try TestTools.executable("psql", debianPackage: "postgresql-client", folders: serverFolders)
+        if getuid() == 0 { try TestTools.ensureUser("postgres") }
+        return (initdb, pgctl, psql)
+    }
+
+    /// psql's path.
+    static func psql() throws -> String { try binaries.get().psql }
+
     private static func start() throws -> TestPostgres {
+        let tools = try binaries.get()
         let directory = NSTemporaryDirectory() + "cutover-pg-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let asRoot = getuid() == 0
@@ -53,17 +69,18 @@ public final class TestPostgres: Sendable {
             try Spawn.run(["chown", "postgres:postgres", directory])
         }
         let port = try freePort()
-        try runAsPostgres(asRoot, ["initdb", "-D", directory + "/data", "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+        try runAsPostgres(asRoot, [tools.initdb, "-D", directory + "/data", "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
         let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
             + "-c full_page_writes=off -c max_connections=200"
-        try runAsPostgres(asRoot, ["pg_ctl", "-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-w", "start"])
+        try runAsPostgres(asRoot, [tools.pgctl, "-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-w", "start"])
         return TestPostgres(port: port, directory: directory)
     }
 
     private static func stopShared() {
         guard let server = started.withLockedValue({ $0 }) else { return }
         let asRoot = getuid() == 0
-        try? runAsPostgres(asRoot, ["pg_ctl", "-D", server.directory + "/data", "-m", "immediate", "-w", "stop"])
+        guard let tools = try? binaries.get() else { return }
+        try? runAsPostgres(asRoot, [tools.pgctl, "-D", server.directory + "/data", "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(atPath: server.directory)
     }
 
