@@ -1,12 +1,15 @@
 import CutoverCore
 import CutoverStore
+import Foundation
 
 /// What the admin API reads from the running gateway.
 public struct AdminEnvironment: Sendable {
     /// The configuration in force (it changes with a reload).
     public var config: @Sendable () -> CutoverConfig
-    /// The store, once it is open; nil while it cannot be reached.
+    /// The store while it is open and answering; nil while it is opening or down.
     public var store: @Sendable () -> Store?
+    /// Whether the store is up, opening or down, since when and why (what a refusal says while it is not up).
+    public var storeStatus: @Sendable () -> StoreStatus
     /// What `/healthz` reports.
     public var health: @Sendable () -> HealthReport
     /// Makes this instance read the flags from the store and apply them now; returns the version it applies.
@@ -16,10 +19,12 @@ public struct AdminEnvironment: Sendable {
 
     public init(config: @escaping @Sendable () -> CutoverConfig, store: @escaping @Sendable () -> Store?,
                 health: @escaping @Sendable () -> HealthReport,
+                storeStatus: (@Sendable () -> StoreStatus)? = nil,
                 refreshFlags: @escaping @Sendable () async -> Int64? = { nil },
                 flushSignals: @escaping @Sendable () async -> Void = {}) {
         self.config = config
         self.store = store
+        self.storeStatus = storeStatus ?? { store() == nil ? StoreStatus(state: .opening, since: Date()) : StoreStatus(state: .up, since: Date()) }
         self.health = health
         self.refreshFlags = refreshFlags
         self.flushSignals = flushSignals

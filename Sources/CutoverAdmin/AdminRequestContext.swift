@@ -7,10 +7,13 @@ public struct AdminRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Who made the request, once authenticated.
     public var token: AdminToken?
+    /// The client's IP address (what failed authentications are counted by).
+    public var clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.token = nil
+        self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }
 

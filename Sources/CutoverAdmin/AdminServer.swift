@@ -1,4 +1,5 @@
 import CutoverCore
+import CutoverStore
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -10,7 +11,8 @@ import Prometheus
 
 /// What `/healthz` reports about the running gateway.
 public struct HealthReport: Sendable, Codable, Equatable {
-    /// `ok` while the gateway serves.
+    /// `ok` while the gateway serves with its store up; `degraded` while it serves with its store opening or down
+    /// (the proxy still serves; diffs wait, flag changes are refused).
     public var status: String
     /// The running version.
     public var version: String
@@ -20,17 +22,20 @@ public struct HealthReport: Sendable, Codable, Equatable {
     public var backends: Int
     /// Seconds since start.
     public var uptimeSeconds: Int
+    /// Whether the store answers.
+    public var store: StoreStatus?
 
-    public init(status: String, version: String, routes: Int, backends: Int, uptimeSeconds: Int) {
+    public init(status: String, version: String, routes: Int, backends: Int, uptimeSeconds: Int, store: StoreStatus? = nil) {
         self.status = status
         self.version = version
         self.routes = routes
         self.backends = backends
         self.uptimeSeconds = uptimeSeconds
+        self.store = store
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, version, routes, backends
+        case status, version, routes, backends, store
         case uptimeSeconds = "uptime_seconds"
     }
 }
@@ -57,9 +62,18 @@ public enum AdminServer {
     /// Content type of the Prometheus text exposition format.
     public static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
+    /// The name of the failed-authentication counter (`reason`: missing, malformed, unknown, rate_limited).
+    public static let authFailuresMetric = "cutover_admin_auth_failures_total"
+
     /// Builds the admin router.
-    public static func makeRouter(registry: PrometheusCollectorRegistry, environment: AdminEnvironment) -> Router<AdminRequestContext> {
+    public static func makeRouter(registry: PrometheusCollectorRegistry, environment: AdminEnvironment,
+                                  limiter: AuthFailureLimiter = AuthFailureLimiter()) -> Router<AdminRequestContext> {
         let router = Router(context: AdminRequestContext.self)
+        let failures = Dictionary(uniqueKeysWithValues: ["missing", "malformed", "unknown", "rate_limited"].map { reason in
+            (reason, registry.makeCounter(name: authFailuresMetric, labels: [("reason", reason)]))
+        })
+        router.add(middleware: TokenAuthenticator(tokens: { environment.config().admin.tokens }, limiter: limiter,
+                                                  onFailure: { failures[$0]?.increment() }))
         router.get("/healthz") { _, _ -> Response in
             try json(environment.health())
         }
@@ -71,7 +85,7 @@ public enum AdminServer {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         ReviewPage.register(on: router)
-        let api = router.group("/api/v1").add(middleware: TokenAuthenticator { environment.config().admin.tokens })
+        let api = router.group("/api/v1")
         DiffsAPI.register(on: api, environment: environment)
         ReconcileAPI.register(on: api, environment: environment)
         RoutesAPI.register(on: api, environment: environment)
@@ -85,8 +99,9 @@ public enum AdminServer {
                                        environment: AdminEnvironment,
                                        eventLoopGroup: any EventLoopGroup,
                                        logger: Logger,
+                                       limiter: AuthFailureLimiter = AuthFailureLimiter(),
                                        onListening: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        let router = makeRouter(registry: registry, environment: environment)
+        let router = makeRouter(registry: registry, environment: environment, limiter: limiter)
         var server: HTTPServerBuilder = .http1()
         if let tls = settings.tls { server = try .tls(.http1(), tlsConfiguration: try tlsConfiguration(tls)) }
         return Application(

@@ -43,20 +43,27 @@ enum DiffsAPI {
         }
     }
 
+    /// The store, or a 503 at once (with `Retry-After`) saying why not while it is opening or down.
     static func store(_ environment: AdminEnvironment) throws -> Store {
-        guard let store = environment.store() else {
-            throw AdminError(.serviceUnavailable, "the store cannot be reached yet; the gateway keeps trying")
-        }
+        guard let store = environment.store() else { throw unavailable(environment.storeStatus().explanation) }
         return store
     }
 
-    /// Runs a store call; a failing store is a 503, not a 500.
+    /// Runs a store call; a failing store is a 503 naming the kind of failure, not a 500 (nor the driver's dump).
     static func call<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch let error as AdminError {
+            throw error
         } catch {
-            throw AdminError(.serviceUnavailable, "the store failed: \(error)")
+            throw unavailable("the store failed: \(StoreStatus.reason(error)); retry shortly")
         }
+    }
+
+    static func unavailable(_ reason: String) -> AdminError {
+        var error = AdminError(.serviceUnavailable, reason)
+        error.headers[.retryAfter] = "1"
+        return error
     }
 
     /// The latest `since` accepted as seconds since 1970: the end of year 9999.

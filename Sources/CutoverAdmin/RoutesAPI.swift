@@ -33,7 +33,7 @@ enum RoutesAPI {
             return try json(try await refusing { try await control.routes() })
         }
         group.put("routes/{name}/phase") { request, context -> Response in
-            let control = try control(environment)
+            // Bad input is a 400 whatever the store's state: the body is read before the store is asked for.
             let name = try context.parameters.require("name")
             let body: PhaseRequest = try await decode(request, context: context)
             guard let phase = Phase(rawValue: body.phase) else {
@@ -46,6 +46,7 @@ enum RoutesAPI {
                 }
                 timeout = value
             }
+            let control = try control(environment)
             await environment.flushSignals()
             var change = try await refusing {
                 try await control.changePhase(route: name, to: phase, reason: body.reason ?? "", force: body.force ?? false,
@@ -58,9 +59,9 @@ enum RoutesAPI {
             return try json(change)
         }
         group.patch("routes/{name}") { request, context -> Response in
-            let control = try control(environment)
             let name = try context.parameters.require("name")
             let patch: FlagPatch = try await decode(request, context: context)
+            let control = try control(environment)
             await environment.flushSignals()
             let change = try await refusing {
                 try await control.changeFlags(route: name, patch: patch, actor: context.token?.name ?? "unknown")
@@ -94,8 +95,16 @@ enum RoutesAPI {
     }
 
     /// A request body as JSON, or a 400 naming what is wrong with it.
+    /// The largest request body the API reads.
+    static let maxBodyBytes = 64 * 1024
+
     static func decode<T: Decodable>(_ request: Request, context: AdminRequestContext) async throws -> T {
-        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw AdminError(.contentTooLarge, "the body is larger than the \(maxBodyBytes / 1024) KiB the API reads")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch DecodingError.keyNotFound(let key, _) {
@@ -107,7 +116,7 @@ enum RoutesAPI {
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw AdminError(.badRequest, path.isEmpty ? "the body is not JSON" : "'\(path)' is invalid: \(context.debugDescription)")
         } catch {
-            throw AdminError(.badRequest, "the body is not valid JSON: \(error)")
+            throw AdminError(.badRequest, "the body is not valid JSON")
         }
     }
 
@@ -125,7 +134,7 @@ enum RoutesAPI {
         } catch let error as AdminError {
             throw error
         } catch {
-            throw AdminError(.serviceUnavailable, "the store failed: \(error)")
+            throw DiffsAPI.unavailable("the store failed: \(StoreStatus.reason(error)); retry shortly")
         }
     }
 }

@@ -2,40 +2,90 @@ import Crypto
 import CutoverCore
 import HTTPTypes
 import Hummingbird
+import Logging
 
-/// Checks the bearer token of every `/api/v1/` request against the configured
-/// tokens (compared by SHA-256, in constant time): 401 without a valid token,
-/// 403 when the token's role may not do what the request asks.
+/// Guards `/api/v1/`: every call needs a bearer token from the configuration, compared by SHA-256 in constant
+/// time (401 without one), whose role allows the call (403); an address that keeps failing is refused for a while
+/// (429, ``AuthFailureLimiter``). Every error under `/api/v1/`, unknown paths included, is answered as
+/// `{"error": …, "status": …}` without internals (an unexpected error is logged, and answered 500 with a reference
+/// to the log).
 public struct TokenAuthenticator: RouterMiddleware {
     public typealias Context = AdminRequestContext
 
+    /// The path the guard covers.
+    public static let prefix = "/api/v1"
+
     /// The tokens in force (they change with a reload).
     let tokens: @Sendable () -> [AdminToken]
+    let limiter: AuthFailureLimiter
+    /// Told of each refused authentication, with its reason (`missing`, `malformed`, `unknown`, `rate_limited`).
+    let onFailure: @Sendable (String) -> Void
 
-    public init(tokens: @escaping @Sendable () -> [AdminToken]) {
+    public init(tokens: @escaping @Sendable () -> [AdminToken], limiter: AuthFailureLimiter = AuthFailureLimiter(),
+                onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.tokens = tokens
+        self.limiter = limiter
+        self.onFailure = onFailure
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        guard path == Self.prefix || path.hasPrefix(Self.prefix + "/") else { return try await next(request, context) }
+        do {
+            var context = context
+            context.token = try authenticate(request, address: context.clientAddress)
+            return try await next(request, context)
+        } catch let error as AdminError {
+            throw error
+        } catch let error as GateRefusal {
+            throw error
+        } catch let error as HTTPError {
+            // Hummingbird's own refusals (no such path, a body over its bound…) in the API's shape.
+            throw AdminError(error.status, error.body ?? Self.describe(error.status))
+        } catch {
+            context.logger.error("admin API call failed", metadata: ["path": "\(path)", "error": "\(error)"])
+            throw AdminError(.internalServerError, "the call failed inside the gateway; its log has the details")
+        }
+    }
+
+    /// The token a request authenticates with, or the refusal.
+    func authenticate(_ request: Request, address: String) throws -> AdminToken {
+        if let wait = limiter.retryAfter(address) {
+            onFailure("rate_limited")
+            var error = AdminError(.tooManyRequests, "too many failed authentications from \(address); retry in \(wait) s")
+            error.headers[.retryAfter] = String(wait)
+            throw error
+        }
         guard let header = request.headers[.authorization] else {
-            throw Self.unauthorized("this call needs an Authorization: Bearer TOKEN header")
+            throw refusal("missing", address, "this call needs an Authorization: Bearer TOKEN header")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw Self.unauthorized("the Authorization header must be 'Bearer TOKEN'")
+            throw refusal("malformed", address, "the Authorization header must be 'Bearer TOKEN'")
         }
         guard let token = Self.match(String(parts[1]), in: tokens()) else {
-            throw Self.unauthorized("the token is not known")
+            throw refusal("unknown", address, "the token is not known")
         }
         if request.method != .get, request.method != .head, token.role != .operator {
             throw AdminError(.forbidden, "token '\(token.name)' has role \(token.role.rawValue); this call needs role operator")
         }
-        var context = context
-        context.token = token
-        return try await next(request, context)
+        return token
     }
 
-    /// The configured token whose digest matches `secret`, compared in constant time.
+    private func refusal(_ reason: String, _ address: String, _ message: String) -> AdminError {
+        limiter.failed(address)
+        onFailure(reason)
+        var error = AdminError(.unauthorized, message)
+        error.headers[.wwwAuthenticate] = "Bearer"
+        return error
+    }
+
+    private static func describe(_ status: HTTPResponse.Status) -> String {
+        status == .notFound ? "no such API path" : status.reasonPhrase.lowercased()
+    }
+
+    /// The configured token whose digest matches `secret`, compared in constant time: every configured digest is
+    /// compared whole, whether or not an earlier one matched.
     public static func match(_ secret: String, in tokens: [AdminToken]) -> AdminToken? {
         let digest = Array(SHA256.hash(data: Array(secret.utf8)))
         var found: AdminToken?
@@ -65,11 +115,5 @@ public struct TokenAuthenticator: RouterMiddleware {
             result.append(byte)
         }
         return result
-    }
-
-    private static func unauthorized(_ reason: String) -> AdminError {
-        var error = AdminError(.unauthorized, reason)
-        error.headers[.wwwAuthenticate] = "Bearer"
-        return error
     }
 }

@@ -1,10 +1,12 @@
+import SQLKit
+
 /// The store's tables, as numbered migrations applied in order at start.
 /// A migration is never changed once released; changes come as new ones.
 enum Schema {
     struct Migration: Sendable {
         let version: Int
         let description: String
-        let statements: @Sendable (SQLDialect) -> [String]
+        let statements: @Sendable (StoreDialect) -> [String]
     }
 
     static let migrations: [Migration] = [
@@ -86,7 +88,7 @@ enum Schema {
     static var latest: Int { migrations.last?.version ?? 0 }
 
     /// Creates the bookkeeping table and applies what is missing, each migration in its own transaction.
-    static func migrate(_ database: any SQLDatabase) async throws {
+    static func migrate(_ database: any StoreDatabase) async throws {
         _ = try await database.withSession { session in
             try await session.run("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL)")
         }
@@ -103,10 +105,10 @@ enum Schema {
                 }
                 guard !applied.contains(Int64(migration.version)) else { return }
                 for statement in migration.statements(database.dialect) {
-                    try await session.run(statement)
+                    // The migrations' own text, fixed in this file: no value of anyone else's is spliced in.
+                    try await session.run("\(unsafeRaw: statement)")
                 }
-                try await session.run("INSERT INTO schema_migrations (version, description) VALUES (?, ?)",
-                                      .integer(Int64(migration.version)), .text(migration.description))
+                try await session.run("INSERT INTO schema_migrations (version, description) VALUES (\(bind: Int64(migration.version)), \(bind: migration.description))")
             }
         }
     }

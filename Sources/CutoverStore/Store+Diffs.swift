@@ -1,5 +1,6 @@
 import CutoverCore
 import Foundation
+import SQLKit
 
 /// The comparator's tables: additive counts per route and minute, and the most
 /// recent samples per route and field.
@@ -16,40 +17,37 @@ extension Store {
         try await database.withTransaction { session in
             // A batch that was already recorded (a retry after an unclear failure) counts once.
             let fresh = try await session.run(
-                "INSERT INTO diff_batches (writer, seq) VALUES (?, ?) ON CONFLICT (writer, seq) DO NOTHING RETURNING seq",
-                .text(batch.writer), .integer(batch.sequence))
+                "INSERT INTO diff_batches (writer, seq) VALUES (\(bind: batch.writer), \(bind: batch.sequence)) ON CONFLICT (writer, seq) DO NOTHING RETURNING seq")
             guard !fresh.isEmpty else { return }
             for total in batch.totals {
                 try await session.run("""
-                    INSERT INTO diff_totals (route, minute, compared, not_compared) VALUES (?, ?, ?, ?)
+                    INSERT INTO diff_totals (route, minute, compared, not_compared) VALUES (\(bind: total.route), \(bind: total.minute), \(bind: total.compared), \(bind: total.notCompared))
                     ON CONFLICT (route, minute) DO UPDATE SET compared = diff_totals.compared + excluded.compared,
                       not_compared = diff_totals.not_compared + excluded.not_compared
-                    """, .text(total.route), .integer(total.minute), .integer(total.compared), .integer(total.notCompared))
+                    """)
             }
             for field in batch.fields {
                 try await session.run("""
-                    INSERT INTO diff_fields (route, minute, field, raw, noise) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO diff_fields (route, minute, field, raw, noise) VALUES (\(bind: field.route), \(bind: field.minute), \(bind: field.field), \(bind: field.raw), \(bind: field.noise))
                     ON CONFLICT (route, minute, field) DO UPDATE SET raw = diff_fields.raw + excluded.raw,
                       noise = diff_fields.noise + excluded.noise
-                    """, .text(field.route), .integer(field.minute), .text(field.field), .integer(field.raw), .integer(field.noise))
+                    """)
             }
             for set in batch.fieldSets {
                 try await session.run("""
-                    INSERT INTO diff_field_sets (route, minute, fields, count) VALUES (?, ?, ?, ?)
+                    INSERT INTO diff_field_sets (route, minute, fields, count) VALUES (\(bind: set.route), \(bind: set.minute), \(bind: set.fields.joined(separator: "\n")), \(bind: set.count))
                     ON CONFLICT (route, minute, fields) DO UPDATE SET count = diff_field_sets.count + excluded.count
-                    """, .text(set.route), .integer(set.minute), .text(set.fields.joined(separator: "\n")), .integer(set.count))
+                    """)
             }
             var touched: Set<[String]> = []
             for (sample, request, old, new, differences) in samples {
                 let id = try await session.run("""
                     INSERT INTO diff_pairs (route, time_ms, request_id, request, old, new, new_error, differences)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
-                    """, .text(sample.route), .integer(sample.time), .text(sample.requestID), .text(request), .text(old),
-                    new.map(SQLValue.text) ?? .null, sample.newError.map(SQLValue.text) ?? .null, .text(differences))
+                    VALUES (\(bind: sample.route), \(bind: sample.time), \(bind: sample.requestID), \(bind: request), \(bind: old), \(bind: new.map(SQLValue.text) ?? .null), \(bind: sample.newError.map(SQLValue.text) ?? .null), \(bind: differences)) RETURNING id
+                    """)
                 guard let pairID = id.first?.first?.integer else { throw StoreError.corrupt("no id for a new sample") }
                 for field in sample.fields {
-                    try await session.run("INSERT INTO diff_sample_fields (route, field, pair_id) VALUES (?, ?, ?)",
-                                          .text(sample.route), .text(field), .integer(pairID))
+                    try await session.run("INSERT INTO diff_sample_fields (route, field, pair_id) VALUES (\(bind: sample.route), \(bind: field), \(bind: pairID))")
                     touched.insert([sample.route, field])
                 }
             }
@@ -57,16 +55,16 @@ extension Store {
             var routes: Set<String> = []
             for key in touched {
                 try await session.run("""
-                    DELETE FROM diff_sample_fields WHERE route = ? AND field = ? AND pair_id NOT IN (
-                      SELECT pair_id FROM diff_sample_fields WHERE route = ? AND field = ? ORDER BY pair_id DESC LIMIT ?)
-                    """, .text(key[0]), .text(key[1]), .text(key[0]), .text(key[1]), .integer(keep))
+                    DELETE FROM diff_sample_fields WHERE route = \(bind: key[0]) AND field = \(bind: key[1]) AND pair_id NOT IN (
+                      SELECT pair_id FROM diff_sample_fields WHERE route = \(bind: key[0]) AND field = \(bind: key[1]) ORDER BY pair_id DESC LIMIT \(bind: keep))
+                    """)
                 routes.insert(key[0])
             }
             for route in routes {
                 try await session.run("""
-                    DELETE FROM diff_pairs WHERE route = ? AND NOT EXISTS (
+                    DELETE FROM diff_pairs WHERE route = \(bind: route) AND NOT EXISTS (
                       SELECT 1 FROM diff_sample_fields f WHERE f.pair_id = diff_pairs.id)
-                    """, .text(route))
+                    """)
             }
         }
     }
@@ -77,9 +75,9 @@ extension Store {
         try await database.withTransaction { session in
             for table in ["diff_totals", "diff_fields", "diff_field_sets", "diff_sample_fields", "diff_pairs"] {
                 if let route {
-                    try await session.run("DELETE FROM \(table) WHERE route = ?", .text(route))
+                    try await session.run("DELETE FROM \(unsafeRaw: table) WHERE route = \(bind: route)")
                 } else {
-                    try await session.run("DELETE FROM \(table)")
+                    try await session.run("DELETE FROM \(unsafeRaw: table)")
                 }
             }
         }
@@ -88,28 +86,28 @@ extension Store {
     /// Counts per route added up from `sinceMinute` (minutes since 1970) on, for one route or all.
     public func diffCounts(route: String?, sinceMinute: Int64) async throws -> [RouteDiffCounts] {
         try await database.withSession { session in
-            let filter = route == nil ? "" : " AND route = ?"
-            let binds: [SQLValue] = [.integer(sinceMinute)] + (route.map { [SQLValue.text($0)] } ?? [])
+            // One route, or every route: the same statements with or without the route's condition.
+            let filter: SQLQueryString = route.map { " AND route = \(bind: $0)" } ?? ""
             var counts: [String: RouteDiffCounts] = [:]
             for row in try await session.run("""
                 SELECT route, CAST(SUM(compared) AS BIGINT), CAST(SUM(not_compared) AS BIGINT) FROM diff_totals
-                WHERE minute >= ?\(filter) GROUP BY route
-                """, binds) {
+                WHERE minute >= \(bind: sinceMinute)\(filter) GROUP BY route
+                """) {
                 guard let name = row[0].text else { continue }
                 counts[name] = RouteDiffCounts(route: name, compared: row[1].integer ?? 0, notCompared: row[2].integer ?? 0)
             }
             for row in try await session.run("""
                 SELECT route, field, CAST(SUM(raw) AS BIGINT), CAST(SUM(noise) AS BIGINT) FROM diff_fields
-                WHERE minute >= ?\(filter) GROUP BY route, field
-                """, binds) {
+                WHERE minute >= \(bind: sinceMinute)\(filter) GROUP BY route, field
+                """) {
                 guard let name = row[0].text, let field = row[1].text else { continue }
                 counts[name, default: RouteDiffCounts(route: name)].fields[field] =
                     .init(raw: row[2].integer ?? 0, noise: row[3].integer ?? 0)
             }
             for row in try await session.run("""
                 SELECT route, fields, CAST(SUM(count) AS BIGINT) FROM diff_field_sets
-                WHERE minute >= ?\(filter) GROUP BY route, fields
-                """, binds) {
+                WHERE minute >= \(bind: sinceMinute)\(filter) GROUP BY route, fields
+                """) {
                 guard let name = row[0].text, let fields = row[1].text else { continue }
                 let set = fields.isEmpty ? [] : fields.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
                 counts[name, default: RouteDiffCounts(route: name)].fieldSets[set] = row[2].integer ?? 0
@@ -124,12 +122,11 @@ extension Store {
             let columns = "p.id, p.route, p.time_ms, p.request_id, p.request, p.old, p.new, p.new_error, p.differences"
             if let field {
                 return try await session.run("""
-                    SELECT \(columns) FROM diff_pairs p JOIN diff_sample_fields f ON f.pair_id = p.id
-                    WHERE f.route = ? AND f.field = ? ORDER BY p.id DESC LIMIT ?
-                    """, .text(route), .text(field), .integer(Int64(limit)))
+                    SELECT \(unsafeRaw: columns) FROM diff_pairs p JOIN diff_sample_fields f ON f.pair_id = p.id
+                    WHERE f.route = \(bind: route) AND f.field = \(bind: field) ORDER BY p.id DESC LIMIT \(bind: Int64(limit))
+                    """)
             }
-            return try await session.run("SELECT \(columns) FROM diff_pairs p WHERE p.route = ? ORDER BY p.id DESC LIMIT ?",
-                                         .text(route), .integer(Int64(limit)))
+            return try await session.run("SELECT \(unsafeRaw: columns) FROM diff_pairs p WHERE p.route = \(bind: route) ORDER BY p.id DESC LIMIT \(bind: Int64(limit))")
         }
         let decoder = JSONDecoder()
         return try rows.map { row in

@@ -1,6 +1,7 @@
 import Crypto
 import CutoverCore
 import Foundation
+import SQLKit
 
 /// The audit log's hash chain.
 public enum AuditChain {
@@ -63,9 +64,8 @@ struct StoredAuditRow {
                         before: before, after: after, reason: reason)
     }
 
-    var binds: [SQLValue] {
-        [.integer(seq), .integer(timeMs), .text(actor), .text(route), .text(action), .text(before), .text(after), .text(reason),
-         .text(prevHash), .text(hash)]
+    var binds: [any Encodable & Sendable] {
+        [seq, timeMs, actor, route, action, before, after, reason, prevHash, hash]
     }
 
     func entry(_ decoder: JSONDecoder) throws -> AuditEntry {
@@ -102,14 +102,14 @@ extension Store {
         let dialect = database.dialect
         return try await database.withTransaction { session in
             let lock = dialect == .postgres ? " FOR UPDATE" : ""
-            guard let state = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1\(lock)").first,
+            guard let state = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1\(unsafeRaw: lock)").first,
                   let version = state[0].integer, let lastHash = state[1].text else {
                 throw StoreError.corrupt("flag_state has no row")
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             var current = expected
-            if let text = try await session.run("SELECT flags FROM route_flags WHERE route = ?", .text(route)).first?.first?.text {
+            if let text = try await session.run("SELECT flags FROM route_flags WHERE route = \(bind: route)").first?.first?.text {
                 current = try Store.decode(JSONDecoder(), RouteFlags.self, text)
             }
             guard current == expected else {
@@ -118,14 +118,14 @@ extension Store {
             let row = StoredAuditRow(seq: version + 1, timeMs: timeMs, actor: actor, route: route, action: action,
                                      before: try Store.encode(encoder, current), after: try Store.encode(encoder, after),
                                      reason: reason, prevHash: lastHash)
-            try await session.run("INSERT INTO audit_log (\(StoredAuditRow.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row.binds)
+            try await session.run("INSERT INTO audit_log (\(unsafeRaw: StoredAuditRow.columns)) VALUES (\(binds: row.binds))")
             try await session.run("""
-                INSERT INTO route_flags (route, flags, version) VALUES (?, ?, ?)
+                INSERT INTO route_flags (route, flags, version) VALUES (\(bind: route), \(bind: row.after), \(bind: row.seq))
                 ON CONFLICT (route) DO UPDATE SET flags = excluded.flags, version = excluded.version
-                """, .text(route), .text(row.after), .integer(row.seq))
-            try await session.run("UPDATE flag_state SET version = ?, last_hash = ? WHERE id = 1", .integer(row.seq), .text(row.hash))
+                """)
+            try await session.run("UPDATE flag_state SET version = \(bind: row.seq), last_hash = \(bind: row.hash) WHERE id = 1")
             if dialect == .postgres {
-                try await session.run("SELECT pg_notify(?, ?)", .text(Store.flagChannel), .text(String(row.seq)))
+                try await session.run("SELECT pg_notify(\(bind: Store.flagChannel), \(bind: String(row.seq)))")
             }
             return AuditEntry(seq: row.seq, timeMs: timeMs, actor: actor, route: route, action: action, before: current, after: after,
                               reason: reason, prevHash: lastHash, hash: row.hash)
@@ -135,14 +135,13 @@ extension Store {
     /// Audit entries, newest first: of one route or all, older than `beforeSeq` when given.
     public func auditEntries(route: String?, limit: Int, beforeSeq: Int64? = nil) async throws -> [AuditEntry] {
         let rows = try await database.withSession { session in
-            var conditions: [String] = []
-            var binds: [SQLValue] = []
-            if let route { conditions.append("route = ?"); binds.append(.text(route)) }
-            if let beforeSeq { conditions.append("seq < ?"); binds.append(.integer(beforeSeq)) }
-            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            var conditions: [SQLQueryString] = []
+            if let route { conditions.append("route = \(bind: route)") }
+            if let beforeSeq { conditions.append("seq < \(bind: beforeSeq)") }
+            let filter: SQLQueryString = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
             return try await session.run("""
-                SELECT \(StoredAuditRow.columns) FROM audit_log\(filter) ORDER BY seq DESC LIMIT \(max(1, min(limit, 10_000)))
-                """, binds)
+                SELECT \(unsafeRaw: StoredAuditRow.columns) FROM audit_log\(filter) ORDER BY seq DESC LIMIT \(bind: Int64(max(1, min(limit, 10_000))))
+                """)
         }
         let decoder = JSONDecoder()
         return try rows.map { row in
@@ -157,7 +156,7 @@ extension Store {
             var previous = AuditChain.genesis
             var count: Int64 = 0
             var expectedSeq: Int64 = 1
-            for row in try await session.run("SELECT \(StoredAuditRow.columns) FROM audit_log ORDER BY seq") {
+            for row in try await session.run("SELECT \(unsafeRaw: StoredAuditRow.columns) FROM audit_log ORDER BY seq") {
                 count += 1
                 guard let stored = StoredAuditRow(row) else {
                     return AuditVerification(verified: false, entries: count, brokenAt: row[0].integer ?? -1)
@@ -184,17 +183,17 @@ extension Store {
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
         _ = try await database.withSession { session in
             try await session.run("""
-                INSERT INTO instances (id, address, applied_version, started_ms, heartbeat_ms) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO instances (id, address, applied_version, started_ms, heartbeat_ms) VALUES (\(bind: id), \(bind: address), \(bind: appliedVersion), \(bind: startedMs), \(bind: nowMs))
                 ON CONFLICT (id) DO UPDATE SET address = excluded.address, applied_version = excluded.applied_version,
                   heartbeat_ms = excluded.heartbeat_ms
-                """, .text(id), .text(address), .integer(appliedVersion), .integer(startedMs), .integer(nowMs))
+                """)
         }
     }
 
     /// Removes an instance that is shutting down.
     public func removeInstance(_ id: String) async throws {
         _ = try await database.withSession { session in
-            try await session.run("DELETE FROM instances WHERE id = ?", .text(id))
+            try await session.run("DELETE FROM instances WHERE id = \(bind: id)")
         }
     }
 
@@ -203,7 +202,7 @@ extension Store {
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
         let bound = liveness.components.seconds * 1000 + liveness.components.attoseconds / 1_000_000_000_000_000
         return try await database.withSession { session in
-            try await session.run("DELETE FROM instances WHERE heartbeat_ms < ?", .integer(nowMs - 3_600_000))
+            try await session.run("DELETE FROM instances WHERE heartbeat_ms < \(bind: nowMs - 3_600_000)")
             return try await session.run("SELECT id, address, applied_version, started_ms, heartbeat_ms FROM instances ORDER BY id").compactMap { row in
                 guard let id = row[0].text, let address = row[1].text, let version = row[2].integer, let started = row[3].integer,
                       let heartbeat = row[4].integer else { return nil }
@@ -222,10 +221,10 @@ extension Store {
             for (route, sides) in ids {
                 for (side, id) in sides {
                     try await session.run("""
-                        INSERT INTO id_evidence (route, side, max_id) VALUES (?, ?, ?)
+                        INSERT INTO id_evidence (route, side, max_id) VALUES (\(bind: route), \(bind: side.rawValue), \(bind: id))
                         ON CONFLICT (route, side) DO UPDATE SET max_id = CASE WHEN excluded.max_id > id_evidence.max_id
                           THEN excluded.max_id ELSE id_evidence.max_id END
-                        """, .text(route), .text(side.rawValue), .integer(id))
+                        """)
                 }
             }
         }
@@ -251,10 +250,10 @@ extension Store {
             for (route, minutes) in counts {
                 for (minute, count) in minutes {
                     try await session.run("""
-                        INSERT INTO new_answers (route, minute, requests, errors) VALUES (?, ?, ?, ?)
+                        INSERT INTO new_answers (route, minute, requests, errors) VALUES (\(bind: route), \(bind: minute), \(bind: count.requests), \(bind: count.errors))
                         ON CONFLICT (route, minute) DO UPDATE SET requests = new_answers.requests + excluded.requests,
                           errors = new_answers.errors + excluded.errors
-                        """, .text(route), .integer(minute), .integer(count.requests), .integer(count.errors))
+                        """)
                 }
             }
         }
@@ -265,8 +264,8 @@ extension Store {
         try await database.withSession { session in
             let row = try await session.run("""
                 SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT), CAST(COALESCE(SUM(errors), 0) AS BIGINT) FROM new_answers
-                WHERE route = ? AND minute >= ?
-                """, .text(route), .integer(sinceMinute)).first
+                WHERE route = \(bind: route) AND minute >= \(bind: sinceMinute)
+                """).first
             return (row?[0].integer ?? 0, row?[1].integer ?? 0)
         }
     }
@@ -280,7 +279,7 @@ extension Store {
     /// `onListening` is called once the listener is in place.
     public func listenForFlagChanges(onListening: @escaping @Sendable () async -> Void,
                                      onVersion: @escaping @Sendable (Int64) async -> Void) async throws {
-        guard let postgres = database as? PostgresDatabase else { return }
+        guard let postgres = database as? PostgresStoreDatabase else { return }
         try await postgres.listen(channel: Store.flagChannel, onListening: onListening) { payload in
             if let version = Int64(payload) { await onVersion(version) }
         }

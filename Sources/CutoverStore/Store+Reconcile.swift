@@ -1,5 +1,6 @@
 import CutoverCore
 import Foundation
+import SQLKit
 
 /// Reconciliation runs: each run, each table pair's counts and differences, and
 /// the checkpoint an interrupted pair resumes from.
@@ -8,8 +9,7 @@ extension Store {
     public func startReconcileRun(tables: [String], at time: Int64) async throws -> Int64 {
         let encoded = try Self.encode(JSONEncoder(), tables)
         return try await database.withTransaction { session in
-            let rows = try await session.run("INSERT INTO reconcile_runs (started_ms, status, tables) VALUES (?, 'running', ?) RETURNING id",
-                                              .integer(time), .text(encoded))
+            let rows = try await session.run("INSERT INTO reconcile_runs (started_ms, status, tables) VALUES (\(bind: time), 'running', \(bind: encoded)) RETURNING id")
             guard let id = rows.first?.first?.integer else { throw StoreError.corrupt("no id for a new reconcile run") }
             return id
         }
@@ -19,16 +19,15 @@ extension Store {
     public func saveReconcileCheckpoint(run: Int64, table: String, _ checkpoint: ReconcileCheckpoint) async throws {
         let encoded = try Self.encode(JSONEncoder(), checkpoint)
         try await database.withTransaction { session in
-            try await session.run("DELETE FROM reconcile_checkpoints WHERE run_id = ? AND table_name = ?", .integer(run), .text(table))
-            try await session.run("INSERT INTO reconcile_checkpoints (run_id, table_name, checkpoint) VALUES (?, ?, ?)",
-                                  .integer(run), .text(table), .text(encoded))
+            try await session.run("DELETE FROM reconcile_checkpoints WHERE run_id = \(bind: run) AND table_name = \(bind: table)")
+            try await session.run("INSERT INTO reconcile_checkpoints (run_id, table_name, checkpoint) VALUES (\(bind: run), \(bind: table), \(bind: encoded))")
         }
     }
 
     /// The checkpoints of a run's unfinished table pairs.
     public func reconcileCheckpoints(run: Int64) async throws -> [String: ReconcileCheckpoint] {
         let rows = try await database.withSession { session in
-            try await session.run("SELECT table_name, checkpoint FROM reconcile_checkpoints WHERE run_id = ?", .integer(run))
+            try await session.run("SELECT table_name, checkpoint FROM reconcile_checkpoints WHERE run_id = \(bind: run)")
         }
         var result: [String: ReconcileCheckpoint] = [:]
         let decoder = JSONDecoder()
@@ -46,14 +45,12 @@ extension Store {
         let summary = try Self.encode(encoder, TableSummary(report))
         let differences = try report.differences.map { try Self.encode(encoder, $0) }
         try await database.withTransaction { session in
-            try await session.run("DELETE FROM reconcile_checkpoints WHERE run_id = ? AND table_name = ?", .integer(run), .text(report.table))
-            try await session.run("DELETE FROM reconcile_differences WHERE run_id = ? AND table_name = ?", .integer(run), .text(report.table))
-            try await session.run("DELETE FROM reconcile_results WHERE run_id = ? AND table_name = ?", .integer(run), .text(report.table))
-            try await session.run("INSERT INTO reconcile_results (run_id, table_name, summary) VALUES (?, ?, ?)",
-                                  .integer(run), .text(report.table), .text(summary))
+            try await session.run("DELETE FROM reconcile_checkpoints WHERE run_id = \(bind: run) AND table_name = \(bind: report.table)")
+            try await session.run("DELETE FROM reconcile_differences WHERE run_id = \(bind: run) AND table_name = \(bind: report.table)")
+            try await session.run("DELETE FROM reconcile_results WHERE run_id = \(bind: run) AND table_name = \(bind: report.table)")
+            try await session.run("INSERT INTO reconcile_results (run_id, table_name, summary) VALUES (\(bind: run), \(bind: report.table), \(bind: summary))")
             for (index, (difference, text)) in zip(report.differences, differences).enumerated() {
-                try await session.run("INSERT INTO reconcile_differences (run_id, table_name, seq, kind, difference) VALUES (?, ?, ?, ?, ?)",
-                                      .integer(run), .text(report.table), .integer(Int64(index)), .text(difference.kind.rawValue), .text(text))
+                try await session.run("INSERT INTO reconcile_differences (run_id, table_name, seq, kind, difference) VALUES (\(bind: run), \(bind: report.table), \(bind: Int64(index)), \(bind: difference.kind.rawValue), \(bind: text))")
             }
         }
     }
@@ -61,23 +58,20 @@ extension Store {
     /// Ends a run.
     public func finishReconcileRun(_ run: Int64, status: ReconcileRun.Status, error: String?, at time: Int64) async throws {
         _ = try await database.withSession { session in
-            try await session.run("UPDATE reconcile_runs SET status = ?, finished_ms = ?, error = ? WHERE id = ?",
-                                  .text(status.rawValue), .integer(time), error.map(SQLValue.text) ?? .null, .integer(run))
+            try await session.run("UPDATE reconcile_runs SET status = \(bind: status.rawValue), finished_ms = \(bind: time), error = \(bind: error.map(SQLValue.text) ?? .null) WHERE id = \(bind: run)")
         }
     }
 
     /// The most recent runs, newest first (one run with `id`).
     public func reconcileRuns(id: Int64? = nil, limit: Int = 50) async throws -> [ReconcileRun] {
         let (runs, results) = try await database.withSession { session -> ([[SQLValue]], [[SQLValue]]) in
-            let filter = id == nil ? "" : " WHERE id = ?"
-            let binds: [SQLValue] = (id.map { [SQLValue.integer($0)] } ?? []) + [.integer(Int64(limit))]
+            let filter: SQLQueryString = id.map { " WHERE id = \(bind: $0)" } ?? ""
             let runs = try await session.run(
-                "SELECT id, started_ms, finished_ms, status, tables, error FROM reconcile_runs\(filter) ORDER BY id DESC LIMIT ?", binds)
+                "SELECT id, started_ms, finished_ms, status, tables, error FROM reconcile_runs\(filter) ORDER BY id DESC LIMIT \(bind: Int64(limit))")
             let ids = runs.compactMap { $0.first?.integer }
             guard let low = ids.min(), let high = ids.max() else { return (runs, []) }
             let results = try await session.run(
-                "SELECT run_id, summary FROM reconcile_results WHERE run_id >= ? AND run_id <= ? ORDER BY run_id, table_name",
-                .integer(low), .integer(high))
+                "SELECT run_id, summary FROM reconcile_results WHERE run_id >= \(bind: low) AND run_id <= \(bind: high) ORDER BY run_id, table_name")
             return (runs, results)
         }
         let decoder = JSONDecoder()
@@ -98,12 +92,11 @@ extension Store {
     /// A run's differences in key order per table pair; `table` picks one pair.
     public func reconcileDifferences(run: Int64, table: String?, limit: Int, offset: Int) async throws -> [(table: String, difference: RowDifference)] {
         let rows = try await database.withSession { session in
-            let filter = table == nil ? "" : " AND table_name = ?"
-            let binds: [SQLValue] = [.integer(run)] + (table.map { [SQLValue.text($0)] } ?? []) + [.integer(Int64(limit)), .integer(Int64(offset))]
+            let filter: SQLQueryString = table.map { " AND table_name = \(bind: $0)" } ?? ""
             return try await session.run("""
-                SELECT table_name, difference FROM reconcile_differences WHERE run_id = ?\(filter)
-                ORDER BY table_name, seq LIMIT ? OFFSET ?
-                """, binds)
+                SELECT table_name, difference FROM reconcile_differences WHERE run_id = \(bind: run)\(filter)
+                ORDER BY table_name, seq LIMIT \(bind: Int64(limit)) OFFSET \(bind: Int64(offset))
+                """)
         }
         let decoder = JSONDecoder()
         return try rows.map { row in

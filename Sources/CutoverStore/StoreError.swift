@@ -10,6 +10,8 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case corrupt(String)
     /// A compare-and-set lost: what it expected had changed.
     case conflict(String)
+    /// The store could not be opened or prepared (``Store/withStore(_:logger:samplesPerField:operationTimeout:_:)``).
+    case cannotOpen(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
             return "the store's schema is at version \(found), newer than this Cutover knows (\(known)); upgrade Cutover"
         case .corrupt(let what): return "unreadable stored value: \(what)"
         case .conflict(let reason): return reason
+        case .cannotOpen(let reason): return "cannot open the store: \(reason)"
         }
     }
 }

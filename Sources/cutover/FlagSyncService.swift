@@ -159,10 +159,7 @@ final class FlagSyncService: Service, Sendable {
 
     func run() async throws {
         // Wait for the store (PostgreSQL may still be connecting); the configured flags serve meanwhile.
-        while store.current == nil, !Task.isCancelled, !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        guard let opened = store.current else { return }
+        guard let opened = await cancelWhenGracefulShutdown({ await self.store.ready(within: nil) }) else { return }
         await refresh()
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         await withTaskGroup(of: Void.self) { group in

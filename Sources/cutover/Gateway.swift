@@ -52,7 +52,6 @@ final class Gateway: Sendable {
         self.adminAddress = group.next().makePromise()
         do {
             try await store.openIfEmbedded()
-            await store.openEarly(waitingAtMost: .seconds(3))
             let proxy = try await ProxyServer(config: config, group: group, metrics: metrics, comparatorMetrics: comparatorMetrics, logger: logger)
             if let opened = store.current {
                 // The store is open already: serve the stored flags from the first request on.
@@ -63,13 +62,24 @@ final class Gateway: Sendable {
                                             address: "proxy \(config.listen), admin \(config.admin.listen)", logger: logger)
             self.pipeline = DiffPipeline(queue: proxy.diffQueue, recorder: store, writer: Self.writerName(config), metrics: comparatorMetrics,
                                          logger: logger)
-            try await proxy.start()
+            // Bound now (so a port in use fails the start), accepting once the store had its chance (ProxyService).
+            try await proxy.start(accepting: store.current != nil || !Self.waitsForStore(config))
         } catch {
             adminAddress.fail(error)
             try? await group.shutdownGracefully()
             throw error
         }
     }
+
+    /// Whether the proxy waits (up to ``storeWait``) for the store before taking connections: a PostgreSQL store
+    /// holds the flags other instances set, which a joining instance should serve from its first request.
+    static func waitsForStore(_ config: CutoverConfig) -> Bool {
+        if case .postgres = config.store { return true }
+        return false
+    }
+
+    /// How long a joining instance waits for a PostgreSQL store before serving the configured phases.
+    static let storeWait: Duration = .seconds(3)
 
     /// This instance's name in the comparator's batches: host and proxy address.
     static func writerName(_ config: CutoverConfig) -> String {
@@ -91,19 +101,24 @@ final class Gateway: Sendable {
             health: {
                 let current = proxy.config
                 let elapsed = ContinuousClock.now - started
-                return HealthReport(status: "ok", version: CutoverVersion.current, routes: current.routes.count,
-                                    backends: current.backends.count, uptimeSeconds: Int(elapsed.components.seconds))
+                let status = store.status
+                return HealthReport(status: status.state == .up ? "ok" : "degraded", version: CutoverVersion.current,
+                                    routes: current.routes.count, backends: current.backends.count,
+                                    uptimeSeconds: Int(elapsed.components.seconds), store: status)
             },
+            storeStatus: { store.status },
             refreshFlags: { await flagSync.refresh() },
             flushSignals: { await flagSync.flushSignals() })
+        let limiter = AuthFailureLimiter(burst: config.admin.failedAuthBurst, refillPerSecond: config.admin.failedAuthPerSecond)
         let admin = try AdminServer.makeApplication(
-            settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger,
+            settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger, limiter: limiter,
             onListening: { [logger] address in
                 logger.info("admin listening on \(config.admin.tls == nil ? "http" : "https")://\(ProxyServer.hostPort(address))")
                 adminAddress.succeed(address)
             }
         )
-        var services: [any Service] = [store, ComparatorService(pipeline: pipeline), ProxyService(proxy: proxy, logger: logger), flagSync, admin]
+        let proxyService = ProxyService(proxy: proxy, store: Self.waitsForStore(config) ? store : nil, logger: logger)
+        var services: [any Service] = [store, ComparatorService(pipeline: pipeline), proxyService, flagSync, admin]
         if let configPath {
             services.append(ReloadService(path: configPath, proxy: proxy, metrics: metrics, logger: logger))
         }
@@ -133,12 +148,24 @@ final class Gateway: Sendable {
     }
 }
 
-/// Keeps the proxy serving until graceful shutdown, then drains it.
+/// Starts the proxy taking connections (after up to ``Gateway/storeWait`` for a PostgreSQL store, so the stored
+/// flags apply from the first request), keeps it serving until graceful shutdown, then drains it.
 struct ProxyService: Service {
     let proxy: ProxyServer
+    /// The store to wait for before accepting, if any.
+    let store: StoreService?
     let logger: Logger
 
     func run() async throws {
+        if let store {
+            if let opened = await cancelWhenGracefulShutdown({ await store.ready(within: Gateway.storeWait) }) {
+                if let flags = try? await opened.flagSet() { await proxy.apply(flags: flags) }
+            } else {
+                logger.warning("the store is not reachable yet: serving the configured phases until it is",
+                               metadata: ["store": "\(store.location.redacted)"])
+            }
+            await proxy.startAccepting()
+        }
         try? await gracefulShutdown()
         logger.info("draining", metadata: ["timeout": "\(Quantities.format(proxy.config.drainTimeout))"])
         await proxy.shutdown(drainTimeout: proxy.config.drainTimeout)

@@ -60,6 +60,11 @@ public final class TestPostgres: Sendable {
     /// psql's path.
     static func psql() throws -> String { try binaries.get().psql }
 
+    /// A server of its own, for a test that stops and starts it (a store outage); `remove()` when done.
+    public static func dedicated() throws -> TestPostgres {
+        try start()
+    }
+
     private static func start() throws -> TestPostgres {
         let tools = try binaries.get()
         let directory = NSTemporaryDirectory() + "cutover-pg-" + UUID().uuidString
@@ -70,18 +75,33 @@ public final class TestPostgres: Sendable {
         }
         let port = try freePort()
         try runAsPostgres(asRoot, [tools.initdb, "-D", directory + "/data", "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+        let server = TestPostgres(port: port, directory: directory)
+        try server.startServer()
+        return server
+    }
+
+    /// Starts the server (again, after `stopServer()`), on the same port and data.
+    public func startServer() throws {
+        let tools = try Self.binaries.get()
         let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
             + "-c full_page_writes=off -c max_connections=200"
-        try runAsPostgres(asRoot, [tools.pgctl, "-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-w", "start"])
-        return TestPostgres(port: port, directory: directory)
+        try Self.runAsPostgres(getuid() == 0, [tools.pgctl, "-D", directory + "/data", "-l", directory + "/server.log", "-o", options, "-w", "start"])
+    }
+
+    /// Stops the server at once (as a crash or an outage would), keeping its data.
+    public func stopServer() throws {
+        let tools = try Self.binaries.get()
+        try Self.runAsPostgres(getuid() == 0, [tools.pgctl, "-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Stops the server if it runs and deletes its data.
+    public func remove() {
+        try? stopServer()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     private static func stopShared() {
-        guard let server = started.withLockedValue({ $0 }) else { return }
-        let asRoot = getuid() == 0
-        guard let tools = try? binaries.get() else { return }
-        try? runAsPostgres(asRoot, [tools.pgctl, "-D", server.directory + "/data", "-m", "immediate", "-w", "stop"])
-        try? FileManager.default.removeItem(atPath: server.directory)
+        started.withLockedValue({ $0 })?.remove()
     }
 
     private static func runAsPostgres(_ asRoot: Bool, _ arguments: [String]) throws {

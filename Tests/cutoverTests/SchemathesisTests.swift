@@ -19,6 +19,7 @@ extension ServeTests {
             admin:
               listen: "127.0.0.1:0"
               tokens: [{ name: ops, role: operator, sha256: "\(TokenAuthenticator.digest(Self.operatorToken))" }]
+              failed_auth: { burst: 100000, per_second: 1000 }   # schemathesis sends wrong tokens on purpose
             store: "sqlite:\(folder.path)/cutover.db"
             backends: { old: { url: "http://127.0.0.1:9" }, new: { url: "http://127.0.0.1:9" } }
             routes:

@@ -171,7 +171,7 @@ final class ConfigBuilder {
     }
 
     func admin(_ node: Node, at path: ConfigPath) -> AdminSettings? {
-        guard let admin = reader.mapping(node, at: path, keys: ["listen", "tokens", "tls"]) else { return nil }
+        guard let admin = reader.mapping(node, at: path, keys: ["listen", "tokens", "tls", "failed_auth"]) else { return nil }
         let listen = required(admin, "listen").flatMap { address($0, at: admin.path("listen")) }
         var tokens: [AdminToken] = []
         var names: Set<String> = []
@@ -209,7 +209,14 @@ final class ConfigBuilder {
             if let cert, let key { tlsSettings = AdminTLS(certificateFile: cert, keyFile: key, clientCAFile: clientCA) }
         }
         guard let listen else { return nil }
-        return AdminSettings(listen: listen, tokens: tokens, tls: tlsSettings)
+        var settings = AdminSettings(listen: listen, tokens: tokens, tls: tlsSettings)
+        if let node = admin["failed_auth"], let limit = reader.mapping(node, at: admin.path("failed_auth"), keys: ["burst", "per_second"]) {
+            if let value = limit["burst"] { settings.failedAuthBurst = reader.int(value, at: limit.path("burst"), in: 1...1_000_000) ?? settings.failedAuthBurst }
+            if let value = limit["per_second"] {
+                settings.failedAuthPerSecond = reader.double(value, at: limit.path("per_second"), in: 0.001...1_000_000) ?? settings.failedAuthPerSecond
+            }
+        }
+        return settings
     }
 
     static let backendKeys = ["url", "pool_size", "max_queue", "connect_timeout", "response_timeout", "host_header", "tls"]

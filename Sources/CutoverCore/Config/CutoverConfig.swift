@@ -181,6 +181,9 @@ public struct AdminSettings: Sendable, Hashable {
     public var tokens: [AdminToken]
     /// TLS for the admin listener, optionally requiring client certificates.
     public var tls: AdminTLS?
+    /// How many failed authentications an address may make in a burst, and how many are forgiven per second.
+    public var failedAuthBurst: Int = 20
+    public var failedAuthPerSecond: Double = 1
 
     /// Creates admin settings.
     public init(listen: ListenAddress, tokens: [AdminToken], tls: AdminTLS? = nil) {

@@ -95,13 +95,14 @@ public final class ProxyServer: Sendable {
     /// The addresses the listeners are bound to (plain first), once started.
     public var addresses: [SocketAddress] { state.withLockedValue { $0.addresses } }
 
-    /// Binds the listeners; returns their addresses (port 0 in the config gets a free port).
+    /// Binds the listeners; returns their addresses (port 0 in the config gets a free port). With `accepting: false`
+    /// connections wait in the listen backlog until ``startAccepting()`` (the gateway waits for its store that way).
     @discardableResult
-    public func start() async throws -> [SocketAddress] {
+    public func start(accepting: Bool = true) async throws -> [SocketAddress] {
         let config = self.config
         var listeners: [(any Channel, ServerQuiescingHelper)] = []
         do {
-            listeners.append(try await bind(config.listen, tls: nil))
+            listeners.append(try await bind(config.listen, tls: nil, accepting: accepting))
             if let tls = config.tls {
                 let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificateFile)
                 let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
@@ -109,7 +110,7 @@ public final class ProxyServer: Sendable {
                     certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
                 configuration.applicationProtocols = ["http/1.1"]
                 let context = try NIOSSLContext(configuration: configuration)
-                listeners.append(try await bind(tls.listen, tls: context))
+                listeners.append(try await bind(tls.listen, tls: context, accepting: accepting))
             }
         } catch {
             for (channel, _) in listeners { try? await channel.close() }
@@ -126,12 +127,20 @@ public final class ProxyServer: Sendable {
         return addresses
     }
 
-    private func bind(_ address: ListenAddress, tls: NIOSSLContext?) async throws -> (any Channel, ServerQuiescingHelper) {
+    /// Starts taking the connections waiting in the listeners' backlog, and new ones.
+    public func startAccepting() async {
+        for channel in listenerChannels {
+            try? await channel.setOption(.autoRead, value: true).get()
+        }
+    }
+
+    private func bind(_ address: ListenAddress, tls: NIOSSLContext?, accepting: Bool) async throws -> (any Channel, ServerQuiescingHelper) {
         let quiescing = ServerQuiescingHelper(group: group)
         let contexts = self.contexts
         let scheme: StaticString = tls == nil ? "http" : "https"
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.autoRead, value: accepting)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

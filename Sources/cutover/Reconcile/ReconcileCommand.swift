@@ -50,19 +50,15 @@ struct ReconcileCommand: AsyncParsableCommand {
             for issue in error.issues { printError(issue.formatted(source: config)) }
             throw ExitCode(2)
         }
-        let store: Store
         do {
-            store = try await Store.open(loaded.store, logger: logger)
-        } catch {
-            printError("cutover reconcile: cannot open the store \(loaded.store): \(error)")
+            let storeLogger = logger
+            try await Store.withStore(loaded.store, logger: logger) { store in
+                try await self.compare(loaded, store: store, logger: storeLogger)
+            }
+        } catch let error as StoreError {
+            guard case .cannotOpen(let reason) = error else { throw error }
+            printError("cutover reconcile: cannot open the store \(loaded.store): \(reason)")
             throw ExitCode(2)
-        }
-        do {
-            try await compare(loaded, store: store, logger: logger)
-            await store.close()
-        } catch {
-            await store.close()
-            throw error
         }
     }
 

@@ -8,14 +8,14 @@ import ServiceLifecycle
 
 /// Runs the admin application on a free loopback port for the duration of `body`.
 func withAdmin(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), environment: AdminEnvironment,
-               _ body: (Int) async throws -> Void) async throws {
+               limiter: AuthFailureLimiter = AuthFailureLimiter(), _ body: (Int) async throws -> Void) async throws {
     let settings = AdminSettings(listen: ListenAddress(host: "127.0.0.1", port: 0), tokens: [])
     let bound = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: SocketAddress.self)
     var logger = Logger(label: "admin-test")
     logger.logLevel = .critical
     let app = try AdminServer.makeApplication(
         settings: settings, registry: registry, environment: environment, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-        logger: logger, onListening: { bound.succeed($0) })
+        logger: logger, limiter: limiter, onListening: { bound.succeed($0) })
     let group = ServiceGroup(services: [app], logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

@@ -1,15 +1,17 @@
 import CutoverCore
 import Logging
 import NIOCore
+import SQLKit
+import SQLiteKit
 import SQLiteNIO
 
 /// An SQLite file: one connection, its statements run one transaction at a time.
-final class SQLiteDatabase: SQLDatabase {
-    let dialect = SQLDialect.sqlite
+final class SQLiteStoreDatabase: StoreDatabase {
+    let dialect = StoreDialect.sqlite
     private let connection: SQLiteConnection
     private let mutex = AsyncMutex()
 
-    static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
+    static func open(path: String, logger: Logger) async throws -> SQLiteStoreDatabase {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         do {
             _ = try await connection.query("PRAGMA journal_mode = WAL")
@@ -19,29 +21,31 @@ final class SQLiteDatabase: SQLDatabase {
             try? await connection.close()
             throw error
         }
-        return SQLiteDatabase(connection: connection)
+        return SQLiteStoreDatabase(connection: connection)
     }
 
     private init(connection: SQLiteConnection) {
         self.connection = connection
     }
 
-    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
+    func run() async {}
+
+    func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> T) async throws -> T {
         try await mutex.withLock {
             let session = Session(connection: connection)
-            _ = try await session.run("BEGIN IMMEDIATE", [])
+            _ = try await session.run("BEGIN IMMEDIATE")
             do {
                 let result = try await body(session)
-                _ = try await session.run("COMMIT", [])
+                _ = try await session.run("COMMIT")
                 return result
             } catch {
-                _ = try? await session.run("ROLLBACK", [])
+                _ = try? await session.run("ROLLBACK")
                 throw error
             }
         }
     }
 
-    func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) async throws -> T) async throws -> T {
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) async throws -> T) async throws -> T {
         try await mutex.withLock { try await body(Session(connection: connection)) }
     }
 
@@ -52,14 +56,17 @@ final class SQLiteDatabase: SQLDatabase {
         await Task { try? await connection.close() }.value
     }
 
-    struct Session: SQLSession {
+    struct Session: StoreSession {
         let connection: SQLiteConnection
 
-        func run(_ sql: String, _ binds: [SQLValue]) async throws -> [[SQLValue]] {
-            let rows = try await connection.query(sql, binds.map { value -> SQLiteData in
-                switch value {
+        func run(_ query: SQLQueryString) async throws -> [[SQLValue]] {
+            // sql-kit serialises the statement for SQLite (? placeholders in order); the binds go as binds.
+            let (sql, binds) = connection.sql().serialize(query)
+            let rows = try await connection.query(sql, try binds.map { bind -> SQLiteData in
+                switch try SQLValue.bound(bind) {
                 case .text(let text): return .text(text)
                 case .integer(let integer): return .integer(Int(integer))
+                case .double(let double): return .float(double)
                 case .null: return .null
                 }
             })
@@ -67,7 +74,7 @@ final class SQLiteDatabase: SQLDatabase {
                 row.columns.map { column in
                     switch column.data {
                     case .integer(let integer): return .integer(Int64(integer))
-                    case .float(let double): return .integer(Int64(double))
+                    case .float(let double): return .double(double)
                     case .text(let text): return .text(text)
                     case .blob(let buffer): return .text(String(buffer: buffer))
                     case .null: return .null
