@@ -1,4 +1,6 @@
+import CutoverCore
 import CutoverTestSupport
+import Foundation
 import NIOCore
 import Testing
 
@@ -87,6 +89,60 @@ struct ProxyTLSTests {
         #expect(try await client.response().text == "over tls")
         #expect(backend.requests.first?.value("x-forwarded-proto") == "https")
         await client.close()
+        await gateway.stop()
+        await backend.stop()
+    }
+
+    /// A renewed certificate written over the configured files applies to new connections on reload (SIGHUP in
+    /// `cutover serve`); connections made before keep theirs and go on.
+    @Test func aReloadServesTheRenewedCertificateToNewConnectionsWithoutDroppingOpenOnes() async throws {
+        let first = try TestCertificates.make()
+        let renewed = try TestCertificates.make()
+        defer { first.remove(); renewed.remove() }
+        let folder = NSTemporaryDirectory() + "cutover-tls-reload-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func install(_ certificates: TestCertificates) throws {
+            for (source, name) in [(certificates.certificateFile, "server.pem"), (certificates.keyFile, "server.key")] {
+                try? FileManager.default.removeItem(atPath: folder + "/" + name)
+                try FileManager.default.copyItem(atPath: source, toPath: folder + "/" + name)
+            }
+        }
+        try install(first)
+        let backend = try await TestBackend.start { _ in .ok("over tls") }
+        let yaml = gatewayConfig(old: backend.url, extra: """
+            tls: { listen: "127.0.0.1:0", cert: "\(folder)/server.pem", key: "\(folder)/server.key" }
+            """)
+        let gateway = try await TestGateway.start(yaml)
+        let tlsPort = try #require(gateway.addresses.last?.port)
+        let before = try await TestConnection.connect(port: tlsPort, trusting: first.caFile)
+        try await before.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await before.response().text == "over tls")
+
+        try install(renewed)
+        try await gateway.server.reload(try ConfigLoader.load(yaml: yaml, source: "test.yaml").get())
+        let after = try await TestConnection.connect(port: tlsPort, trusting: renewed.caFile)
+        try await after.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await after.response().text == "over tls", "a new connection is served the renewed certificate")
+        await after.close()
+        await #expect(throws: (any Error).self, "the old certificate is no longer served") {
+            let stale = try await TestConnection.connect(port: tlsPort, trusting: first.caFile)
+            try await stale.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            _ = try await stale.response()
+        }
+        try await before.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await before.response().text == "over tls", "the connection made before the reload goes on")
+        await before.close()
+
+        // A certificate that cannot be loaded refuses the reload; the one in force stays.
+        try "not a certificate".write(toFile: folder + "/server.pem", atomically: true, encoding: .utf8)
+        await #expect(throws: (any Error).self) {
+            try await gateway.server.reload(try ConfigLoader.load(yaml: yaml, source: "test.yaml").get())
+        }
+        let still = try await TestConnection.connect(port: tlsPort, trusting: renewed.caFile)
+        try await still.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await still.response().text == "over tls")
+        await still.close()
         await gateway.stop()
         await backend.stop()
     }

@@ -21,6 +21,8 @@ public final class ProxyServer: Sendable {
 
     private struct State {
         var config: CutoverConfig
+        /// The client TLS listener's certificate and key, loaded at start and again at each reload.
+        var tlsContext: NIOSSLContext?
         var flagSet: FlagSet?
         var listeners: [(channel: any Channel, quiescing: ServerQuiescingHelper)] = []
         var addresses: [SocketAddress] = []
@@ -102,15 +104,11 @@ public final class ProxyServer: Sendable {
         let config = self.config
         var listeners: [(any Channel, ServerQuiescingHelper)] = []
         do {
-            listeners.append(try await bind(config.listen, tls: nil, accepting: accepting))
+            listeners.append(try await bind(config.listen, tls: false, accepting: accepting))
             if let tls = config.tls {
-                let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificateFile)
-                let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
-                var configuration = TLSConfiguration.makeServerConfiguration(
-                    certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
-                configuration.applicationProtocols = ["http/1.1"]
-                let context = try NIOSSLContext(configuration: configuration)
-                listeners.append(try await bind(tls.listen, tls: context, accepting: accepting))
+                let context = try Self.tlsContext(tls)
+                state.withLockedValue { $0.tlsContext = context }
+                listeners.append(try await bind(tls.listen, tls: true, accepting: accepting))
             }
         } catch {
             for (channel, _) in listeners { try? await channel.close() }
@@ -134,10 +132,21 @@ public final class ProxyServer: Sendable {
         }
     }
 
-    private func bind(_ address: ListenAddress, tls: NIOSSLContext?, accepting: Bool) async throws -> (any Channel, ServerQuiescingHelper) {
+    /// The TLS context of the client listener, from its PEM files.
+    static func tlsContext(_ tls: ListenerTLS) throws -> NIOSSLContext {
+        let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificateFile)
+        let key = try NIOSSLPrivateKey(file: tls.keyFile, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.applicationProtocols = ["http/1.1"]
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    private func bind(_ address: ListenAddress, tls: Bool, accepting: Bool) async throws -> (any Channel, ServerQuiescingHelper) {
         let quiescing = ServerQuiescingHelper(group: group)
         let contexts = self.contexts
-        let scheme: StaticString = tls == nil ? "http" : "https"
+        let state = self.state
+        let scheme: StaticString = tls ? "https" : "http"
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.autoRead, value: accepting)
@@ -155,8 +164,9 @@ public final class ProxyServer: Sendable {
                         preconditionFailure("every event loop of the group has a context")
                     }
                     let pipeline = channel.pipeline.syncOperations
-                    if let tls {
-                        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+                    // Each connection takes the certificate in force when it arrives (a reload swaps it).
+                    if tls, let context = state.withLockedValue({ $0.tlsContext }) {
+                        try pipeline.addHandler(NIOSSLServerHandler(context: context))
                     }
                     try pipeline.addHandler(ClientConnectionHandler(loop: context.value, scheme: scheme))
                 }
@@ -178,6 +188,9 @@ public final class ProxyServer: Sendable {
     @discardableResult
     public func reload(_ config: CutoverConfig) async throws -> [String] {
         let runtime = try RuntimeConfig(config)
+        // The client listener's certificate is read again (a renewed certificate applies to new connections);
+        // one that cannot be loaded refuses the whole reload.
+        let tlsContext = try config.tls.map(Self.tlsContext)
         let backendMetrics = config.backends.map { metrics.backend($0.name) }
         for (_, bound) in contexts {
             try await bound.eventLoop.submit {
@@ -187,6 +200,7 @@ public final class ProxyServer: Sendable {
         let previous = state.withLockedValue { state in
             let previous = state.config
             state.config = config
+            if let tlsContext, state.tlsContext != nil { state.tlsContext = tlsContext }
             return previous
         }
         var notes: [String] = []
