@@ -63,7 +63,7 @@ final class FlagSyncService: Service, Sendable {
                 return applied
             } catch {
                 // A refresh cut short by shutdown is not a problem worth a warning.
-                if !(error is CancellationError), !Task.isCancelled {
+                if !Self.isCancellation(error) {
                     logger.warning("cannot read the flags from the store", metadata: ["error": "\(error)"])
                 }
                 return proxy.flagVersion
@@ -81,6 +81,11 @@ final class FlagSyncService: Service, Sendable {
         }
     }
 
+    /// Whether an error only says the work was cancelled (the service is stopping).
+    static func isCancellation(_ error: any Error) -> Bool {
+        error is CancellationError || Task.isCancelled
+    }
+
     /// Writes the IDs seen and new's answers to the store.
     func flushSignals() async {
         guard let store = store.current else { return }
@@ -93,14 +98,15 @@ final class FlagSyncService: Service, Sendable {
                 state.withLockedValue { $0.sentMaxIDs = maxIDs }
             }
         } catch {
-            logger.warning("cannot write the IDs seen", metadata: ["error": "\(error)"])
+            // A write cut short by shutdown is done again by the final flush: not worth a warning.
+            if !Self.isCancellation(error) { logger.warning("cannot write the IDs seen", metadata: ["error": "\(error)"]) }
         }
         let counts = signals.takeUnflushed()
         do {
             try await store.recordNewAnswers(counts)
         } catch {
             signals.restore(counts)
-            logger.warning("cannot write new's answers", metadata: ["error": "\(error)"])
+            if !Self.isCancellation(error) { logger.warning("cannot write new's answers", metadata: ["error": "\(error)"]) }
         }
     }
 

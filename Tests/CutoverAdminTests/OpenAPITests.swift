@@ -11,25 +11,31 @@ import Yams
 /// is served and answers as documented, and every served call is documented.
 @Suite("OpenAPI document", .timeLimit(.minutes(1)))
 struct OpenAPITests {
-    /// The document, read afresh (a `[String: Any]` cannot be shared between tests).
-    static var document: [String: Any] {
+    /// The document, read afresh (a `[String: Any]` cannot be shared between tests). A document that cannot be read
+    /// or parsed, or that has no paths, fails the test instead of checking nothing.
+    static func document() throws -> [String: Any] {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Docs/openapi.yaml")
-        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-        return ((try? Yams.load(yaml: text)) as? [String: Any]) ?? [:]
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let document = try #require(try Yams.load(yaml: text) as? [String: Any], "Docs/openapi.yaml is not a YAML mapping")
+        return document
     }
 
-    static var paths: [String: [String: Any]] { (document["paths"] as? [String: [String: Any]]) ?? [:] }
+    static func paths() throws -> [String: [String: Any]] {
+        let paths = try #require(try document()["paths"] as? [String: [String: Any]], "Docs/openapi.yaml has no paths")
+        try #require(paths.count >= 10, "Docs/openapi.yaml documents only \(paths.count) paths")
+        return paths
+    }
     static var methods: [String] { ["get", "put", "post", "patch", "delete"] }
 
     @Test func everyServedCallIsDocumentedAndEveryDocumentedCallServed() throws {
-        #expect(Self.document["openapi"] as? String == "3.0.3")
+        #expect(try Self.document()["openapi"] as? String == "3.0.3")
         let environment = AdminEnvironment(config: { DiffsAPITests.config }, store: { nil },
                                            health: { HealthReport(status: "ok", version: "0", routes: 0, backends: 0, uptimeSeconds: 0) })
         let router = AdminServer.makeRouter(registry: PrometheusCollectorRegistry(), environment: environment)
         let served = Set(router.routes.map { "\($0.method.rawValue) /\($0.path.description)".replacingOccurrences(of: "//", with: "/") })
         var documented: Set<String> = []
-        for (path, operations) in Self.paths {
+        for (path, operations) in try Self.paths() {
             for method in Self.methods where operations[method] != nil {
                 // Hummingbird writes a path parameter as {id}, like OpenAPI.
                 documented.insert("\(method.uppercased()) \(path)")
@@ -45,7 +51,7 @@ struct OpenAPITests {
                                            health: { HealthReport(status: "ok", version: "0", routes: 2, backends: 2, uptimeSeconds: 1) })
         try await withAdmin(environment: environment) { port in
             // Reads before the delete, so they find data.
-            for (path, operations) in Self.paths.sorted(by: { $0.key < $1.key }) {
+            for (path, operations) in try Self.paths().sorted(by: { $0.key < $1.key }) {
                 for method in Self.methods.filter({ operations[$0] != nil }).sorted(by: { $0 == "delete" ? false : $1 == "delete" }) {
                     let operation = operations[method] as! [String: Any]
                     let parameters = (operation["parameters"] as? [[String: Any]]) ?? []
@@ -99,7 +105,7 @@ struct OpenAPITests {
     static func validate(_ value: Any, against schema: [String: Any], at path: String) -> [String] {
         if let reference = schema["$ref"] as? String {
             let name = reference.split(separator: "/").last.map(String.init) ?? ""
-            let schemas = (Self.document["components"] as? [String: Any])?["schemas"] as? [String: Any]
+            let schemas = ((try? Self.document())?["components"] as? [String: Any])?["schemas"] as? [String: Any]
             guard let resolved = schemas?[name] as? [String: Any] else { return ["\(path): unknown schema \(reference)"] }
             return validate(value, against: resolved, at: path)
         }

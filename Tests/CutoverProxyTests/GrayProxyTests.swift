@@ -148,11 +148,17 @@ struct GrayProxyTests {
         await new.stop()
     }
 
-    @Test func grayReadsAreComparedWithTheOtherSideOnASample() async throws {
+    /// Routes whose reads are all compared (`compare_sample: 1`), or half of them.
+    static func sampledRoutes(_ sample: String) -> String {
+        idRoutes.replacingOccurrences(of: "gray: { threshold: 1000 }\n  - name: by-query",
+                                      with: "gray: { threshold: 1000, compare_sample: \(sample) }\n  - name: by-query")
+            .replacingOccurrences(of: "gray: { threshold: 1000, creates: old }", with: "gray: { threshold: 1000, creates: old, compare_sample: 1 }")
+    }
+
+    @Test func grayReadsAreComparedWithTheOtherSideAndWritesNever() async throws {
         let old = try await Self.namedBackend("old"), new = try await Self.namedBackend("new")
-        let routes = Self.idRoutes.replacingOccurrences(of: "gray: { threshold: 1000 }\n  - name: by-query",
-                                                        with: "gray: { threshold: 1000, compare_sample: 1 }\n  - name: by-query")
-        #expect(routes.contains("compare_sample: 1"))
+        let routes = Self.sampledRoutes("1")
+        #expect(routes.components(separatedBy: "compare_sample: 1").count == 3)
         let gateway = try await TestGateway.start(gatewayConfig(old: "http://127.0.0.1:\(old.port)", new: "http://127.0.0.1:\(new.port)",
                                                                 routes: routes))
         func bodySide(_ answer: CapturedAnswer) -> String? {
@@ -167,10 +173,42 @@ struct GrayProxyTests {
         let fromOld = try await gateway.nextPair()
         #expect(bodySide(fromOld.old) == "old")
         #expect(fromOld.new.answer.flatMap(bodySide) == "new")
-        // The copy is marked as such; writes are never copied.
+        // The copy is marked as such.
         #expect(try await old.waitForRequests(1).first?.value("X-Cutover-Shadow") == "1")
-        _ = try await send(gateway.port, "PUT /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n{\"order\":{}}x")
-        #expect(gateway.server.diffQueue.depth == 0)
+        // A write on a route that compares every read is not copied: the next pair is the read after it, and the
+        // side that did not answer the write never saw it.
+        #expect(side(try await send(gateway.port, "PUT /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 23\r\n\r\n{\"order\":{\"id\":\"5000\"}}")) == "new")
+        #expect(side(try await send(gateway.port, "GET /orders/6 HTTP/1.1\r\nHost: x\r\n\r\n")) == "old")
+        let next = try await gateway.nextPair()
+        #expect(String(buffer: next.requestHead).hasPrefix("GET /orders/6 "), "\(String(buffer: next.requestHead))")
+        #expect(old.requests.filter { $0.method == "PUT" }.isEmpty, "old never saw new's write")
+        #expect(new.requests.filter { $0.method == "PUT" }.count == 1)
+        await gateway.stop()
+        await old.stop()
+        await new.stop()
+    }
+
+    /// With `compare_sample: 0.5` about half the reads are compared, the same ones whenever their request ID comes back.
+    @Test func aCompareSampleComparesAStableShareOfReads() async throws {
+        let old = try await Self.namedBackend("old"), new = try await Self.namedBackend("new")
+        let gateway = try await TestGateway.start(gatewayConfig(old: "http://127.0.0.1:\(old.port)", new: "http://127.0.0.1:\(new.port)",
+                                                                routes: Self.sampledRoutes("0.5")))
+        let ids = (0..<40).map { "read-\($0)" }
+        func round() async throws -> Set<String> {
+            let before = gateway.shadowRequests(route: "by-path", result: "mirrored")
+            for id in ids {
+                #expect(side(try await send(gateway.port, "GET /orders/5000 HTTP/1.1\r\nHost: x\r\nX-Request-Id: \(id)\r\n\r\n")) == "new")
+            }
+            // A compared read's copy is counted as it leaves (with the client's request); each makes one pair.
+            let copies = gateway.shadowRequests(route: "by-path", result: "mirrored") - before
+            var pairs: Set<String> = []
+            for _ in 0..<copies { pairs.insert(try await gateway.nextPair().requestID) }
+            return pairs
+        }
+        let first = try await round()
+        #expect(first.count > 5 && first.count < 35, "about half of 40 reads: \(first.count)")
+        let second = try await round()
+        #expect(second == first, "the same request IDs are compared every time")
         await gateway.stop()
         await old.stop()
         await new.stop()

@@ -97,7 +97,10 @@ struct ProxyLifecycleTests {
         try await client.send("GET /forever HTTP/1.1\r\nHost: a\r\n\r\n")
         try await backend.waitForRequests(1)
         await gateway.server.shutdown(drainTimeout: .milliseconds(200))
-        try await client.closed()
+        let rest = try await client.closed()
+        #expect(rest.isEmpty, "the unanswered request's connection is closed without a made-up answer: \(rest)")
+        #expect(client.isClosed)
+        #expect(try await gateway.server.onEveryLoop { $0.clients.count } == [0], "nothing is left open")
         try? await gateway.group.shutdownGracefully()
         await backend.stop()
     }

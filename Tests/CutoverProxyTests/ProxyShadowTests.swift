@@ -196,17 +196,29 @@ struct ProxyShadowTests {
         for backend in [old, secondary, new] { await backend.stop() }
     }
 
+    /// With `sample: 0.5` about half the request IDs are copied, and the same ones every time they come back
+    /// (checked against what new received, not against the gateway's own sampler).
     @Test func samplingPicksTheSameRequestIDsEveryTime() async throws {
         let old = try await TestBackend.start { _ in .ok("old") }
         let new = try await TestBackend.start { _ in .ok("new") }
         let gateway = try await shadowGateway(old: old, new: new.url, shadow: "sample: 0.5")
         let ids = (0..<40).map { "req-\($0)" }
         for id in ids { _ = try await get(gateway, "GET /orders/1 HTTP/1.1\r\nHost: a\r\nX-Request-Id: \(id)\r\n\r\n") }
-        let expected = ids.filter { ShadowRun.sampleFraction($0) < 0.5 }
-        #expect(expected.count > 5 && expected.count < 35)
-        try await new.waitForRequests(expected.count)
-        #expect(Set(new.requests.compactMap { $0.value("x-request-id") }) == Set(expected))
-        #expect(gateway.shadowRequests(route: "orders", result: "skipped", reason: "sample") == Int64(ids.count - expected.count))
+        try await waitUntil("every request to be mirrored or skipped") {
+            gateway.shadowRequests(route: "orders", result: "mirrored") + gateway.shadowRequests(route: "orders", result: "skipped", reason: "sample") == 40
+        }
+        let firstRound = Int(gateway.shadowRequests(route: "orders", result: "mirrored"))
+        #expect(firstRound > 5 && firstRound < 35, "about half of 40 IDs: \(firstRound)")
+        try await new.waitForRequests(firstRound)
+        let copied = Set(new.requests.compactMap { $0.value("x-request-id") })
+        #expect(copied.count == firstRound && copied.isSubset(of: Set(ids)))
+        // The same IDs again: exactly the same ones are copied.
+        for id in ids { _ = try await get(gateway, "GET /orders/1 HTTP/1.1\r\nHost: a\r\nX-Request-Id: \(id)\r\n\r\n") }
+        try await new.waitForRequests(2 * firstRound)
+        let secondRound = new.requests.dropFirst(firstRound).compactMap { $0.value("x-request-id") }
+        #expect(Set(secondRound) == copied)
+        #expect(secondRound.count == firstRound)
+        #expect(gateway.shadowRequests(route: "orders", result: "skipped", reason: "sample") == Int64(2 * (40 - firstRound)))
         await gateway.stop()
         await old.stop()
         await new.stop()

@@ -58,8 +58,9 @@ struct ProxyUpstreamFailureTests {
         await backend.stop()
     }
 
-    @Test func resetBeforeTheAnswerIs502() async throws {
-        let backend = try await TestBackend.start { _ in .close }
+    @Test(arguments: [BackendReply.sendAndReset(""), .close])
+    func aResetOrACloseBeforeTheAnswerIs502(_ reply: BackendReply) async throws {
+        let backend = try await TestBackend.start { _ in reply }
         let gateway = try await TestGateway.start(gatewayConfig(old: backend.url))
         let client = try await TestConnection.connect(port: gateway.port)
         try await client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
@@ -72,8 +73,10 @@ struct ProxyUpstreamFailureTests {
         await backend.stop()
     }
 
-    @Test func resetMidBodyClosesTheClientConnection() async throws {
-        let backend = try await TestBackend.start { _ in .sendAndClose("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part") }
+    @Test(arguments: [BackendReply.sendAndReset("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part"),
+                      .sendAndClose("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")])
+    func aResetOrACloseMidBodyClosesTheClientConnection(_ reply: BackendReply) async throws {
+        let backend = try await TestBackend.start { _ in reply }
         let gateway = try await TestGateway.start(gatewayConfig(old: backend.url))
         let client = try await TestConnection.connect(port: gateway.port)
         try await client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -110,6 +113,28 @@ struct ProxyUpstreamFailureTests {
             #expect(response.text == "/\(index)")
         }
         #expect(backend.requests.count == 20)
+        await client.close()
+        await gateway.stop()
+        await backend.stop()
+    }
+
+    /// A pooled connection the backend closed while it sat idle: the next request meets the dead connection (its
+    /// write is reset), and is retried once on a new connection, so the client never sees it. The backend's first
+    /// connection answers the first request and then resets on whatever comes next.
+    @Test func aRequestMeetingAStalePooledConnectionIsRetriedOnceOnANewOne() async throws {
+        let backend = try await TestBackend.start { request in
+            request.connection == 0 && request.uri != "/first" ? .sendAndReset("") : .ok("answered \(request.uri) on \(request.connection)")
+        }
+        let gateway = try await TestGateway.start(gatewayConfig(old: backend.url))
+        let client = try await TestConnection.connect(port: gateway.port)
+        try await client.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.response().text == "answered /first on 0")
+        try await client.send("GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+        let second = try await client.response()
+        #expect(second.status == 200, "\(second)")
+        #expect(second.text == "answered /second on 1", "retried on a new connection")
+        #expect(backend.requests.map(\.uri) == ["/first", "/second", "/second"])
+        #expect(gateway.upstreamErrors(backend: "old", kind: "reset") == 1, "the stale connection's failure is counted")
         await client.close()
         await gateway.stop()
         await backend.stop()

@@ -31,8 +31,10 @@ public enum BackendReply: Sendable {
     case sendBytes(head: String, body: [UInt8])
     /// Write nothing, never answer.
     case hang
-    /// Close the connection without answering.
+    /// Close the connection without answering (an orderly close: FIN).
     case close
+    /// Write these bytes (maybe none), then reset the connection (SO_LINGER 0: the peer sees RST, not FIN).
+    case sendAndReset(String)
     /// Write `head`, then `count` bytes of `byte` as they can be sent (with backpressure), then close if asked.
     case stream(head: String, count: Int, byte: UInt8, closeAfter: Bool)
     /// Answer later, when the test calls `releaseHeld(with:)`.
@@ -177,6 +179,15 @@ private final class BackendConnectionHandler: ChannelInboundHandler {
                 break
             case .close:
                 context.close(promise: nil)
+            case .sendAndReset(let text):
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
+                    // Lingering for 0 s makes the close send a reset.
+                    guard let provider = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+                    provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+                        channel.close(promise: nil)
+                    }
+                }
             case .stream(let head, let count, let byte, let closeAfter):
                 context.write(wrapOutboundOut(ByteBuffer(string: head)), promise: nil)
                 streaming = (count, byte, closeAfter)

@@ -264,6 +264,10 @@ enum ResponseReader {
                 }
                 guard bytes.count >= position + size + 2 else { return nil }
                 response.body.append(contentsOf: bytes[position..<(position + size)])
+                // A chunk's data ends with CRLF; anything else is a framing error the test must see.
+                guard bytes[position + size] == 13, bytes[position + size + 1] == 10 else {
+                    throw TestClientError.malformed("chunk data of \(size) bytes not followed by CRLF")
+                }
                 position += size + 2
             }
         } else if let length = response.value("content-length").flatMap({ Int($0) }) {

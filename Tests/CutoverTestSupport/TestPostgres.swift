@@ -39,6 +39,51 @@ public final class TestPostgres: Sendable {
         return "postgres://postgres@127.0.0.1:\(port)/\(name)"
     }
 
+    /// Runs a query as the superuser and returns its rows as psql prints them unaligned (`|` between columns).
+    public func query(_ sql: String, database: String = "postgres") throws -> String {
+        try Spawn.run([try Self.psql(), "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,
+                       "-v", "ON_ERROR_STOP=1", "-q", "-t", "-A", "-c", sql])
+    }
+
+    /// A session of its own that holds an exclusive advisory lock on `key` until `release()`: whatever waits for that
+    /// lock on this server (a query of the code under test) waits for the test.
+    public final class AdvisoryLock: Sendable {
+        let server: TestPostgres
+        let key: Int64
+        let process: Process
+
+        init(server: TestPostgres, key: Int64, database: String) throws {
+            self.server = server
+            self.key = key
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try TestPostgres.psql())
+            process.arguments = ["-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres", "-d", database, "-q",
+                                 "-c", "SELECT pg_advisory_lock(\(key))", "-c", "SELECT pg_sleep(600)"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            self.process = process
+            let deadline = Date().addingTimeInterval(30)
+            while try server.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = \(key) AND granted") != "1\n" {
+                guard Date() < deadline, process.isRunning else { throw TimedOut(what: "the advisory lock \(key) to be held") }
+                usleep(20_000)
+            }
+        }
+
+        /// Ends the holding session, which releases the lock.
+        public func release() throws {
+            _ = try server.query("""
+                SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = \(key) AND granted AND mode = 'ExclusiveLock'
+                """)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Holds an exclusive advisory lock on `key` in a session of its own until released.
+    public func holdAdvisoryLock(_ key: Int64, database: String = "postgres") throws -> AdvisoryLock {
+        try AdvisoryLock(server: self, key: key, database: database)
+    }
+
     /// Runs SQL as the superuser on a database of this server.
     public func execute(_ sql: String, database: String = "postgres") throws {
         try Spawn.run([try Self.psql(), "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database,

@@ -119,7 +119,52 @@ struct ReconcileCommandTests {
         #expect(none.stderr.contains("no reconcile section"))
     }
 
-    @Test func anInterruptedRunResumesAfterItsLastSettledBucket() async throws {
+    /// `kill -9` of `cutover reconcile` while it compares its second table pair (held there by a lock the test
+    /// owns): the first pair's finished result is kept, and `--resume` compares only what was not finished.
+    @Test func aRunKilledMidwayResumesWithWhatItFinished() async throws {
+        let setup = try await setup(tables: """
+            [{ name: orders, old: orders, new: orders, key: [id] },
+             { name: later, old: later, new: later, key: [id],
+               where: { new: "(SELECT count(*) FROM pg_advisory_lock_shared(4242)) = 1" } }]
+            """)
+        defer { setup.folder.remove() }
+        for url in [setup.old, setup.new] {
+            try setup.server.execute("CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later SELECT g, 'v' FROM generate_series(1, 100) g",
+                                     database: setup.database(url))
+        }
+        try setup.server.execute("UPDATE orders SET note = 'changed' WHERE id = 7; UPDATE later SET v = 'w' WHERE id = 9",
+                                 database: setup.database(setup.new))
+        let lock = try setup.server.holdAdvisoryLock(4242, database: setup.database(setup.new))
+        let process = try CutoverProcess(["reconcile", "--config", setup.file])
+        // The first pair finishes and is kept; the second waits for the lock.
+        try await waitUntil("the first pair's result to be kept") {
+            let store = try await setup.openStore()
+            let results = try await store.reconcileRuns(id: 1).first?.results.map(\.table) ?? []
+            await store.close()
+            return results == ["orders"]
+        }
+        process.signal(SIGKILL)
+        _ = try await process.exitStatus()
+        try lock.release()
+        let store = try await setup.openStore()
+        #expect(try await store.reconcileRuns(id: 1).first?.status == .running, "a killed run is left as it was")
+        await store.close()
+
+        let resumed = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--resume", "1", "--json"])
+        #expect(resumed.status == 1, "\(resumed.stderr)")
+        let document = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
+        let tables = try #require(document?["tables"] as? [[String: Any]])
+        #expect(tables.compactMap { $0["table"] as? String } == ["orders", "later"])
+        #expect(tables.map { $0["changed"] as? Int } == [1, 1], "each pair's one change, the first from the kept result")
+        let reopened = try await setup.openStore()
+        let run = try #require(try await reopened.reconcileRuns(id: 1).first)
+        #expect(run.status == .finished)
+        #expect(run.results.map(\.table).sorted() == ["later", "orders"])
+        await reopened.close()
+    }
+
+    /// A checkpoint inside a pair (written as an interrupted run leaves it): its settled buckets are not compared again.
+    @Test func aCheckpointsSettledBucketsAreNotComparedAgain() async throws {
         let setup = try await setup()
         defer { setup.folder.remove() }
         // Differences in both halves of the key range; the first half is already settled in run 1.
