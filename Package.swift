@@ -122,6 +122,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "cutover-fuzz",
+            dependencies: ["CutoverCore", "CutoverAdmin", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/Fuzz/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "bench-backend",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -168,6 +174,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CutoverReconcileTests", dependencies: ["CutoverReconcile", "CutoverTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "cutoverTests", dependencies: ["cutover", "CutoverAdmin", "CutoverStore", "CutoverTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "cutoverTests", dependencies: ["cutover", "cutover-fuzz", "CutoverAdmin", "CutoverStore", "CutoverTestSupport"],
+                    swiftSettings: swiftSettings),
     ]
 )

@@ -1,10 +1,13 @@
 // A backend for benchmarks: answers every request with a fixed JSON document
 // after a fixed delay (scheduled on the event loop, so many requests wait at once).
 //
-//   bench-backend --port PORT [--delay-ms MS] [--threads N] [--name NAME]
+//   bench-backend --port PORT [--delay-ms MS] [--threads N] [--name NAME] [--fault hang|reset|half-close|garbage]
 //
 // With --name, every answer carries `X-Backend: NAME`, and `GET /__count` answers
 // the number of other requests received so far (not counted itself).
+// With --fault, every request (but `/__count`) is met with the fault instead of an answer: `hang` reads it and
+// never answers, `reset` resets the connection (RST), `half-close` shuts its sending side and keeps reading,
+// `garbage` answers bytes that are not HTTP.
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -15,6 +18,7 @@ var port = 0
 var delay = 0.0
 var threads = 1
 var name: String?
+var fault: String?
 let received = NIOLockedValueBox(0)
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -23,6 +27,12 @@ while let argument = arguments.next() {
     case "--delay-ms": delay = Double(arguments.next() ?? "") ?? 0
     case "--threads": threads = Int(arguments.next() ?? "") ?? 1
     case "--name": name = arguments.next()
+    case "--fault":
+        fault = arguments.next()
+        guard ["hang", "reset", "half-close", "garbage"].contains(fault ?? "") else {
+            FileHandle.standardError.write(Data("bench-backend: --fault is hang, reset, half-close or garbage\n".utf8))
+            exit(2)
+        }
     default:
         FileHandle.standardError.write(Data("bench-backend: unknown argument \(argument)\n".utf8))
         exit(2)
@@ -30,6 +40,7 @@ while let argument = arguments.next() {
 }
 
 let backendName = name
+let backendFault = fault
 let document = #"{"id":4711,"customer":"ada","status":"open","total":129.5,"currency":"EUR","items":[{"sku":"A-100","qty":2},{"sku":"B-200","qty":1}],"created_at":"2026-11-23T10:00:00Z","note":"benchmark document abcdefghijk"}"#
 
 final class DelayedAnswer: ChannelInboundHandler, @unchecked Sendable {
@@ -61,11 +72,36 @@ final class DelayedAnswer: ChannelInboundHandler, @unchecked Sendable {
                 let done = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
                 if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
             }
+            if let backendFault, !isCount {
+                meet(backendFault, context: context)
+                return
+            }
             if delay.nanoseconds > 0, !isCount {
                 context.eventLoop.assumeIsolated().scheduleTask(in: delay) { answer() }
             } else {
                 answer()
             }
+        }
+    }
+}
+
+/// Meets a request with a fault instead of an answer.
+func meet(_ fault: String, context: ChannelHandlerContext) {
+    let channel = context.channel
+    switch fault {
+    case "hang":
+        break
+    case "reset":
+        // Lingering for 0 s makes the close a reset.
+        (channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    case "half-close":
+        channel.close(mode: .output, promise: nil)
+    default:
+        // Raw bytes past the HTTP encoder: written from its own context, so nothing re-frames them.
+        if let encoder = try? channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) {
+            encoder.writeAndFlush(NIOAny(ByteBuffer(string: "\u{0}\u{7f}GARBAGE that is not HTTP at all\r\n\r\n")), promise: nil)
         }
     }
 }

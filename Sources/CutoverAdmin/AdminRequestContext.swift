@@ -20,10 +20,6 @@ public struct AdminRequestContext: RequestContext {
 extension Request {
     /// A whole-number query parameter within `range`, `value` when absent; a 400 naming the parameter otherwise.
     func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let text = uri.queryParameters[Substring(name)] else { return value }
-        guard let number = Int(text), range.contains(number) else {
-            throw AdminError(.badRequest, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
-        }
-        return number
+        try AdminInput.integer(name, text: uri.queryParameters[Substring(name)], default: value, in: range)
     }
 }

@@ -15,7 +15,7 @@ enum DiffsAPI {
             if let route, !config.routes.contains(where: { $0.name == route }) {
                 throw AdminError(.notFound, "no route named '\(route)'; configured: \(config.routes.map(\.name).joined(separator: ", "))")
             }
-            let since = try request.uri.queryParameters["since"].map { try Self.since(String($0)) }
+            let since = try request.uri.queryParameters["since"].map { try AdminInput.since(String($0)) }
             return try json(try await Self.call { try await DiffReports.summary(store: store, config: config, route: route, since: since) })
         }
         group.get("diffs/samples") { request, _ -> Response in
@@ -65,25 +65,6 @@ enum DiffsAPI {
         error.headers[.retryAfter] = "1"
         return error
     }
-
-    /// The latest `since` accepted as seconds since 1970: the end of year 9999.
-    static let latestSince: Double = 253_402_300_799
-
-    /// A `since` parameter: a duration back from now (`90m`, `24h`), an ISO 8601 time, or seconds since 1970
-    /// (a finite number from 0 to the end of year 9999: anything else is a 400, never arithmetic on it).
-    static func since(_ text: String) throws -> Date {
-        if let duration = Quantities.duration(text) {
-            return Date().addingTimeInterval(-Double(duration.components.seconds))
-        }
-        if let date = ISO8601DateFormatter().date(from: text) { return date }
-        if let seconds = Double(text) {
-            guard seconds.isFinite, (0...latestSince).contains(seconds) else {
-                throw AdminError(.badRequest, "since '\(text)' is out of range: seconds since 1970 must be a number from 0 to \(Int(latestSince))")
-            }
-            return Date(timeIntervalSince1970: seconds)
-        }
-        throw AdminError(.badRequest, "since '\(text)' is not a duration (24h), an ISO 8601 time or seconds since 1970")
-    }
 }
 
 /// A JSON answer.
@@ -120,7 +101,7 @@ public enum DiffReports {
     /// Per route (one, or all that were compared): the counts from `since` on (minute
     /// precision; nil for everything) under the route's noise thresholds, with an example per field.
     public static func summary(store: Store, config: CutoverConfig, route: String?, since: Date?) async throws -> DiffSummaryResponse {
-        let sinceMinute = since.map { DiffReports.minute($0) } ?? 0
+        let sinceMinute = since.map { AdminInput.minute($0) } ?? 0
         let counts = try await store.diffCounts(route: route, sinceMinute: sinceMinute)
         var summaries: [RouteSummary] = []
         for routeCounts in counts {
@@ -134,12 +115,5 @@ public enum DiffReports {
         }
         let sinceText = since.map { _ in ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(sinceMinute * 60))) }
         return DiffSummaryResponse(since: sinceText, routes: summaries)
-    }
-
-    /// The minute since 1970 a time falls in, clamped to what the store can count (a time that is not finite counts from 1970).
-    static func minute(_ date: Date) -> Int64 {
-        let minutes = (date.timeIntervalSince1970 / 60).rounded(.down)
-        guard minutes.isFinite else { return 0 }
-        return Int64(min(max(minutes, 0), DiffsAPI.latestSince / 60))
     }
 }

@@ -40,9 +40,7 @@ enum ReconcileAPI {
     }
 
     static func runID(_ context: AdminRequestContext) throws -> Int64 {
-        let text = context.parameters.get("id") ?? ""
-        guard let id = Int64(text), id > 0 else { throw AdminError(.badRequest, "run id must be a positive whole number, not '\(text)'") }
-        return id
+        try AdminInput.positive("run id", text: Substring(context.parameters.get("id") ?? ""))
     }
 }
 

@@ -8,25 +8,6 @@ import NIOCore
 /// `PATCH /api/v1/routes/{name}`, `GET /api/v1/audit` and `GET /api/v1/instances`.
 /// Changes need role operator (the authenticator checks) and are durable before they are answered.
 enum RoutesAPI {
-    /// The body of `PUT /api/v1/routes/{name}/phase`.
-    struct PhaseRequest: Decodable {
-        var phase: String
-        var reason: String?
-        var force: Bool?
-        var abandonNewIDs: Bool?
-        var wait: Bool?
-        var waitTimeout: String?
-
-        enum CodingKeys: String, CodingKey {
-            case phase, reason, force, wait
-            case abandonNewIDs = "abandon_new_ids"
-            case waitTimeout = "wait_timeout"
-        }
-    }
-
-    /// The most a `wait: true` call waits.
-    static let maxWait: Duration = .seconds(60)
-
     static func register(on group: RouterGroup<AdminRequestContext>, environment: AdminEnvironment) {
         group.get("routes") { _, _ -> Response in
             let control = try control(environment)
@@ -35,17 +16,7 @@ enum RoutesAPI {
         group.put("routes/{name}/phase") { request, context -> Response in
             // Bad input is a 400 whatever the store's state: the body is read before the store is asked for.
             let name = try context.parameters.require("name")
-            let body: PhaseRequest = try await decode(request, context: context)
-            guard let phase = Phase(rawValue: body.phase) else {
-                throw AdminError(.badRequest, "phase '\(body.phase)' is not one of \(Phase.allCases.map(\.rawValue).joined(separator: " | "))")
-            }
-            var timeout: Duration = .seconds(5)
-            if let text = body.waitTimeout {
-                guard let value = Quantities.duration(text), value > .zero, value <= maxWait else {
-                    throw AdminError(.badRequest, "wait_timeout '\(text)' is not a duration from 1ms to 60s")
-                }
-                timeout = value
-            }
+            let (body, phase, timeout) = try AdminInput.phaseChange(from: try await collect(request))
             let control = try control(environment)
             await environment.flushSignals()
             var change = try await refusing {
@@ -60,7 +31,7 @@ enum RoutesAPI {
         }
         group.patch("routes/{name}") { request, context -> Response in
             let name = try context.parameters.require("name")
-            let patch: FlagPatch = try await decode(request, context: context)
+            let patch = try AdminInput.body(FlagPatch.self, from: try await collect(request))
             let control = try control(environment)
             await environment.flushSignals()
             let change = try await refusing {
@@ -74,10 +45,7 @@ enum RoutesAPI {
             let route = request.uri.queryParameters["route"].map(String.init)
             let limit = try request.integer("limit", default: 100, in: 1...1000)
             var before: Int64?
-            if let text = request.uri.queryParameters["before"] {
-                guard let value = Int64(text), value > 0 else { throw AdminError(.badRequest, "before must be a positive sequence number, not '\(text)'") }
-                before = value
-            }
+            if let text = request.uri.queryParameters["before"] { before = try AdminInput.positive("before", text: text) }
             let entries = try await DiffsAPI.call { try await store.auditEntries(route: route, limit: limit, beforeSeq: before) }
             let chain = try await DiffsAPI.call { try await store.verifyAuditChain() }
             return try json(AuditResponse(entries: entries, chain: chain))
@@ -95,28 +63,12 @@ enum RoutesAPI {
     }
 
     /// A request body as JSON, or a 400 naming what is wrong with it.
-    /// The largest request body the API reads.
-    static let maxBodyBytes = 64 * 1024
-
-    static func decode<T: Decodable>(_ request: Request, context: AdminRequestContext) async throws -> T {
-        let buffer: ByteBuffer
+    /// A request body, up to ``AdminInput/maxBodyBytes`` (413 beyond).
+    static func collect(_ request: Request) async throws -> ByteBuffer {
         do {
-            buffer = try await request.body.collect(upTo: maxBodyBytes)
+            return try await request.body.collect(upTo: AdminInput.maxBodyBytes)
         } catch is NIOTooManyBytesError {
-            throw AdminError(.contentTooLarge, "the body is larger than the \(maxBodyBytes / 1024) KiB the API reads")
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch DecodingError.keyNotFound(let key, _) {
-            throw AdminError(.badRequest, "the body has no '\(key.stringValue)'")
-        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw AdminError(.badRequest, "'\(path)' has the wrong type: \(context.debugDescription)")
-        } catch DecodingError.dataCorrupted(let context) {
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw AdminError(.badRequest, path.isEmpty ? "the body is not JSON" : "'\(path)' is invalid: \(context.debugDescription)")
-        } catch {
-            throw AdminError(.badRequest, "the body is not valid JSON")
+            throw AdminError(.contentTooLarge, "the body is larger than the \(AdminInput.maxBodyBytes / 1024) KiB the API reads")
         }
     }
 

@@ -117,6 +117,34 @@ public enum ListMerge {
         return .success(Page(document: document, items: items))
     }
 
+    /// Why a client's list request cannot be served: a bad page size or a cursor the gateway did not issue.
+    public struct RequestError: Error, Sendable, Equatable {
+        public var reason: String
+        public init(reason: String) { self.reason = reason }
+    }
+
+    /// The client's page size and cursor, read from its query (both client-controlled: checked before use).
+    public static func parameters(query: Substring, settings: AggregateSettings) -> Swift.Result<(limit: Int, cursor: Cursor), RequestError> {
+        var limit = settings.defaultLimit
+        if let text = QueryString.value(of: settings.limitParam, in: query) {
+            guard let value = Int(text), value > 0 else {
+                return .failure(RequestError(reason: "\(settings.limitParam) '\(text)' is not a positive whole number"))
+            }
+            guard value <= settings.maxLimit else {
+                return .failure(RequestError(reason: "\(settings.limitParam) \(value) is above the route's max_limit of \(settings.maxLimit)"))
+            }
+            limit = value
+        }
+        var cursor = Cursor()
+        if let text = QueryString.value(of: settings.cursorParam, in: query), !text.isEmpty {
+            guard let decoded = Cursor.decode(text) else {
+                return .failure(RequestError(reason: "\(settings.cursorParam) '\(text)' is not a cursor this gateway issued"))
+            }
+            cursor = decoded
+        }
+        return .success((limit, cursor))
+    }
+
     /// The merged page: item texts, the cursor for the next page (nil at the end), and which side's envelope to use.
     public struct Merged: Sendable {
         public var items: [String]

@@ -30,28 +30,6 @@ final class AggregateRun: MirrorOwner {
         self.onFinish = onFinish
     }
 
-    /// The client's page size and cursor, read from its query; an error text for a bad one.
-    static func parameters(query: Substring, settings: AggregateSettings) -> Result<(limit: Int, cursor: ListMerge.Cursor), AggregateRequestError> {
-        var limit = settings.defaultLimit
-        if let text = QueryString.value(of: settings.limitParam, in: query) {
-            guard let value = Int(text), value > 0 else {
-                return .failure(AggregateRequestError(reason: "\(settings.limitParam) '\(text)' is not a positive whole number"))
-            }
-            guard value <= settings.maxLimit else {
-                return .failure(AggregateRequestError(reason: "\(settings.limitParam) \(value) is above the route's max_limit of \(settings.maxLimit)"))
-            }
-            limit = value
-        }
-        var cursor = ListMerge.Cursor()
-        if let text = QueryString.value(of: settings.cursorParam, in: query), !text.isEmpty {
-            guard let decoded = ListMerge.Cursor.decode(text) else {
-                return .failure(AggregateRequestError(reason: "\(settings.cursorParam) '\(text)' is not a cursor this gateway issued"))
-            }
-            cursor = decoded
-        }
-        return .success((limit, cursor))
-    }
-
     /// The target one side is asked with: the client's path and query, with the page size and that side's own cursor.
     static func target(path: Substring, query: Substring, side: ListMerge.SideCursor, limit: Int, settings: AggregateSettings) -> String {
         var replacements = [(settings.limitParam, String(limit))]
@@ -153,6 +131,3 @@ final class AggregateRun: MirrorOwner {
 }
 
 /// A list request the gateway cannot page: a bad limit or a cursor it did not issue.
-struct AggregateRequestError: Error {
-    var reason: String
-}

@@ -67,7 +67,7 @@ extension ClientConnectionHandler {
         let path = target.prefix { $0 != "?" }
         let query = target.dropFirst(path.count).dropFirst()
         let parameters: (limit: Int, cursor: ListMerge.Cursor)
-        switch AggregateRun.parameters(query: query, settings: settings) {
+        switch ListMerge.parameters(query: query, settings: settings) {
         case .success(let value): parameters = value
         case .failure(let error): return refuse(400, error.reason, label: "bad_cursor")
         }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Fuzzes what clients and operators feed Cutover, with libFuzzer and AddressSanitizer: the configuration loader,
+# the JSON diff and normaliser, ID extraction, the list cursor, path templates and the admin API's request decoding
+# (Benchmarks/Fuzz/Sources/Harnesses.swift says what each checks beyond "never traps").
+#
+#   Benchmarks/fuzz.sh [--seconds N] [--runs N] [--harness NAME]... [--jobs N]
+#
+# Each harness runs for N seconds or N inputs, whichever ends first (defaults: 60 s, no input bound), from the
+# committed seed corpus in Benchmarks/Fuzz/corpus/HARNESS (copied: the run's own corpus grows in a work folder and
+# the seeds stay as committed), with a fixed seed. A finding (a crash, a failed precondition, a leak, an
+# AddressSanitizer report) stops that harness, keeps the input as Benchmarks/Fuzz/findings/HARNESS-*, and makes the
+# script exit 1. Prints per harness the inputs run, the time, inputs per second and the corpus grown.
+# The build goes to .build-fuzz (kept out of git).
+set -euo pipefail
+
+SECONDS_PER=60
+RUNS=-1
+HARNESSES=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) SECONDS_PER="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --harness) HARNESSES+=("$2"); shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(config json id cursor path admin)
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCRATCH="$ROOT/.build-fuzz"
+(cd "$ROOT" && swift build -c release --product cutover-fuzz --scratch-path "$SCRATCH" \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DCUTOVER_FUZZING 2>&1 | grep -E "error|Compiling cutover_fuzz|Build complete" || true)
+BIN="$SCRATCH/release/cutover-fuzz"
+[ -x "$BIN" ] || { echo "the fuzz build failed" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$ROOT/Benchmarks/Fuzz/findings"
+FAILED=0
+SUMMARY=()
+for harness in "${HARNESSES[@]}"; do
+  seeds="$ROOT/Benchmarks/Fuzz/corpus/$harness"
+  [ -d "$seeds" ] || { echo "no seed corpus for $harness at $seeds" >&2; exit 2; }
+  corpus="$WORK/$harness"
+  mkdir -p "$corpus"
+  cp "$seeds"/* "$corpus"/
+  start=$(date +%s.%N)
+  set +e
+  CUTOVER_FUZZ_TARGET=$harness ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$BIN" "$corpus" \
+    -max_total_time="$SECONDS_PER" -runs="$RUNS" -seed=20261201 -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
+    -print_final_stats=1 -artifact_prefix="$ROOT/Benchmarks/Fuzz/findings/$harness-" > "$WORK/$harness.log" 2>&1
+  status=$?
+  set -e
+  elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.0f}')")
+  inputs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$WORK/$harness.log" | tail -1)
+  speed=$(awk -F: '/stat::average_exec_per_sec/ { gsub(/ /, "", $2); print $2 }' "$WORK/$harness.log" | tail -1)
+  grown=$(ls "$corpus" | wc -l)
+  if [ $status -ne 0 ]; then
+    FAILED=1
+    verdict="FINDING (exit $status): $(grep -m1 -E 'ERROR|Fatal error|Precondition failed|SUMMARY' "$WORK/$harness.log" || echo see log)"
+    cp "$WORK/$harness.log" "$ROOT/Benchmarks/Fuzz/findings/$harness.log"
+  else
+    verdict="no finding"
+  fi
+  line=$(printf '%-8s %12s inputs in %5ss (%s/s), corpus %d files: %s' "$harness" "${inputs:-?}" "$elapsed" "${speed:-?}" "$grown" "$verdict")
+  echo "$line"
+  SUMMARY+=("$line")
+done
+echo
+printf '%s\n' "${SUMMARY[@]}"
+exit $FAILED
