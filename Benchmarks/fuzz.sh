@@ -29,7 +29,7 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH="$ROOT/.build-fuzz"
 (cd "$ROOT" && swift build -c release --product cutover-fuzz --scratch-path "$SCRATCH" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DCUTOVER_FUZZING 2>&1 | grep -E "error|Compiling cutover_fuzz|Build complete" || true)
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DCUTOVER_FUZZING 2>&1 | grep -E "error|Compiling cutover_fuzz|Build complete" || true)
 BIN="$SCRATCH/release/cutover-fuzz"
 [ -x "$BIN" ] || { echo "the fuzz build failed" >&2; exit 1; }
 

@@ -17,6 +17,14 @@ public struct AdminRequestContext: RequestContext {
     }
 }
 
+extension AdminRequestContext {
+    /// The token the request was authenticated with; a 401 when there is none (a handler never acts for nobody).
+    func requireToken() throws -> AdminToken {
+        guard let token else { throw AdminError(.unauthorized, "this call needs an Authorization: Bearer TOKEN header") }
+        return token
+    }
+}
+
 extension Request {
     /// A whole-number query parameter within `range`, `value` when absent; a 400 naming the parameter otherwise.
     func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {

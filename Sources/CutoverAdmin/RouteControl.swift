@@ -171,14 +171,8 @@ public struct RouteControl: Sendable {
 
     /// Waits until every live instance applies `version`, up to `timeout`; returns those that did not.
     public func waitForInstances(version: Int64, timeout: Duration) async throws -> WaitOutcome {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while true {
-            let pending = try await store.instances().filter { $0.live && $0.appliedVersion < version }.map(\.id)
-            if pending.isEmpty { return WaitOutcome(complete: true, pending: []) }
-            if clock.now >= deadline { return WaitOutcome(complete: false, pending: pending) }
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        let pending = try await store.waitUntilApplied(version: version, timeout: timeout)
+        return WaitOutcome(complete: pending.isEmpty, pending: pending)
     }
 }
 

@@ -21,7 +21,7 @@ enum RoutesAPI {
             await environment.flushSignals()
             var change = try await refusing {
                 try await control.changePhase(route: name, to: phase, reason: body.reason ?? "", force: body.force ?? false,
-                                              abandonNewIDs: body.abandonNewIDs ?? false, actor: context.token?.name ?? "unknown")
+                                              abandonNewIDs: body.abandonNewIDs ?? false, actor: try context.requireToken().name)
             }
             _ = await environment.refreshFlags()
             if body.wait == true {
@@ -35,7 +35,7 @@ enum RoutesAPI {
             let control = try control(environment)
             await environment.flushSignals()
             let change = try await refusing {
-                try await control.changeFlags(route: name, patch: patch, actor: context.token?.name ?? "unknown")
+                try await control.changeFlags(route: name, patch: patch, actor: try context.requireToken().name)
             }
             _ = await environment.refreshFlags()
             return try json(change)

@@ -28,9 +28,16 @@ public struct TokenAuthenticator: RouterMiddleware {
         self.onFailure = onFailure
     }
 
+    /// Whether a path is under `/api/v1`, as the router reads it: the route it matched (whatever spelling reached it:
+    /// `//api/v1/…`, `/api//v1/…`), else the path's non-empty segments.
+    static func isGuarded(path: String, matched: String?) -> Bool {
+        let segments = (matched ?? path).split(separator: "/", omittingEmptySubsequences: true)
+        return segments.count >= 2 && segments[0] == "api" && segments[1] == "v1"
+    }
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        guard path == Self.prefix || path.hasPrefix(Self.prefix + "/") else { return try await next(request, context) }
+        guard Self.isGuarded(path: path, matched: context.endpointPath) else { return try await next(request, context) }
         do {
             var context = context
             context.token = try authenticate(request, address: context.clientAddress)

@@ -179,14 +179,61 @@ extension Store {
     // MARK: - Instances
 
     /// Registers an instance or refreshes its heartbeat and applied version.
+    /// PostgreSQL announces every heartbeat on this channel (the payload is the version the instance applies), so
+    /// that a change waiting for every instance learns at once when one has applied it.
+    public static let appliedChannel = "cutover_applied"
+
     public func heartbeat(instance id: String, address: String, appliedVersion: Int64, startedMs: Int64, now: Date = Date()) async throws {
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        let dialect = database.dialect
         _ = try await database.withSession { session in
             try await session.run("""
-                INSERT INTO instances (id, address, applied_version, started_ms, heartbeat_ms) VALUES (\(bind: id), \(bind: address), \(bind: appliedVersion), \(bind: startedMs), \(bind: nowMs))
+                INSERT INTO instances (id, address, applied_version, started_ms, heartbeat_ms)
+                VALUES (\(bind: id), \(bind: address), \(bind: appliedVersion), \(bind: startedMs), \(bind: nowMs))
                 ON CONFLICT (id) DO UPDATE SET address = excluded.address, applied_version = excluded.applied_version,
                   heartbeat_ms = excluded.heartbeat_ms
                 """)
+            if dialect == .postgres {
+                try await session.run("SELECT pg_notify(\(bind: Store.appliedChannel), \(bind: String(appliedVersion)))")
+            }
+        }
+    }
+
+    /// Waits until every live instance applies `version`, up to `timeout`; returns the instances that had not.
+    /// With PostgreSQL the instances are read again whenever one announces a heartbeat (``appliedChannel``), not on a
+    /// timer; with SQLite the one instance applied the change before it was answered, so one read tells.
+    public func waitUntilApplied(version: Int64, timeout: Duration) async throws -> [String] {
+        func pending() async throws -> [String] {
+            try await instances().filter { $0.live && $0.appliedVersion < version }.map(\.id)
+        }
+        guard let postgres = database as? PostgresStoreDatabase else { return try await pending() }
+        let (heartbeats, announce) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        return try await withThrowingTaskGroup(of: [String]?.self) { group in
+            group.addTask {
+                // The listener reads again once it is in place (a heartbeat before it would be missed otherwise). A
+                // listener that fails leaves the wait to its timeout.
+                try? await postgres.listen(channel: Store.appliedChannel, onListening: { announce.yield() }) { _ in announce.yield() }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return try await pending()
+            }
+            group.addTask {
+                for await _ in heartbeats {
+                    let left = try await pending()
+                    if left.isEmpty { return [] }
+                }
+                return nil
+            }
+            defer {
+                announce.finish()
+                group.cancelAll()
+            }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            return try await pending()
         }
     }
 

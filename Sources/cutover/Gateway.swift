@@ -164,7 +164,8 @@ struct ProxyService: Service {
                 logger.warning("the store is not reachable yet: serving the configured phases until it is",
                                metadata: ["store": "\(store.location.redacted)"])
             }
-            await proxy.startAccepting()
+            // A stop that came while waiting leaves the backlog to be closed, not served.
+            if !Task.isShuttingDownGracefully { await proxy.startAccepting() }
         }
         try? await gracefulShutdown()
         logger.info("draining", metadata: ["timeout": "\(Quantities.format(proxy.config.drainTimeout))"])

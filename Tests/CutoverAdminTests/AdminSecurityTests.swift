@@ -104,4 +104,21 @@ struct AdminSecurityTests {
             }
         }
     }
+
+    /// The router ignores empty path segments; the guard must too, or `//api/v1/…` would skip it.
+    @Test(arguments: ["//api/v1/routes", "/api//v1/routes", "/api/v1//routes", "//api//v1//audit"])
+    func everySpellingOfAnAPIPathNeedsAToken(path: String) async throws {
+        try await withGuardedAdmin(limiter: AuthFailureLimiter()) { port in
+            let read = try await call(port, "GET \(path) HTTP/1.1\r\nHost: a\r\n")
+            #expect(read.status == 401, "\(path): \(read)")
+        }
+    }
+
+    @Test func aChangeWithoutATokenIsRefusedHoweverItsPathIsSpelled() async throws {
+        try await withGuardedAdmin(limiter: AuthFailureLimiter()) { port in
+            let change = try await call(port, "PUT //api/v1/routes/orders/phase HTTP/1.1\r\nHost: a\r\n",
+                                        body: "{\"phase\":\"new\",\"force\":true,\"reason\":\"x\"}")
+            #expect(change.status == 401, "\(change)")
+        }
+    }
 }

@@ -298,4 +298,25 @@ struct EmbeddedExchangeTests {
         #expect(exchange.upstreams.isEmpty)
         exchange.context.heldBodyBytes = 0
     }
+
+    /// The backend stops taking an upload for longer than body_timeout: the gateway stops reading the client, and the
+    /// time is not held against the client (no 408); once the backend takes bytes again the body goes on.
+    @Test func aBackendThatStopsTakingTheBodyIsNotTheClientsPause() throws {
+        let exchange = try EmbeddedExchange(yaml: Self.paceYAML)
+        try exchange.client.writeInbound(ByteBuffer(string: "PUT /up HTTP/1.1\r\nHost: shop\r\nContent-Length: 100000\r\n\r\n" + String(repeating: "x", count: 70000)))
+        let upstream = try #require(exchange.upstreams.first)
+        upstream.isWritable = false
+        upstream.pipeline.fireChannelWritabilityChanged()
+        // More bytes arrive while the backend is not writable: the gateway stops reading the client.
+        try exchange.client.writeInbound(ByteBuffer(string: String(repeating: "w", count: 1000)))
+        for _ in 0..<6 { exchange.loop.advanceTime(by: .milliseconds(1000)) }
+        #expect(try exchange.clientOutput().isEmpty, "no 408 while the gateway itself held the body back")
+        #expect(exchange.client.isActive)
+        upstream.isWritable = true
+        upstream.pipeline.fireChannelWritabilityChanged()
+        try exchange.client.writeInbound(ByteBuffer(string: String(repeating: "y", count: 29000)))
+        #expect(try exchange.upstreamOutput().hasSuffix(String(repeating: "y", count: 29000)))
+        try upstream.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try exchange.clientOutput().hasPrefix("HTTP/1.1 200 OK\r\n"))
+    }
 }

@@ -13,6 +13,8 @@ final class RecordingExchange: UpstreamExchange {
 
     func upstreamAcquired(_ connection: UpstreamConnection) { acquired.append(connection) }
     func upstreamAcquireFailed(_ failure: UpstreamFailure) { failures.append(failure) }
+    var leftLine = 0
+    func upstreamLeftLine() { leftLine += 1 }
     func upstream(_ connection: UpstreamConnection, didReceive head: ResponseHead) {}
     func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {}
     func upstreamDidFinishResponse(_ connection: UpstreamConnection) {}
@@ -121,5 +123,18 @@ struct UpstreamPoolTests {
         #expect(waiting.failures == [.poolExhausted])
         try #require(holder.acquired.first).release(reusable: true)
         #expect(embedded.pool.openCount == 0, "a connection released to a retired pool closes")
+    }
+
+    @Test func aWaiterTakenOutOfTheLineForANewConnectionIsToldSo() throws {
+        let embedded = try EmbeddedPool(poolSize: 1, queues: true)
+        let holder = RecordingExchange(), waiting = RecordingExchange()
+        _ = embedded.pool.acquire(for: holder)
+        guard case .queued = embedded.pool.acquire(for: waiting) else {
+            Issue.record("the second exchange waits in line")
+            return
+        }
+        _ = embedded.channels[0].close()
+        #expect(waiting.leftLine == 1, "a connection is made for it: it is no longer in the line, and withdraws nothing")
+        #expect(embedded.pool.lineLength == 0)
     }
 }

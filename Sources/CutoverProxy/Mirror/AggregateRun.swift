@@ -46,7 +46,8 @@ final class AggregateRun: MirrorOwner {
         }
         if exchanges.isEmpty { return complete() }
         for made in exchanges {
-            // The sides go through the main pools, which queue: a side is never refused a place.
+            // The sides go through the main pools, which queue up to the backend's max_queue; a side refused beyond it
+            // fails like a side that did not answer (the page is a 502, or the other side's page with on_partial: degrade).
             guard made.start(now: now) else {
                 mirrorFinished(made, .failed("no connection to the backend free"))
                 continue

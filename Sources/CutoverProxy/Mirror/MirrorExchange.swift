@@ -72,6 +72,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         case .connecting:
             break
         }
+        guard !finished else { return true }
         deadline = now + timeout
         loop.sweeper.register(self)
         return true
@@ -160,6 +161,10 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         while let part = body.popFirst() { write(part, on: connection) }
         if requestComplete { writeEnd(on: connection) }
         connection.flush()
+    }
+
+    func upstreamLeftLine() {
+        inLine = false
     }
 
     func upstreamAcquireFailed(_ failure: UpstreamFailure) {

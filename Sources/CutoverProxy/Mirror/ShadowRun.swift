@@ -96,12 +96,15 @@ final class ShadowRun: MirrorOwner {
         mirrorStarted = now
         let mirror = MirrorExchange(role: .new, run: self, loop: loop, pool: mirrorPool, head: head, chunked: chunked,
                                     isHEAD: isHEAD, timeout: timeout, cap: settings.maxBody)
+        // Held before it starts: a copy that finishes at once (a pool being retired) reports to a run that knows it.
+        self.mirror = mirror
         guard mirror.start(now: now) else {
+            self.mirror = nil
             loop.comparatorMetrics.skipped(route: route, reason: "new_busy")
             return abandon()
         }
         loop.comparatorMetrics.mirrored(route: route)
-        self.mirror = mirror
+        guard self.mirror === mirror else { return }
         for part in heldBody { mirror.send(body: part) }
         heldBody.removeAll()
         if requestComplete { mirror.endOfRequest() }

@@ -16,6 +16,8 @@ final class BodyPace: DeadlineTracked {
     private var minRate = 0
     private var bytesSeen = 0
     private var lastProgress = NIODeadline.uptimeNanoseconds(0)
+    /// When the pace was last looked at.
+    private var lastCheck = NIODeadline.uptimeNanoseconds(0)
 
     init(owner: ClientConnectionHandler) {
         self.owner = owner
@@ -25,6 +27,7 @@ final class BodyPace: DeadlineTracked {
     func begin(now: NIODeadline, limits: Limits) {
         start = now
         lastProgress = now
+        lastCheck = now
         grace = .nanoseconds(limits.bodyTimeout.nanoseconds)
         minRate = limits.bodyMinRate
         bytesSeen = 0
@@ -33,6 +36,7 @@ final class BodyPace: DeadlineTracked {
 
     /// With `bytes` of the body in by `now`: when to look again, or nil when the body is too slow.
     func check(bytes: Int, now: NIODeadline) -> NIODeadline? {
+        lastCheck = now
         if bytes != bytesSeen {
             bytesSeen = bytes
             lastProgress = now
@@ -47,6 +51,16 @@ final class BodyPace: DeadlineTracked {
             next = min(next, earned)
         }
         return next
+    }
+
+    /// The gateway itself was not reading the body since the last look (its backend was not taking it, or a
+    /// connection was awaited with the buffer full): that time is not the client's, so the pace starts over from now.
+    func excuse(bytes: Int, now: NIODeadline) -> NIODeadline {
+        start = start + (now - lastCheck)
+        lastCheck = now
+        lastProgress = now
+        bytesSeen = bytes
+        return now + grace
     }
 
     func deadlinePassed() {

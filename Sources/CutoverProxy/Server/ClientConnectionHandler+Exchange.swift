@@ -322,6 +322,12 @@ extension ClientConnectionHandler {
     func bodyPaceDeadlinePassed() {
         guard active, requestSide == .receiving else { return }
         let now = loop.eventLoop.now
+        if !holds.isDisjoint(with: [.upstreamBackpressure, .buffering]) {
+            // The gateway is not reading the body (its backend is not taking it): the client is not the one pausing.
+            bodyPace.deadline = bodyPace.excuse(bytes: bodyBytes, now: now)
+            loop.sweeper.register(bodyPace)
+            return
+        }
         if let next = bodyPace.check(bytes: bodyBytes, now: now) {
             bodyPace.deadline = next
             loop.sweeper.register(bodyPace)

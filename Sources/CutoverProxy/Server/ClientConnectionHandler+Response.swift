@@ -15,6 +15,10 @@ extension ClientConnectionHandler {
         attach(connection, now: loop.eventLoop.now)
     }
 
+    func upstreamLeftLine() {
+        inLine = false
+    }
+
     func upstreamAcquireFailed(_ failure: UpstreamFailure) {
         guard active, waiting == .connection else { return }
         inLine = false

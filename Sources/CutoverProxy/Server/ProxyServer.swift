@@ -164,6 +164,13 @@ public final class ProxyServer: Sendable {
                         preconditionFailure("every event loop of the group has a context")
                     }
                     let pipeline = channel.pipeline.syncOperations
+                    if tls, context.value.clients.count >= context.value.maxClientConnections {
+                        // One connection too many on the TLS listener: nothing can be said before a handshake, and
+                        // a client that never sends one must not hold the connection: closed at once.
+                        context.value.metrics.rejected("too_many_connections")
+                        channel.close(promise: nil)
+                        return
+                    }
                     // Each connection takes the certificate in force when it arrives (a reload swaps it).
                     if tls, let context = state.withLockedValue({ $0.tlsContext }) {
                         try pipeline.addHandler(NIOSSLServerHandler(context: context))

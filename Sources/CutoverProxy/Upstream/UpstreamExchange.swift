@@ -8,6 +8,9 @@ protocol UpstreamExchange: AnyObject {
     func upstreamAcquired(_ connection: UpstreamConnection)
     /// No connection could be had for the acquisition with `ticket`.
     func upstreamAcquireFailed(_ failure: UpstreamFailure)
+    /// The pool took the exchange out of its line (to lease it a connection, or to make one for it): it no longer
+    /// withdraws from the line when it stops waiting.
+    func upstreamLeftLine()
     /// The backend's response head (interim 1xx heads too).
     func upstream(_ connection: UpstreamConnection, didReceive head: ResponseHead)
     /// Body bytes, framed as the parser's chunk mode says.

@@ -153,7 +153,10 @@ final class UpstreamPool {
 
     private func nextWaiter() -> (any UpstreamExchange)? {
         while let waiter = waiters.popFirst() {
-            if waiter.exchange.upstreamTicket == waiter.ticket { return waiter.exchange }
+            if waiter.exchange.upstreamTicket == waiter.ticket {
+                waiter.exchange.upstreamLeftLine()
+                return waiter.exchange
+            }
             if withdrawn > 0 { withdrawn -= 1 }
         }
         return nil

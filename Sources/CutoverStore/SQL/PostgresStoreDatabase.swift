@@ -1,6 +1,7 @@
 import CutoverCore
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOSSL
 import PostgresKit
 import PostgresNIO
@@ -102,16 +103,75 @@ final class PostgresStoreDatabase: StoreDatabase {
     }
 }
 
-/// Runs `body`, failing with ``StoreError/timeout`` when it outlasts `timeout` (a database that cannot be
-/// reached leaves a connection request waiting).
+/// Runs `body`, failing with ``StoreError/timeout`` once it outlasts `timeout` (a database that cannot be reached
+/// leaves a connection request waiting; a connection to a partitioned server leaves a query waiting for TCP to give up,
+/// minutes later). The operation runs in a task of its own so that the wait ends at the bound even when the operation
+/// does not heed cancellation: it is cancelled then, and its late outcome is dropped.
 func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw StoreError.timeout(timeout)
+    let race = TimeoutRace<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            race.begin(continuation)
+            let work = Task { race.finish(await Result { try await body() }) }
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                race.finish(.failure(StoreError.timeout(timeout)))
+            }
+            race.attach(work: work, timer: timer)
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+    } onCancel: {
+        race.finish(.failure(CancellationError()))
+    }
+}
+
+/// The one outcome of an operation racing its timeout: the first to finish resumes the waiter and cancels the other.
+private final class TimeoutRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var outcome: Result<T, any Error>?
+        var tasks: [Task<Void, Never>] = []
+    }
+    private let state = NIOLockedValueBox(State())
+
+    func begin(_ continuation: CheckedContinuation<T, any Error>) {
+        let early = state.withLockedValue { state -> Result<T, any Error>? in
+            if let outcome = state.outcome { return outcome }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func attach(work: Task<Void, Never>, timer: Task<Void, Never>) {
+        let finished = state.withLockedValue { state -> Bool in
+            state.tasks = [work, timer]
+            return state.outcome != nil
+        }
+        if finished {
+            work.cancel()
+            timer.cancel()
+        }
+    }
+
+    func finish(_ outcome: Result<T, any Error>) {
+        let (continuation, tasks) = state.withLockedValue { state -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>]) in
+            guard state.outcome == nil else { return (nil, []) }
+            state.outcome = outcome
+            defer { state.continuation = nil }
+            return (state.continuation, state.tasks)
+        }
+        continuation?.resume(with: outcome)
+        for task in tasks { task.cancel() }
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing call.
+    init(_ body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
     }
 }
