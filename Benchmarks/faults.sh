@@ -106,16 +106,21 @@ stored_compared() { # admin-port: pairs compared as the store counts them
 }
 rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
-# One wrk run in the background; `finish_wrk` prints "requests errors p99_ms".
+# One wrk run in the background; `finish_wrk` waits for it, then `wrk_result` prints "requests errors p99_ms"
+# (waiting must happen in this shell: a command substitution cannot wait for this shell's child).
 start_wrk() { # port
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1/orders/1" > "$WORK/wrk.out" 2>&1 & WRK_PID=$!
 }
 finish_wrk() {
-  wait "$WRK_PID"
+  wait "$WRK_PID" || true
+}
+wrk_result() {
   python3 - "$WORK/wrk.out" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-requests = int(re.search(r"(\d+) requests in", text).group(1))
+found = re.search(r"(\d+) requests in", text)
+if not found: sys.exit("wrk did not run:\n" + text)
+requests = int(found.group(1))
 errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors += int(non2xx.group(1)) if non2xx else 0
@@ -136,7 +141,8 @@ run_case() { # name port hook (runs while wrk does)
   before=$(counters "$ADMIN_PORT")
   start_wrk "$port"
   "$3"
-  local line; line=$(finish_wrk)
+  finish_wrk
+  local line; line=$(wrk_result)
   local after; after=$(counters "$ADMIN_PORT")
   RESULT[$name]="$line $(python3 -c 'import sys; a=sys.argv[1].split(); b=sys.argv[2].split(); print(" ".join(str(int(y)-int(x)) for x,y in zip(a,b)))' "$before" "$after") $(rss_mib "$GATEWAY_PID")"
   printf '  %-17s %s\n' "$name" "${RESULT[$name]}"
@@ -148,11 +154,13 @@ store_outage() {
   sleep 2
   local before; before=$(stored_compared "$ADMIN_PORT")
   "${AS_PG[@]}" pg_ctl -D "$WORK/data" -m immediate -w stop > /dev/null
-  sleep 3   # the gateway's probe marks the store down after two failed probes
+  local stopped; stopped=$(date +%s.%N)
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$ADMIN_PORT/healthz" | grep -q '"state":"down"' && break; sleep 0.05; done
+  local known; known=$(python3 -c "import time; print(f'{time.time() - $stopped:.2f}')")
   local answer; answer=$(curl -s -o "$WORK/admin.out" -w '%{http_code} %{time_total}' -H "Authorization: Bearer $TOKEN" \
     "http://127.0.0.1:$ADMIN_PORT/api/v1/diffs/summary")
-  NOTE[admin]="admin API while the store was down: $answer s, $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$WORK/admin.out")"
-  sleep 7
+  NOTE[admin]="the gateway knew the store was down ${known} s after PostgreSQL stopped; the admin API then answered $answer s: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$WORK/admin.out")"
+  sleep "$(python3 -c "print(max(0.0, 10 - $known))")"
   "${AS_PG[@]}" pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w start \
     -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" > /dev/null
   local restarted; restarted=$(date +%s.%N)
@@ -200,7 +208,8 @@ if mount -t tmpfs -o size=1m tmpfs "$TMPFS" 2>/dev/null; then
   dd if=/dev/zero of="$TMPFS/filler" bs=64k 2>/dev/null || true
   before=$(counters "$DISK_ADMIN")
   start_wrk "$DISK_PORT"
-  line=$(finish_wrk)
+  finish_wrk
+  line=$(wrk_result)
   after=$(counters "$DISK_ADMIN")
   RESULT[sqlite-disk-full]="$line $(python3 -c 'import sys; a=sys.argv[1].split(); b=sys.argv[2].split(); print(" ".join(str(int(y)-int(x)) for x,y in zip(a,b)))' "$before" "$after") $(rss_mib "${PIDS[disk]}")"
   printf '  %-17s %s\n' sqlite-disk-full "${RESULT[sqlite-disk-full]}"

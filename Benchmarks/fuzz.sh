@@ -28,8 +28,13 @@ done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH="$ROOT/.build-fuzz"
+# Coverage instrumentation and AddressSanitizer everywhere; libFuzzer's driver comes from the toolchain's no-main
+# archive (SwiftPM gives every executable its own entry point, which hands over to LLVMFuzzerRunDriver).
+RUNTIME=$(dirname "$(command -v swiftc)")/../lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-$(uname -m).a
 (cd "$ROOT" && swift build -c release --product cutover-fuzz --scratch-path "$SCRATCH" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DCUTOVER_FUZZING 2>&1 | grep -E "error|Compiling cutover_fuzz|Build complete" || true)
+  -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
+  -Xswiftc -DCUTOVER_FUZZING -Xswiftc -enable-experimental-feature -Xswiftc Extern \
+  -Xlinker "$RUNTIME" -Xlinker -lstdc++ 2>&1 | grep -E "error|Compiling cutover_fuzz|Build complete" || true)
 BIN="$SCRATCH/release/cutover-fuzz"
 [ -x "$BIN" ] || { echo "the fuzz build failed" >&2; exit 1; }
 
@@ -52,8 +57,8 @@ for harness in "${HARNESSES[@]}"; do
   status=$?
   set -e
   elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.0f}')")
-  inputs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$WORK/$harness.log" | tail -1)
-  speed=$(awk -F: '/stat::average_exec_per_sec/ { gsub(/ /, "", $2); print $2 }' "$WORK/$harness.log" | tail -1)
+  inputs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$WORK/$harness.log" | tail -1)
+  speed=$(awk '/stat::average_exec_per_sec/ { print $NF }' "$WORK/$harness.log" | tail -1)
   grown=$(ls "$corpus" | wc -l)
   if [ $status -ne 0 ]; then
     FAILED=1

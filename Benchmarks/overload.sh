@@ -68,7 +68,9 @@ wrk_line() { # prints "requests errors p99_ms"
   wrk -t1 -c16 -d"${DURATION}s" --latency "http://127.0.0.1:$CUTOVER_PORT/orders/1" | python3 -c '
 import re, sys
 text = sys.stdin.read()
-requests = int(re.search(r"(\d+) requests in", text).group(1))
+found = re.search(r"(\d+) requests in", text)
+if not found: sys.exit("wrk did not run:\n" + text)
+requests = int(found.group(1))
 errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors += int(m.group(1)) if m else 0

@@ -165,12 +165,13 @@ final class StoreService: Service, DiffRecorder, Sendable {
         }
     }
 
-    /// Counts a probe: the store is down after two failures in a row, and up again after one success.
+    /// Counts a probe: the store is down after a failed probe (a trivial statement unanswered for a second), and up
+    /// again after one answered.
     private func probed(failure: String?) {
         let change: StoreStatus? = state.withLockedValue { state in
             if let failure {
                 state.failures += 1
-                guard state.failures >= 2, state.status.state != .down else { return nil }
+                guard state.status.state != .down else { return nil }
                 state.status = StoreStatus(state: .down, since: Date(), reason: failure)
                 return state.status
             }

@@ -1,6 +1,7 @@
 @testable import CutoverProxy
 import CutoverCore
 import CutoverTestSupport
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -108,6 +109,38 @@ struct ProxyShadowTests {
         let lines = try await gateway.server.onEveryLoop { context in context.mirrorPools.reduce(0) { $0 + $1.lineLength } }
         #expect(lines == [0], "nothing waits for a copy's connection")
         await gateway.stop(drain: .milliseconds(100))
+        await old.stop()
+        await new.stop()
+    }
+
+    /// New resets every connection: after five failed copies the copies stop (counted as `new_failing`) instead of a
+    /// connection attempt per request; once new answers again, a trial copy after the pause finds it and copies go again.
+    @Test func copiesStopWhileNewKeepsFailingThemAndGoAgainOnceItAnswers() async throws {
+        let old = try await TestBackend.start { _ in .ok("old") }
+        let healthy = NIOLockedValueBox(false)
+        let new = try await TestBackend.start { _ in healthy.withLockedValue { $0 } ? .ok("new") : .sendAndReset("") }
+        let gateway = try await shadowGateway(old: old, new: new.url)
+        for index in 0..<20 {
+            #expect(try await get(gateway, "GET /orders/\(index) HTTP/1.1\r\nHost: a\r\n\r\n").text == "old")
+        }
+        try await waitUntil("the five failures to be counted") {
+            gateway.metrics.counterTotal(label: ComparatorMetrics.Name.shadowErrors) == 5
+        }
+        #expect(gateway.shadowRequests(route: "orders", result: "mirrored") == 5)
+        #expect(gateway.shadowRequests(route: "orders", result: "skipped", reason: "new_failing") == 15)
+        #expect(new.requests.count == 5, "new saw only the copies before the breaker opened")
+        #expect(try await gateway.server.onEveryLoop { $0.mirrorPools[1].isHoldingCopiesBack } == [true])
+
+        // New is fixed: a request after the one-second pause sends the trial copy, and copies go again.
+        healthy.withLockedValue { $0 = true }
+        try await waitUntil("a trial copy to be answered") {
+            _ = try await self.get(gateway, "GET /orders/trial HTTP/1.1\r\nHost: a\r\n\r\n")
+            return try await gateway.server.onEveryLoop { $0.mirrorPools[1].isHoldingCopiesBack } == [false]
+        }
+        let before = new.requests.count
+        for index in 0..<3 { _ = try await get(gateway, "GET /orders/after-\(index) HTTP/1.1\r\nHost: a\r\n\r\n") }
+        try await new.waitForRequests(before + 3)
+        await gateway.stop()
         await old.stop()
         await new.stop()
     }

@@ -1,7 +1,8 @@
 // Cutover's fuzz harnesses (see Harnesses.swift).
 //
-// Built for libFuzzer by Benchmarks/fuzz.sh (`-sanitize=fuzzer,address -DCUTOVER_FUZZING`): the harness is named by
-// CUTOVER_FUZZ_TARGET and libFuzzer's own main drives it. Built as usual, the same target replays inputs:
+// Built for libFuzzer by Benchmarks/fuzz.sh (AddressSanitizer, libFuzzer's coverage instrumentation, its driver
+// without a main, and -DCUTOVER_FUZZING): the harness is named by CUTOVER_FUZZ_TARGET and libFuzzer's driver runs it.
+// Built as usual, the same target replays inputs:
 //
 //   cutover-fuzz HARNESS FILE_OR_FOLDER…
 //
@@ -9,6 +10,12 @@
 import Foundation
 
 #if CUTOVER_FUZZING
+/// libFuzzer's driver (from `libclang_rt.fuzzer_no_main`): it parses libFuzzer's options and calls the harness.
+@_extern(c, "LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
 /// The harness libFuzzer drives, named by CUTOVER_FUZZ_TARGET.
 let selectedHarness: Harness = {
     let name = ProcessInfo.processInfo.environment["CUTOVER_FUZZ_TARGET"] ?? ""
@@ -18,10 +25,18 @@ let selectedHarness: Harness = {
     return harness
 }()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func cutoverFuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    selectedHarness.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-    return 0
+/// Hands the process to libFuzzer with the selected harness.
+@main
+struct FuzzDriver {
+    static func main() {
+        _ = selectedHarness
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            selectedHarness.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+            return 0
+        })
+    }
 }
 #else
 /// Replays inputs through a harness.

@@ -48,7 +48,7 @@ final class AggregateRun: MirrorOwner {
         for made in exchanges {
             // The sides go through the main pools, which queue up to the backend's max_queue; a side refused beyond it
             // fails like a side that did not answer (the page is a 502, or the other side's page with on_partial: degrade).
-            guard made.start(now: now) else {
+            guard made.start(now: now) == nil else {
                 mirrorFinished(made, .failed("no connection to the backend free"))
                 continue
             }

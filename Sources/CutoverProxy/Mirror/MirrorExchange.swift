@@ -52,19 +52,20 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         self.capture = AnswerCapture(cap: cap)
     }
 
-    /// Asks the pool for a connection; the copy's deadline starts now. Returns false when the pool had none
-    /// free and does not queue (a shadow copy's pool): the copy is dropped, and nothing is reported to the owner.
-    func start(now: NIODeadline) -> Bool {
+    /// Asks the pool for a connection; the copy's deadline starts now. Returns why the pool refused, when it did
+    /// (a shadow copy's pool has no connection free, or holds copies back from a failing backend): the copy is then
+    /// dropped, and nothing is reported to the owner.
+    func start(now: NIODeadline) -> UpstreamPool.Refusal? {
         guard !pool.isRetired else {
-            finish(.failed("gateway reloading"))
-            return true
+            finish(.failed("gateway reloading"), countsForBreaker: false)
+            return nil
         }
         upstreamTicket &+= 1
         switch pool.acquire(for: self) {
-        case .refused:
+        case .refused(let refusal):
             finished = true
             run = nil
-            return false
+            return refusal
         case .leased(let connection):
             upstreamAcquired(connection)
         case .queued:
@@ -72,10 +73,10 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         case .connecting:
             break
         }
-        guard !finished else { return true }
+        guard !finished else { return nil }
         deadline = now + timeout
         loop.sweeper.register(self)
-        return true
+        return nil
     }
 
     /// Request body bytes for the copy.
@@ -138,9 +139,10 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         if chunked { connection.write(ByteBuffer(staticString: "0\r\n\r\n")) }
     }
 
-    private func finish(_ outcome: MirrorOutcome) {
+    private func finish(_ outcome: MirrorOutcome, countsForBreaker: Bool = true) {
         guard !finished else { return }
         finished = true
+        if countsForBreaker { pool.copyEnded(answered: outcome.answer != nil) }
         loop.sweeper.unregister(self)
         let run = self.run
         self.run = nil

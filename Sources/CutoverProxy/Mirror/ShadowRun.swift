@@ -78,7 +78,7 @@ final class ShadowRun: MirrorOwner {
 
     /// Sends the copies that go out with the request (all but an `after-primary` one).
     func start(now: NIODeadline) {
-        if let noise, !noise.start(now: now) {
+        if let noise, noise.start(now: now) != nil {
             // The second old instance has no connection free: the pair goes without its noise baseline.
             self.noise = nil
             noiseAsked = false
@@ -86,8 +86,9 @@ final class ShadowRun: MirrorOwner {
         if settings.order == .parallel { startMirror(extra: [], now: now) }
     }
 
-    /// Sends the copy to new. A copy that cannot have a connection at once is dropped and counted
-    /// (`skipped`, reason `new_busy`): a slow or hanging new never builds a queue on the gateway.
+    /// Sends the copy to new. A copy that cannot have a connection at once is dropped and counted (`skipped`,
+    /// reason `new_busy`): a slow or hanging new never builds a queue on the gateway; one held back because new
+    /// keeps failing copies is counted as `new_failing`.
     private func startMirror(extra: [(String, String)], now: NIODeadline) {
         guard let head = makeHead(extra) else {
             newOutcome = .failed("could not build the request for new")
@@ -98,9 +99,9 @@ final class ShadowRun: MirrorOwner {
                                     isHEAD: isHEAD, timeout: timeout, cap: settings.maxBody)
         // Held before it starts: a copy that finishes at once (a pool being retired) reports to a run that knows it.
         self.mirror = mirror
-        guard mirror.start(now: now) else {
+        if let refusal = mirror.start(now: now) {
             self.mirror = nil
-            loop.comparatorMetrics.skipped(route: route, reason: "new_busy")
+            loop.comparatorMetrics.skipped(route: route, reason: refusal == .busy ? "new_busy" : "new_failing")
             return abandon()
         }
         loop.comparatorMetrics.mirrored(route: route)

@@ -250,6 +250,7 @@ extension ClientConnectionHandler {
             deadline = now + pool.target.connectTimeout
             loop.sweeper.register(self)
         case .refused:
+            // The main pools queue, and have no breaker: a refusal is a full line.
             pool.metricsForFailures.upstreamError(.queueFull)
             fail(.queueFull)
         }

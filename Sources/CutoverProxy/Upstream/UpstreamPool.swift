@@ -15,8 +15,16 @@ final class UpstreamPool {
         case connecting
         /// Every connection is busy: the exchange waits in line for one.
         case queued
+        /// No connection for the exchange: why.
+        case refused(Refusal)
+    }
+
+    /// Why a pool refused an exchange.
+    enum Refusal: Equatable {
         /// Every connection is busy and the pool does not queue, or its line is full (`max_queue`).
-        case refused
+        case busy
+        /// The backend keeps failing the copies this pool sends (``CopyBreaker``).
+        case failing
     }
 
     /// The backend the pool connects to.
@@ -32,6 +40,8 @@ final class UpstreamPool {
     private var waiters = CircularBuffer<(exchange: any UpstreamExchange, ticket: UInt64)>()
     /// Entries of `waiters` known to be stale.
     private var withdrawn = 0
+    /// A pool of shadow copies stops sending to a backend that keeps failing them.
+    private var breaker: CopyBreaker?
     /// Connections open or being opened.
     private(set) var openCount = 0
     /// Set when a reload replaced this pool: connections close instead of returning.
@@ -43,6 +53,7 @@ final class UpstreamPool {
     init(target: BackendTarget, eventLoop: any EventLoop, metrics: ProxyMetrics.BackendMetrics, queuesWaiters: Bool = true) {
         self.target = target
         self.queuesWaiters = queuesWaiters
+        self.breaker = queuesWaiters ? nil : CopyBreaker()
         self.eventLoop = eventLoop
         self.metrics = metrics
     }
@@ -52,6 +63,10 @@ final class UpstreamPool {
     /// With `fresh`, an idle connection is not reused (a retry after a stale one failed).
     func acquire(for exchange: any UpstreamExchange, fresh: Bool = false) -> Acquisition {
         precondition(!isRetired, "a retired pool takes no new requests")
+        if breaker != nil {
+            let loop = eventLoop
+            guard breaker!.admits(now: { loop.now }) else { return .refused(.failing) }
+        }
         if !fresh {
             while let connection = idle.popLast() {
                 if connection.isUsable {
@@ -66,7 +81,7 @@ final class UpstreamPool {
             return .connecting
         }
         // Shed load at once rather than let the line grow: beyond `max_queue` waiting exchanges, or in a pool that does not queue.
-        guard queuesWaiters, waiters.count - withdrawn < target.backend.maxQueue else { return .refused }
+        guard queuesWaiters, waiters.count - withdrawn < target.backend.maxQueue else { return .refused(.busy) }
         waiters.append((exchange, exchange.upstreamTicket))
         return .queued
     }
@@ -81,6 +96,16 @@ final class UpstreamPool {
         waiters = live
         withdrawn = 0
     }
+
+    /// A copy this pool sent ended, answered or failed by the backend (the copies' breaker counts it).
+    func copyEnded(answered: Bool) {
+        guard breaker != nil else { return }
+        let loop = eventLoop
+        breaker!.record(success: answered, now: { loop.now })
+    }
+
+    /// Whether the copies' breaker holds copies back now.
+    var isHoldingCopiesBack: Bool { breaker?.isOpen ?? false }
 
     /// How many entries the line holds, stale ones included (for tests).
     var lineLength: Int { waiters.count }
