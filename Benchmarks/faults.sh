@@ -5,7 +5,7 @@
 #
 # wrk (-t1, N connections, --latency) drives a route in phase shadow through a release build of the gateway
 # (one event loop, a PostgreSQL store from a throwaway cluster, shadow.timeout 2s so that copies time out within
-# each run). Each case runs DURATION seconds:
+# each run), started afresh for each case. Each case runs DURATION seconds:
 #   healthy            old and new answer after 1 ms
 #   new-killed         new's process is killed 2 s into the run (and started again after it)
 #   new-hang           new accepts and never answers
@@ -91,10 +91,14 @@ CONF
 start_backend old "$OLD_PORT" --delay-ms 1
 start_backend new "$NEW_PORT" --delay-ms 1
 gateway_config "$CUTOVER_PORT" "$ADMIN_PORT" "postgres://postgres@127.0.0.1:$PG_PORT/cutover_store" > "$WORK/cutover.yaml"
-"$BIN" serve --config "$WORK/cutover.yaml" --log-level error 2> "$WORK/gateway.log" & PIDS[gateway]=$!
-GATEWAY_PID=${PIDS[gateway]}
-wait_url "http://127.0.0.1:$CUTOVER_PORT/orders/0"
-wait_url "http://127.0.0.1:$ADMIN_PORT/healthz"
+# Each case starts a gateway of its own, so that no state of the previous case (pools, the copies' breaker) carries over.
+start_gateway() {
+  "$BIN" serve --config "$WORK/cutover.yaml" --log-level error 2>> "$WORK/gateway.log" & PIDS[gateway]=$!
+  GATEWAY_PID=${PIDS[gateway]}
+  wait_url "http://127.0.0.1:$CUTOVER_PORT/orders/0"
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$ADMIN_PORT/healthz" | grep -q '"state":"up"' && break; sleep 0.05; done
+}
+stop_gateway() { stop_backend gateway; }
 
 metric() { # admin-port name [label filter]
   curl -fs "http://127.0.0.1:$1/metrics" | awk -v name="$2" -v filter="${3:-}" \
@@ -138,6 +142,7 @@ $(metric "$1" cutover_shadow_requests_total 'reason="new_busy"') $(metric "$1" c
 }
 run_case() { # name port hook (runs while wrk does)
   local name=$1 port=$2 before
+  start_gateway
   before=$(counters "$ADMIN_PORT")
   start_wrk "$port"
   "$3"
@@ -146,6 +151,7 @@ run_case() { # name port hook (runs while wrk does)
   local after; after=$(counters "$ADMIN_PORT")
   RESULT[$name]="$line $(python3 -c 'import sys; a=sys.argv[1].split(); b=sys.argv[2].split(); print(" ".join(str(int(y)-int(x)) for x,y in zip(a,b)))' "$before" "$after") $(rss_mib "$GATEWAY_PID")"
   printf '  %-17s %s\n' "$name" "${RESULT[$name]}"
+  stop_gateway
 }
 
 nothing() { :; }
@@ -187,7 +193,6 @@ for fault in hang reset half-close garbage; do
 done
 stop_backend new
 start_backend new "$NEW_PORT" --delay-ms 1
-sleep 3   # copies still waiting on the last faulty new time out (shadow.timeout 2s)
 
 stop_backend old
 start_backend old "$OLD_PORT" --delay-ms 20

@@ -15,7 +15,7 @@ public enum AdminInput {
         if let duration = Quantities.duration(text) {
             return now.addingTimeInterval(-Double(duration.components.seconds))
         }
-        if let date = ISO8601DateFormatter().date(from: text) { return date }
+        if let date = try? Date(text, strategy: .iso8601) { return date }
         if let seconds = Double(text) {
             guard seconds.isFinite, (0...latestSince).contains(seconds) else {
                 throw AdminError(.badRequest, "since '\(text)' is out of range: seconds since 1970 must be a number from 0 to \(Int(latestSince))")

@@ -41,6 +41,19 @@ struct ConfigLoaderTests {
         return error.issues
     }
 
+    /// Found by fuzzing: an empty document's error had no line. Every error names one, also for what is absent.
+    @Test(arguments: ["", "{}", "listen: 1\n", "[]", "~"])
+    func everyErrorNamesALineEvenForWhatIsAbsent(yaml: String) {
+        guard case .failure(let error) = ConfigLoader.load(yaml: yaml) else {
+            Issue.record("'\(yaml)' is not a configuration")
+            return
+        }
+        #expect(!error.issues.isEmpty)
+        for issue in error.issues {
+            #expect((issue.line ?? 0) >= 1, "\(issue)")
+        }
+    }
+
     @Test func validConfigurationLoadsWithEveryValue() throws {
         let config = try load(Self.valid).get()
         #expect(config.listen == ListenAddress(host: "127.0.0.1", port: 8080))

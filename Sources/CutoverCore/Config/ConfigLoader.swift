@@ -49,16 +49,22 @@ public enum ConfigLoader {
         } catch let error as YamlError {
             return .failure(ConfigError(source: source, issues: [yamlIssue(error)]))
         } catch {
-            return .failure(ConfigError(source: source, issues: [ConfigIssue(path: .root, message: "not valid YAML: \(error)")]))
+            return .failure(ConfigError(source: source, issues: [ConfigIssue(path: .root, line: 1, column: 1, message: "not valid YAML: \(error)")]))
         }
         guard let root else {
             return .failure(ConfigError(source: source, issues: [
-                ConfigIssue(path: .root, message: "the document is empty", fix: "start from Config/example.yaml")
+                ConfigIssue(path: .root, line: 1, column: 1, message: "the document is empty", fix: "start from Config/example.yaml")
             ]))
         }
         let builder = ConfigBuilder(reader: NodeReader(), baseDirectory: baseDirectory)
         let config = build(builder, root)
-        let issues = builder.reader.issues.sorted { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
+        // Every issue names a line: one about something absent points at the document's start.
+        let start = (line: root.mark?.line ?? 1, column: root.mark?.column ?? 1)
+        let issues = builder.reader.issues.map { issue in
+            var issue = issue
+            if issue.line == nil { (issue.line, issue.column) = (start.line, start.column) }
+            return issue
+        }.sorted { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
         if let config, issues.isEmpty { return .success(config) }
         return .failure(ConfigError(source: source, issues: issues))
     }
@@ -75,7 +81,7 @@ public enum ConfigLoader {
                                message: "key \(duplicates.joined(separator: ", ")) appears twice in one mapping",
                                fix: "keep one of them")
         default:
-            return ConfigIssue(path: .root, message: "not valid YAML: \(error)")
+            return ConfigIssue(path: .root, line: 1, column: 1, message: "not valid YAML: \(error)")
         }
     }
 }
