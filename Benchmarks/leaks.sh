@@ -67,6 +67,8 @@ for _ in 1 2 3; do sleep $(( SECONDS_RUN / 4 )); kill -HUP "$GATEWAY"; done
 wait "$GETS" "$POSTS"
 kill -TERM "$GATEWAY"
 wait "$GATEWAY" || true
+cp "$WORK/gateway.err" "$SCRATCH/leaks.log"
+echo "the whole report: $SCRATCH/leaks.log"
 python3 - "$WORK/gateway.err" "$WORK/get.out" "$WORK/post.out" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -81,7 +83,9 @@ print(f"requests answered under AddressSanitizer: {answered}")
 if "LeakSanitizer" not in text and not leaks[1:]:
     print("LeakSanitizer: no leak reported")
 print(f"leaks with a Cutover frame: {len(ours)}; without one (runtime, libraries): {len(theirs)}")
-for block in ours[:5]:
-    print(block[:2000])
+direct = [b for b in ours if b.startswith("Direct")]
+print(f"direct leaks with a Cutover frame: {len(direct)}")
+for block in (direct or ours)[:5]:
+    print(block[:2500])
 sys.exit(1 if ours else 0)
 PY

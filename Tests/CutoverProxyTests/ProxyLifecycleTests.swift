@@ -104,4 +104,27 @@ struct ProxyLifecycleTests {
         try? await gateway.group.shutdownGracefully()
         await backend.stop()
     }
+
+    /// Found by LeakSanitizer: the handler kept its pipeline context, which keeps the handler, so every closed
+    /// client connection left both behind. A closed connection's handler must be freed.
+    @Test func aClosedClientConnectionLeavesNothingBehind() async throws {
+        let backend = try await TestBackend.start { _ in .ok("ok") }
+        let gateway = try await TestGateway.start(gatewayConfig(old: backend.url))
+        let client = try await TestConnection.connect(port: gateway.port)
+        try await client.send("GET /a HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try await client.response().text == "ok")
+        let handler = try await gateway.server.onEveryLoop { context in WeakReference(context.clients.values.first) }.first!
+        #expect(handler.isAlive, "the open connection's handler is found")
+        await client.close()
+        try await waitUntil("the closed connection's handler to be freed") { !handler.isAlive }
+        await gateway.stop()
+        await backend.stop()
+    }
+}
+
+/// A weak reference that may cross to another task (read only after its event loop is done with the object).
+final class WeakReference: @unchecked Sendable {
+    private weak var object: AnyObject?
+    init(_ object: AnyObject?) { self.object = object }
+    var isAlive: Bool { object != nil }
 }

@@ -321,7 +321,7 @@ extension ClientConnectionHandler {
     /// The body has not kept pace (``BodyPace``): unless it picked up, the request is refused with 408
     /// (or, with the answer under way, the connection closes).
     func bodyPaceDeadlinePassed() {
-        guard active, requestSide == .receiving else { return }
+        guard active, requestSide == .receiving, context != nil else { return }
         let now = loop.eventLoop.now
         if !holds.isDisjoint(with: [.upstreamBackpressure, .buffering]) {
             // The gateway is not reading the body (its backend is not taking it): the client is not the one pausing.

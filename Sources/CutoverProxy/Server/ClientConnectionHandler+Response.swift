@@ -142,6 +142,7 @@ extension ClientConnectionHandler {
     // MARK: - Deadlines
 
     func deadlinePassed() {
+        guard context != nil else { return }
         switch waiting {
         case .nothing:
             return

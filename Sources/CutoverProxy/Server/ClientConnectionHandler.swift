@@ -152,6 +152,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         responseHead = allocator.buffer(capacity: 512)
     }
 
+    /// The pipeline let go of the handler: so does the handler of its context (NIO's context keeps its handler,
+    /// so a handler that kept its context would keep both alive for ever: a leak per connection).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         guard loop.clients.count < loop.maxClientConnections else {
             // One connection more than the gateway takes: said so at once, and closed before it costs anything more.
