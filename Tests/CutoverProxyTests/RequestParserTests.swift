@@ -143,7 +143,20 @@ struct RequestParserTests {
         ("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", .obsoleteLineFolding),
         ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", .malformedHeader),
         ("GET / HTTP/1.1\r\nNoColon\r\n\r\n", .malformedHeader),
-        ("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", .malformedHeader),
+        ("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", .bareLineFeed),
+        // Found on a live gateway (the data-plane issue): each refused at once, before a backend sees a byte.
+        ("GET / HTTP/1.1\nHost: a\n\n", .bareLineFeed),
+        ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", .transferEncodingInHTTP10),
+        ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, , 5\r\n\r\nhello", .invalidContentLength),
+        ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,\r\n\r\n", .invalidContentLength),
+        ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", .invalidHost),
+        ("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", .invalidHost),
+        ("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", .invalidHost),
+        ("GET / HTTP/1.1\r\nHost: a,b\r\n\r\n", .invalidHost),
+        ("GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n", .invalidHost),
+        ("GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", .invalidHost),
+        ("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", .invalidHost),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;" + String(repeating: "x", count: 5000) + "\r\nabc\r\n", .invalidChunk),
         ("GET / HTTP/1.1\r\nHost: a\u{1}b\r\n\r\n", .malformedHeader),
         ("GET  / HTTP/1.1\r\n\r\n", .malformedRequestLine),
         ("GET /a b HTTP/1.1\r\n\r\n", .malformedRequestLine),
@@ -170,6 +183,30 @@ struct RequestParserTests {
         #expect(throws: RequestParseError.headTooLarge(limit: 1024)) { try parseRequests(big, maxHead: 1024) }
         let endless = "GET / HTTP/1.1\r\nX-Big: " + String(repeating: "b", count: 2000)
         #expect(throws: RequestParseError.headTooLarge(limit: 1024)) { try parseRequests(endless, chunk: 100, maxHead: 1024) }
+    }
+
+    @Test func anOverLongRequestLineIs414AndOverLongHeadersAre431() {
+        let longTarget = "GET /" + String(repeating: "a", count: 2000) + " HTTP/1.1\r\nHost: a\r\n\r\n"
+        #expect(throws: RequestParseError.targetTooLong(limit: 1024)) { try parseRequests(longTarget, maxHead: 1024) }
+        #expect(throws: RequestParseError.targetTooLong(limit: 1024)) { try parseRequests(longTarget, chunk: 100, maxHead: 1024) }
+        #expect(RequestParseError.targetTooLong(limit: 1).status == 414)
+    }
+
+    @Test(arguments: ["Host: [::1]:8080", "Host: shop.example-1_a~b:80", "Host: 127.0.0.1", "Host:", "Host: xn--bcher-kva.example"])
+    func wellFormedHostsAreAccepted(host: String) throws {
+        let events = try parseRequests("GET / HTTP/1.1\r\n\(host)\r\n\r\n")
+        #expect(events.count == 2)
+    }
+
+    /// `Connection: host` would have Host stripped on the way to the backend.
+    @Test func hostIsNeverAConnectionOption() throws {
+        var input = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\nConnection: host, x-secret\r\nX-Secret: 1\r\n\r\n")
+        var parser = RequestParser(maxHeadBytes: 1024)
+        guard case .head(let head) = try parser.next(&input) else {
+            Issue.record("no head")
+            return
+        }
+        #expect(head.connectionTokens == [Array("x-secret".utf8)])
     }
 
     @Test func methodsAreClassified() throws {

@@ -41,6 +41,9 @@ struct ChunkedDecoder {
 
     private var state = State.size(value: 0, digits: 0)
     private var pendingSize = 0
+    /// The most bytes of chunk extensions accepted on one chunk-size line (llhttp and nginx bound them too).
+    static let maxExtensionBytes = 4096
+    private var extensionBytes = 0
     /// The most trailer bytes accepted.
     let maxTrailerBytes: Int
     private var trailerBytes = 0
@@ -86,6 +89,7 @@ struct ChunkedDecoder {
                         state = .sizeSpace
                     } else if byte == UInt8(ascii: ";") {
                         pendingSize = value
+                        extensionBytes = 0
                         state = .extensions
                     } else {
                         failed = true
@@ -95,6 +99,7 @@ struct ChunkedDecoder {
                 case .sizeSpace:
                     if byte == 0x20 || byte == 0x09 {
                     } else if byte == UInt8(ascii: ";") {
+                        extensionBytes = 0
                         state = .extensions
                     } else if byte == 0x0D {
                         state = .sizeLF
@@ -110,6 +115,8 @@ struct ChunkedDecoder {
                         failed = true
                         break scan
                     }
+                    extensionBytes += 1
+                    if extensionBytes > Self.maxExtensionBytes { failed = true; break scan }
                     offset += 1
                 case .sizeLF:
                     guard byte == 0x0A else { failed = true; break scan }

@@ -92,6 +92,53 @@ enum HTTPSyntax {
         }
     }
 
+    /// Whether a comma-separated field value has an empty element (`5, , 5`, `,`, or nothing at all): for fields
+    /// such as Content-Length, where an empty element makes the value invalid rather than skippable.
+    static func hasEmptyElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound, bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var elementStart = start, elementEnd = end
+            while elementStart < elementEnd, bytes[elementStart] == 0x20 || bytes[elementStart] == 0x09 { elementStart += 1 }
+            while elementEnd > elementStart, bytes[elementEnd - 1] == 0x20 || bytes[elementEnd - 1] == 0x09 { elementEnd -= 1 }
+            if elementStart == elementEnd { return true }
+            start = end + 1
+        }
+        return false
+    }
+
+    /// Whether a Host value is `uri-host [":" port]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a bracketed IPv6 literal,
+    /// or a name of unreserved characters, percent escapes and the sub-delimiters but the comma (a list of hosts is
+    /// a smuggling attempt, not a host), then an optional port of up to five digits. Empty is valid (no authority).
+    static func isHostValue(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        var index = range.lowerBound
+        let end = range.upperBound
+        if index < end, bytes[index] == UInt8(ascii: "[") {
+            index += 1
+            while index < end, bytes[index] != UInt8(ascii: "]") {
+                let byte = bytes[index]
+                let hex = (byte >= 48 && byte <= 57) || (byte | 0x20 >= 97 && byte | 0x20 <= 102)
+                guard hex || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") else { return false }
+                index += 1
+            }
+            guard index < end else { return false }
+            index += 1
+        } else {
+            while index < end, bytes[index] != UInt8(ascii: ":") {
+                let byte = bytes[index]
+                let alnum = (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                guard alnum || "-._~%!$&'()*+;=".utf8.contains(byte) else { return false }
+                index += 1
+            }
+        }
+        guard index < end else { return true }
+        guard bytes[index] == UInt8(ascii: ":") else { return false }
+        let digits = (index + 1)..<end
+        guard digits.count <= 5, bytes[digits].allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return false }
+        return digits.isEmpty || (decimal(bytes, digits) ?? 70_000) <= 65_535
+    }
+
     /// Compares a byte range with a lower-case ASCII string, ignoring case.
     @inline(__always)
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {

@@ -123,9 +123,10 @@ extension ClientConnectionHandler {
                               headers: [("Retry-After", LocalResponse.retryAfterSeconds)])
             }
         }
-        if let expect = head.expect {
+        // An HTTP/1.0 client's Expect is ignored (RFC 9110 §10.1.1: it cannot expect an interim answer).
+        if let expect = head.expect, clientMinor >= 1 {
             let value = head.text(expect)
-            guard value.lowercased() == "100-continue", clientMinor >= 1 else {
+            guard value.lowercased() == "100-continue" else {
                 return refuse(417, "unsupported expectation '\(value)'", label: "expect")
             }
             expectContinue = true

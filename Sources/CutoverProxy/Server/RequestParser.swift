@@ -13,11 +13,20 @@ enum RequestParseError: Error, Equatable, CustomStringConvertible {
     case unsupportedTransferEncoding
     case invalidTransferEncoding
     case invalidChunk
+    /// `Transfer-Encoding` in an HTTP/1.0 request: its framing cannot be trusted (RFC 9112 §6.1).
+    case transferEncodingInHTTP10
+    /// A `Host` value that is not `host[:port]`.
+    case invalidHost
+    /// The request line alone is longer than the head may be.
+    case targetTooLong(limit: Int)
+    /// A line of the head ends in a bare LF.
+    case bareLineFeed
 
     /// The status the client gets.
     var status: Int {
         switch self {
         case .headTooLarge: return 431
+        case .targetTooLong: return 414
         case .unsupportedVersion: return 505
         case .unsupportedTransferEncoding: return 501
         default: return 400
@@ -28,8 +37,10 @@ enum RequestParseError: Error, Equatable, CustomStringConvertible {
     var metricReason: String {
         switch self {
         case .headTooLarge: return "header_too_large"
+        case .targetTooLong: return "target_too_long"
         case .unsupportedVersion: return "version"
-        case .malformedRequestLine, .malformedHeader, .obsoleteLineFolding: return "malformed"
+        case .invalidHost: return "host"
+        case .malformedRequestLine, .malformedHeader, .obsoleteLineFolding, .bareLineFeed: return "malformed"
         default: return "framing"
         }
     }
@@ -47,6 +58,10 @@ enum RequestParseError: Error, Equatable, CustomStringConvertible {
         case .unsupportedTransferEncoding: return "unsupported Transfer-Encoding: only chunked is accepted"
         case .invalidTransferEncoding: return "invalid Transfer-Encoding: chunked must be the last coding"
         case .invalidChunk: return "invalid chunked encoding"
+        case .transferEncodingInHTTP10: return "Transfer-Encoding in an HTTP/1.0 request"
+        case .invalidHost: return "invalid Host: it must be host[:port]"
+        case .targetTooLong(let limit): return "request line longer than \(limit) bytes"
+        case .bareLineFeed: return "a header line ends in a bare LF (CRLF is required)"
         }
     }
 }
@@ -136,8 +151,8 @@ struct RequestParser {
         if var partial = partialHead {
             let searchFrom = max(0, partial.readableBytes - 3)
             partial.writeBuffer(&input)
-            guard let end = Self.headEnd(partial, from: searchFrom) else {
-                if partial.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+            guard let end = try Self.headEnd(partial, from: searchFrom) else {
+                if partial.readableBytes > maxHeadBytes { throw tooLarge(partial) }
                 partialHead = partial
                 return .needMoreData
             }
@@ -145,15 +160,15 @@ struct RequestParser {
             input = partial
             partialHead = nil
         } else {
-            guard let end = Self.headEnd(input, from: 0) else {
-                if input.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+            guard let end = try Self.headEnd(input, from: 0) else {
+                if input.readableBytes > maxHeadBytes { throw tooLarge(input) }
                 partialHead = input
                 input.moveReaderIndex(forwardBy: input.readableBytes)
                 return .needMoreData
             }
             head = input.readSlice(length: end)!
         }
-        if head.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+        if head.readableBytes > maxHeadBytes { throw tooLarge(head) }
         let parsed = try Self.parse(head: head)
         switch parsed.framing {
         case .none, .contentLength(0):
@@ -167,18 +182,29 @@ struct RequestParser {
         return .head(parsed)
     }
 
-    /// The length of the head through its blank line (`\r\n\r\n`), if `buffer` holds all of it.
-    static func headEnd(_ buffer: ByteBuffer, from start: Int) -> Int? {
-        buffer.withUnsafeReadableBytes { bytes -> Int? in
+    /// A head over the limit: 414 when even its request line does not end within it, 431 otherwise.
+    private func tooLarge(_ buffer: ByteBuffer) -> RequestParseError {
+        let lineEnds = buffer.withUnsafeReadableBytes { bytes in
+            HTTPSyntax.index(of: 0x0A, in: bytes, from: 0, to: min(bytes.count, maxHeadBytes)) != nil
+        }
+        return lineEnds ? .headTooLarge(limit: maxHeadBytes) : .targetTooLong(limit: maxHeadBytes)
+    }
+
+    /// The length of the head through its blank line (`\r\n\r\n`), if `buffer` holds all of it. A line that ends in
+    /// a bare LF is refused as soon as it is seen (instead of waiting for a blank line that never comes as CRLF).
+    static func headEnd(_ buffer: ByteBuffer, from start: Int) throws(RequestParseError) -> Int? {
+        let found: Result<Int?, RequestParseError> = buffer.withUnsafeReadableBytes { bytes in
             var index = start
             while let newline = HTTPSyntax.index(of: 0x0A, in: bytes, from: index, to: bytes.count) {
-                if newline >= 3, bytes[newline - 1] == 0x0D, bytes[newline - 2] == 0x0A, bytes[newline - 3] == 0x0D {
-                    return newline + 1
+                guard newline >= 1, bytes[newline - 1] == 0x0D else { return .failure(.bareLineFeed) }
+                if newline >= 3, bytes[newline - 2] == 0x0A, bytes[newline - 3] == 0x0D {
+                    return .success(newline + 1)
                 }
                 index = newline + 1
             }
-            return nil
+            return .success(nil)
         }
+        return try found.get()
     }
 
     /// Parses and validates a complete raw head.
@@ -244,7 +270,8 @@ struct RequestParser {
                 switch first | 0x20 {
                 case UInt8(ascii: "c"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "content-length") {
-                        if value.isEmpty { failure = .invalidContentLength }
+                        // `5, , 5` or `,` is no length at all: invalid, not skipped.
+                        if HTTPSyntax.hasEmptyElement(bytes, value) { failure = failure ?? .invalidContentLength }
                         HTTPSyntax.forEachElement(bytes, value) { element in
                             guard let parsed = HTTPSyntax.decimal(bytes, element) else {
                                 failure = failure ?? .invalidContentLength
@@ -259,7 +286,9 @@ struct RequestParser {
                                 close = true
                             } else if HTTPSyntax.equalsIgnoringCase(bytes, token, "keep-alive") {
                                 keepAliveToken = true
-                            } else {
+                            } else if !HTTPSyntax.equalsIgnoringCase(bytes, token, "host") {
+                                // `Connection: host` would have Host stripped on the way to the backend: Host is
+                                // end to end and always forwarded.
                                 if HTTPSyntax.equalsIgnoringCase(bytes, token, "upgrade") { upgrade = true }
                                 tokens.append(bytes[token].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 })
                             }
@@ -268,7 +297,10 @@ struct RequestParser {
                 case UInt8(ascii: "e"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "expect") { expect = value }
                 case UInt8(ascii: "h"):
-                    if HTTPSyntax.equalsIgnoringCase(bytes, name, "host") { hostCount += 1 }
+                    if HTTPSyntax.equalsIgnoringCase(bytes, name, "host") {
+                        hostCount += 1
+                        if !HTTPSyntax.isHostValue(bytes, value) { failure = failure ?? .invalidHost }
+                    }
                 case UInt8(ascii: "t"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "transfer-encoding") {
                         transferEncodings += 1
@@ -302,6 +334,7 @@ struct RequestParser {
             if let failure { return .failure(failure) }
 
             let framing: RequestHead.Framing
+            if transferEncodings > 0, minor == 0 { return .failure(.transferEncodingInHTTP10) }
             if transferEncodings > 0 {
                 guard contentLength == nil else { return .failure(.contentLengthWithTransferEncoding) }
                 guard transferEncodings == 1, chunked else { return .failure(.invalidTransferEncoding) }

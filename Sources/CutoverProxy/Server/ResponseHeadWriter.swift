@@ -64,7 +64,6 @@ enum ResponseHeadWriter {
     @inline(__always)
     private static func keeps(_ line: HeaderLine, head: ResponseHead, bytes: UnsafeRawBufferPointer) -> Bool {
         if HeaderLines.isHopByHop(bytes, line.name) { return false }
-        if head.dropsContentLength, line.nameEquals("content-length", in: bytes) { return false }
         if !head.connectionTokens.isEmpty, HeaderLines.isListed(bytes, line.name, in: head.connectionTokens) { return false }
         return true
     }

@@ -28,8 +28,6 @@ struct ResponseHead {
     var keepAlive: Bool
     /// Header names the `Connection` header listed (lower case), which are hop-by-hop too.
     var connectionTokens: [[UInt8]]
-    /// True when the head carried both Transfer-Encoding and Content-Length: the latter must not be forwarded.
-    var dropsContentLength: Bool
 
     /// Whether this is an interim (1xx) response that another head follows.
     var isInformational: Bool { status >= 100 && status < 200 }

@@ -9,6 +9,10 @@ enum ResponseParseError: Error, Equatable, CustomStringConvertible {
     case invalidContentLength
     case invalidChunk
     case upgradeNotRequested
+    case contentLengthWithTransferEncoding
+    case unsupportedTransferEncoding
+    case invalidStatus
+    case invalidReasonPhrase
 
     var description: String {
         switch self {
@@ -19,6 +23,10 @@ enum ResponseParseError: Error, Equatable, CustomStringConvertible {
         case .invalidContentLength: return "invalid Content-Length"
         case .invalidChunk: return "invalid chunked encoding"
         case .upgradeNotRequested: return "101 Switching Protocols without an upgrade request"
+        case .contentLengthWithTransferEncoding: return "both Content-Length and Transfer-Encoding"
+        case .unsupportedTransferEncoding: return "a Transfer-Encoding other than chunked"
+        case .invalidStatus: return "a status code outside 100-599"
+        case .invalidReasonPhrase: return "a reason phrase with control characters"
         }
     }
 }
@@ -216,8 +224,14 @@ struct ResponseParser {
                 guard digit >= 48, digit <= 57 else { return .failure(.malformedStatusLine) }
                 status = status * 10 + Int(digit - 48)
             }
-            guard status >= 100, bytes[12] == 0x20 || bytes[12] == 0x0D || bytes[12] == 0x0A else {
-                return .failure(.malformedStatusLine)
+            guard bytes[12] == 0x20 || bytes[12] == 0x0D || bytes[12] == 0x0A else { return .failure(.malformedStatusLine) }
+            guard (100...599).contains(status) else { return .failure(.invalidStatus) }
+            // The reason phrase is copied to the client: HTAB, SP, visible characters and obs-text only.
+            let statusLineEnd = HeaderLines.endOfLine(bytes, from: 0)
+            var reasonEnd = statusLineEnd - 1
+            if reasonEnd > 12, bytes[reasonEnd - 1] == 0x0D { reasonEnd -= 1 }
+            if reasonEnd > 13 {
+                for index in 13..<reasonEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.invalidReasonPhrase) }
             }
 
             var contentLength: Int?
@@ -238,6 +252,8 @@ struct ResponseParser {
                       colon > position
                 else { return .failure(.malformedHeader) }
                 for index in position..<colon where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedHeader) }
+                // Values are copied to the client as they are: a bare CR or a NUL must not get through.
+                for index in (colon + 1)..<contentEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.malformedHeader) }
                 var valueStart = colon + 1
                 while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
                 var valueEnd = contentEnd
@@ -246,7 +262,7 @@ struct ResponseParser {
                 switch bytes[position] | 0x20 {
                 case UInt8(ascii: "c"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "content-length") {
-                        var invalid = false, conflicting = false
+                        var invalid = HTTPSyntax.hasEmptyElement(bytes, value), conflicting = false
                         HTTPSyntax.forEachElement(bytes, value) { element in
                             guard let parsed = HTTPSyntax.decimal(bytes, element) else { invalid = true; return }
                             if let existing = contentLength, existing != parsed { conflicting = true }
@@ -267,10 +283,17 @@ struct ResponseParser {
                     }
                 case UInt8(ascii: "t"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "transfer-encoding") {
+                        // Only `chunked`, once: another coding would lose its label when the gateway frames the
+                        // answer afresh (nginx refuses these too).
+                        var codings = 0
+                        var onlyChunked = true
+                        HTTPSyntax.forEachElement(bytes, value) { coding in
+                            codings += 1
+                            if !HTTPSyntax.equalsIgnoringCase(bytes, coding, "chunked") { onlyChunked = false }
+                        }
+                        guard !transferEncoding, codings == 1, onlyChunked else { return .failure(.unsupportedTransferEncoding) }
                         transferEncoding = true
-                        var last: Range<Int>?
-                        HTTPSyntax.forEachElement(bytes, value) { last = $0 }
-                        chunked = last.map { HTTPSyntax.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
+                        chunked = true
                     }
                 default:
                     break
@@ -278,6 +301,8 @@ struct ResponseParser {
                 position = lineEnd
             }
 
+            // Both framings at once is how responses are smuggled: refused, the connection never reused.
+            if transferEncoding, contentLength != nil { return .failure(.contentLengthWithTransferEncoding) }
             let framing: ResponseHead.Framing
             if requestIsHEAD || (status >= 100 && status < 200) || status == 204 || status == 304 {
                 framing = .none
@@ -290,7 +315,7 @@ struct ResponseParser {
             }
             let keepAlive = framing != .untilClose && !close && (minor == 1 || keepAliveToken)
             return .success(ResponseHead(raw: head, status: status, minorVersion: minor, framing: framing, keepAlive: keepAlive,
-                                         connectionTokens: tokens, dropsContentLength: transferEncoding && contentLength != nil))
+                                         connectionTokens: tokens))
         }
         return try result.get()
     }

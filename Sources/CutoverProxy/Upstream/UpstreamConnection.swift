@@ -200,7 +200,8 @@ final class UpstreamConnection: ChannelDuplexHandler {
             pool.connectionFailed(self, lastError ?? .connectFailed("connection closed during setup"))
         case .leased:
             if let owner {
-                if parser.readsUntilClose, case .end? = parser.inputClosed() {
+                // A body that ends with the connection is complete only when the backend closed it; a reset cut it.
+                if parser.readsUntilClose, lastError == nil, case .end? = parser.inputClosed() {
                     responseReusable = false
                     owner.upstreamDidFinishResponse(self)
                 } else {
