@@ -39,7 +39,7 @@ public final class ComparatorMetrics: Sendable {
         self.pendingBatchesGauge = Gauge(label: Name.pendingBatches, dimensions: [], factory: factory)
     }
 
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+    func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
         let key = label + dimensions.map { "\u{0}\($0.0)=\($0.1)" }.joined()
         return counters.withLockedValue { counters in
             if let counter = counters[key] { return counter }
@@ -79,5 +79,39 @@ public final class ComparatorMetrics: Sendable {
     public func waiting(pairs: Int, batches: Int) {
         queueDepthGauge.record(pairs)
         pendingBatchesGauge.record(batches)
+    }
+}
+
+/// One event loop's view of the comparator's counters: each counter is looked up under the shared lock once per
+/// loop and then kept, so that counting a shadowed request on the loop takes no lock.
+final class LoopComparatorCounters {
+    private let metrics: ComparatorMetrics
+    private var counters: [String: Counter] = [:]
+
+    init(_ metrics: ComparatorMetrics) {
+        self.metrics = metrics
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = label + dimensions.map { "\u{0}" + $0.1 }.joined()
+        if let counter = counters[key] { return counter }
+        let counter = metrics.counter(label, dimensions)
+        counters[key] = counter
+        return counter
+    }
+
+    /// A request of a shadow route was copied to new.
+    func mirrored(route: String) {
+        counter(ComparatorMetrics.Name.shadowRequests, [("route", route), ("result", "mirrored"), ("reason", "")]).increment()
+    }
+
+    /// A request of a shadow route was not copied, and why.
+    func skipped(route: String, reason: String) {
+        counter(ComparatorMetrics.Name.shadowRequests, [("route", route), ("result", "skipped"), ("reason", reason)]).increment()
+    }
+
+    /// New did not answer a copy.
+    func mirrorFailed(route: String, kind: String) {
+        counter(ComparatorMetrics.Name.shadowErrors, [("route", route), ("kind", kind)]).increment()
     }
 }

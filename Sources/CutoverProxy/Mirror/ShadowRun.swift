@@ -101,10 +101,10 @@ final class ShadowRun: MirrorOwner {
         self.mirror = mirror
         if let refusal = mirror.start(now: now) {
             self.mirror = nil
-            loop.comparatorMetrics.skipped(route: route, reason: refusal == .busy ? "new_busy" : "new_failing")
+            loop.shadowCounts.skipped(route: route, reason: refusal == .busy ? "new_busy" : "new_failing")
             return abandon()
         }
-        loop.comparatorMetrics.mirrored(route: route)
+        loop.shadowCounts.mirrored(route: route)
         guard self.mirror === mirror else { return }
         for part in heldBody { mirror.send(body: part) }
         heldBody.removeAll()
@@ -117,7 +117,7 @@ final class ShadowRun: MirrorOwner {
         guard !abandoned else { return }
         bodyBytes += part.readableBytes
         if bodyBytes > settings.maxBody {
-            loop.comparatorMetrics.skipped(route: route, reason: "body_too_large")
+            loop.shadowCounts.skipped(route: route, reason: "body_too_large")
             return abandon()
         }
         noise?.send(body: part)
@@ -150,7 +150,7 @@ final class ShadowRun: MirrorOwner {
         oldDone = true
         if settings.order == .afterPrimary, mirror == nil, newOutcome == nil {
             guard (200..<300).contains(old.status) else {
-                loop.comparatorMetrics.skipped(route: route, reason: "old_not_2xx")
+                loop.shadowCounts.skipped(route: route, reason: "old_not_2xx")
                 return abandon()
             }
             startMirror(extra: primaryHeaderValues(), now: loop.eventLoop.now)
@@ -161,7 +161,7 @@ final class ShadowRun: MirrorOwner {
     /// Old gave no complete answer: there is nothing to compare.
     func oldFailed() {
         guard !abandoned else { return }
-        loop.comparatorMetrics.skipped(route: route, reason: "old_failed")
+        loop.shadowCounts.skipped(route: route, reason: "old_failed")
         abandon()
     }
 
@@ -191,7 +191,7 @@ final class ShadowRun: MirrorOwner {
     // MARK: - From the copies
 
     func mirrorError(_ exchange: MirrorExchange, kind: String) {
-        if exchange.role == .new { loop.comparatorMetrics.mirrorFailed(route: route, kind: kind) }
+        if exchange.role == .new { loop.shadowCounts.mirrorFailed(route: route, kind: kind) }
     }
 
     func mirrorFinished(_ exchange: MirrorExchange, _ outcome: MirrorOutcome) {
@@ -220,7 +220,7 @@ final class ShadowRun: MirrorOwner {
         if swapped {
             // The client's answer came from new; the copy's from old.
             guard let oldAnswer = newOutcome.answer else {
-                loop.comparatorMetrics.skipped(route: route, reason: "old_failed")
+                loop.shadowCounts.skipped(route: route, reason: "old_failed")
                 return
             }
             loop.diffQueue.offer(ShadowPair(route: route, rules: rules, requestID: requestID, requestHead: requestHead, old: oldAnswer,

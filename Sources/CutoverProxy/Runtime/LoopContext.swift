@@ -10,6 +10,8 @@ final class LoopContext {
     /// Where shadow pairs go for comparison.
     let diffQueue: DiffQueue
     let comparatorMetrics: ComparatorMetrics
+    /// The comparator's counters as this loop counts them (no lock per request).
+    let shadowCounts: LoopComparatorCounters
     /// The configuration new requests use.
     private(set) var runtime: RuntimeConfig
     /// Connection pools, indexed like the backends.
@@ -50,6 +52,7 @@ final class LoopContext {
         self.metrics = metrics
         self.diffQueue = diffQueue
         self.comparatorMetrics = comparatorMetrics
+        self.shadowCounts = LoopComparatorCounters(comparatorMetrics)
         self.runtime = runtime
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop, tick: Self.tick(for: runtime))
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: true)

@@ -208,7 +208,7 @@ extension ClientConnectionHandler {
         var length: Int?
         if case .contentLength(let value) = head.framing { length = value }
         if let reason = ShadowRun.skipReason(settings: settings, method: head.method, requestID: requestID, bodyLength: length) {
-            loop.comparatorMetrics.skipped(route: routeName, reason: reason)
+            loop.shadowCounts.skipped(route: routeName, reason: reason)
             return
         }
         let raw = ByteBuffer(buffer: head.raw)
