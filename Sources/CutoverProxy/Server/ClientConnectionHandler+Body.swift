@@ -1,0 +1,128 @@
+import CutoverCore
+import NIOCore
+
+/// The request body on its way: held (and counted against the loop's `buffer_memory`) until a connection takes it,
+/// paced (``BodyPace``), bounded by the route's `max_body_bytes`, and written to the backend as it was framed.
+extension ClientConnectionHandler {
+    /// Body bytes of the request: held, or written to the backend.
+    func receiveBody(_ body: ByteBuffer) {
+        bodyBytes += body.readableBytes
+        if bodyBytes > bodyLimit {
+            return bodyTooLarge()
+        }
+        if awaitingID != nil {
+            holdBody(body)
+            if pendingBodyBytes > IDSource.maxBodyBytes { resolveHeldID() }
+            return
+        }
+        shadowRun?.requestBody(body)
+        if let upstream {
+            writeBodyUpstream(body)
+            upstreamNeedsFlush = true
+            activity &+= 1
+            if !upstream.isWritable { hold(.upstreamBackpressure) }
+        } else {
+            holdBody(body)
+            if let pending = awaitingBody {
+                if pendingBodyBytes >= bodyBufferLimit {
+                    awaitingBody = nil
+                    launch(pending, now: loop.eventLoop.now)
+                }
+            } else if pendingBodyBytes >= Self.maxBufferedBody {
+                hold(.buffering)
+            }
+        }
+    }
+
+    /// Keeps body bytes until a connection takes them, counted against the loop's `buffer_memory` share.
+    func holdBody(_ part: ByteBuffer) {
+        pendingBody.append(part)
+        pendingBodyBytes += part.readableBytes
+        loop.heldBodyBytes += part.readableBytes
+    }
+
+    /// Lets go of the held body bytes (written to the backend, or no longer wanted).
+    func dropHeldBody() {
+        loop.heldBodyBytes -= pendingBodyBytes
+        pendingBodyBytes = 0
+        if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
+    }
+
+    /// The body has not kept pace (``BodyPace``): unless it picked up, the request is refused with 408
+    /// (or, with the answer under way, the connection closes).
+    func bodyPaceDeadlinePassed() {
+        guard active, requestSide == .receiving, context != nil else { return }
+        let now = loop.eventLoop.now
+        if !holds.isDisjoint(with: [.upstreamBackpressure, .buffering]) {
+            // The gateway is not reading the body (its backend is not taking it): the client is not the one pausing.
+            bodyPace.deadline = bodyPace.excuse(bytes: bodyBytes, now: now)
+            loop.sweeper.register(bodyPace)
+            return
+        }
+        if let next = bodyPace.check(bytes: bodyBytes, now: now) {
+            bodyPace.deadline = next
+            loop.sweeper.register(bodyPace)
+            return
+        }
+        loop.metrics.rejected("body_timeout")
+        guard framing == nil else {
+            context.close(promise: nil)
+            return
+        }
+        abandonUpstream()
+        closeAfterResponse = true
+        let limits = decision.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
+        respondLocally(status: 408, reason: "the request body arrived too slowly: \(bodyBytes) bytes in \(Quantities.format(.nanoseconds((now - startTime).nanoseconds))) "
+                       + "(nothing for \(Quantities.format(limits.bodyTimeout)) or below \(limits.bodyMinRate) bytes/s after it)", recordMetrics: false)
+    }
+
+    func receiveEnd() {
+        requestSide = .complete
+        loop.sweeper.unregister(bodyPace)
+        if awaitingID != nil { return resolveHeldID() }
+        shadowRun?.requestEnd()
+        if upstream != nil, chunkedRequest {
+            writeEndUpstream()
+            upstreamNeedsFlush = true
+        } else if let pending = awaitingBody {
+            awaitingBody = nil
+            launch(pending, now: loop.eventLoop.now)
+        }
+    }
+
+    /// Writes body data to the backend, re-chunked when the request is chunked.
+    func writeBodyUpstream(_ body: ByteBuffer) {
+        guard let upstream, body.readableBytes > 0 else { return }
+        if chunkedRequest {
+            var size = allocator.buffer(capacity: 18)
+            size.writeString(String(body.readableBytes, radix: 16))
+            size.writeStaticString("\r\n")
+            upstream.write(size)
+            upstream.write(body)
+            var crlf = allocator.buffer(capacity: 2)
+            crlf.writeStaticString("\r\n")
+            upstream.write(crlf)
+        } else {
+            upstream.write(body)
+        }
+    }
+
+    /// Ends a chunked request body (its trailers are not forwarded).
+    func writeEndUpstream() {
+        guard chunkedRequest, let upstream else { return }
+        var buffer = allocator.buffer(capacity: 5)
+        buffer.writeStaticString("0\r\n\r\n")
+        upstream.write(buffer)
+    }
+
+    func bodyTooLarge() {
+        loop.metrics.rejected("body_too_large")
+        guard framing == nil else {
+            context.close(promise: nil)
+            return
+        }
+        abandonUpstream()
+        closeAfterResponse = true
+        respondLocally(status: 413, reason: "request body is larger than the limit of \(bodyLimit) bytes", recordMetrics: false)
+    }
+}
