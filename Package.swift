@@ -133,7 +133,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "cutover-fuzz",
-            dependencies: ["CutoverCore", "CutoverAdmin", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["CutoverCore", "CutoverAdmin", "CutoverProxy", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
             path: "Benchmarks/Fuzz/Sources",
             swiftSettings: swiftSettings
         ),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes what clients and operators feed Cutover, with libFuzzer and AddressSanitizer: the configuration loader,
 # the JSON diff and normaliser, ID extraction, the list cursor, path templates and the admin API's request decoding
-# (Benchmarks/Fuzz/Sources/Harnesses.swift says what each checks beyond "never traps").
+# (Benchmarks/Fuzz/Sources/Harnesses.swift says what each checks beyond "never traps"), and the request parser
+# against NIOHTTP1's llhttp decoder (request-diff: framing must agree outside the intended differences written in
+# Benchmarks/Fuzz/Sources/RequestDifferential.swift).
 #
 #   Benchmarks/fuzz.sh [--seconds N] [--runs N] [--harness NAME]... [--jobs N]
 #
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(config json id cursor path admin)
+[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(config json id cursor path admin request-diff)
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH="$ROOT/.build-fuzz"
@@ -33,7 +35,7 @@ SCRATCH="$ROOT/.build-fuzz"
 RUNTIME=$(dirname "$(command -v swiftc)")/../lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-$(uname -m).a
 (cd "$ROOT" && swift build -c release --product cutover-fuzz --scratch-path "$SCRATCH" \
   -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
-  -Xswiftc -DCUTOVER_FUZZING -Xswiftc -enable-experimental-feature -Xswiftc Extern \
+  -Xswiftc -DCUTOVER_FUZZING -Xswiftc -enable-experimental-feature -Xswiftc Extern -Xswiftc -enable-testing \
   -Xlinker "$RUNTIME" -Xlinker -lstdc++ 2>&1 | grep -E "error|Compiling cutover_fuzz|Build complete" || true)
 BIN="$SCRATCH/release/cutover-fuzz"
 [ -x "$BIN" ] || { echo "the fuzz build failed" >&2; exit 1; }

@@ -18,6 +18,8 @@ enum Harness: String, CaseIterable {
     case path
     /// The admin API's request decoding: query parameters, path parameters, JSON bodies.
     case admin
+    /// The request parser against NIOHTTP1's llhttp-based decoder: framing must agree (``RequestDifferential``).
+    case requestDiff = "request-diff"
 
     /// Runs the harness on one input.
     func run(_ bytes: [UInt8]) {
@@ -28,6 +30,7 @@ enum Harness: String, CaseIterable {
         case .cursor: Self.cursor(bytes)
         case .path: Self.path(bytes)
         case .admin: Self.admin(bytes)
+        case .requestDiff: RequestDifferential.check(bytes)
         }
     }
 
