@@ -63,4 +63,31 @@ struct CopyBreakerTests {
         breaker.record(success: false, now: { now + .milliseconds(500) })
         #expect(breaker.state == .open(until: now + .seconds(1), pause: .seconds(1)))
     }
+
+    @Test func aTrialThatEndsWithoutAnOutcomeLetsTheNextCopyBeTheTrial() {
+        var breaker = CopyBreaker()
+        let now = clock
+        for _ in 0..<5 { breaker.record(success: false, now: { now }) }
+        let later = now + .seconds(1)
+        let trial = breaker.admits(now: { later })
+        #expect(trial)
+        // The trial's request was abandoned (old failed, the client left): no outcome will ever come.
+        breaker.recordNoOutcome(now: { later })
+        let next = breaker.admits(now: { later })
+        #expect(next, "the next copy is the trial at once")
+        #expect(breaker.state == .trial(pause: .seconds(1), since: later))
+    }
+
+    @Test func aLostTrialExpires() {
+        var breaker = CopyBreaker()
+        let now = clock
+        for _ in 0..<5 { breaker.record(success: false, now: { now }) }
+        let start = now + .seconds(1)
+        let trial = breaker.admits(now: { start })
+        #expect(trial)
+        let held = breaker.admits(now: { start + .seconds(59) })
+        #expect(!held)
+        let again = breaker.admits(now: { start + .seconds(60) })
+        #expect(again, "a trial with no outcome for a minute is lost: another goes")
+    }
 }

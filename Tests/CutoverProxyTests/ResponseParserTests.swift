@@ -125,6 +125,7 @@ struct ResponseParserTests {
         ("HTTP/1.1 600 Odd\r\n\r\n", .invalidStatus),
         ("HTTP/1.1 200 O\u{0}K\r\n\r\n", .invalidReasonPhrase),
         ("HTTP/1.1 200 OK\rInjected: yes\r\n\r\n", .invalidReasonPhrase),
+        ("HTTP/1.1 200\rSet-Cookie: a=b\r\n\r\n", .invalidReasonPhrase),
         ("HTTP/1.1 200 OK\r\nX-Echo: a\rInjected: yes\r\n\r\n", .malformedHeader),
         ("HTTP/1.1 200 OK\r\nX-Echo: a\u{0}b\r\n\r\n", .malformedHeader),
         ("HTTP/1.1 200 OK\r\nX-Echo: a\u{7f}b\r\n\r\n", .malformedHeader),

@@ -7,20 +7,29 @@ import NIOHTTP1
 /// target, version, body) must agree, and where one refuses what the other takes, the difference must be one of
 /// the intended ones written below. Anything else is a framing disagreement: a request-smuggling hazard.
 enum RequestDifferential {
-    /// One complete message as a parser saw it.
+    /// One message as a parser saw it (complete, or the last one under way).
     struct Message: Equatable {
         var method: String
         var target: String
         var minor: Int
         var body: [UInt8]
+        /// llhttp only: whether the connection stays open after it (llhttp refuses what follows a closing message).
+        var keepAlive = true
+        /// Ours only: the head named its length more than once, all the same (`Content-Length: 3, 3`, or twice).
+        var repeatsLength = false
+
+        static func == (a: Message, b: Message) -> Bool {
+            a.method == b.method && a.target == b.target && a.minor == b.minor && a.body == b.body
+        }
     }
 
-    /// What a parser made of the input: the messages it completed, and whether it refused the rest.
+    /// What a parser made of the input: the messages it completed, the one under way, and whether it refused.
     struct Outcome {
         var messages: [Message] = []
+        var current: Message?
         var refused = false
-        /// Our parser's reason, when it refused.
         var error: RequestParseError?
+        var llhttpError: HTTPParserError?
     }
 
     /// Refusals of ours that llhttp does not make, on purpose (each is RFC 9112 or a bound of ours):
@@ -42,36 +51,41 @@ enum RequestDifferential {
         }
     }
 
-    /// The methods llhttp knows; others (extension methods, RFC 9110 §9.1) are ours to take and llhttp's to refuse.
-    static let llhttpMethods: Set<String> = [
-        "DELETE", "GET", "HEAD", "POST", "PUT", "CONNECT", "OPTIONS", "TRACE", "COPY", "LOCK", "MKCOL", "MOVE", "PROPFIND",
-        "PROPPATCH", "SEARCH", "UNLOCK", "BIND", "REBIND", "UNBIND", "ACL", "REPORT", "MKACTIVITY", "CHECKOUT", "MERGE",
-        "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PATCH", "PURGE", "MKCALENDAR", "LINK", "UNLINK", "SOURCE", "QUERY",
-    ]
+    /// Refusals of llhttp for what we take, on purpose: extension methods (RFC 9110 §9.1), request targets llhttp's URL
+    /// parser refuses (the gateway answers any target that is not origin, absolute or `*` form with 400 itself), and
+    /// a length named twice, identically (RFC 9110 §8.6).
+    static func isIntendedLaxer(_ error: HTTPParserError?, _ message: Message) -> Bool {
+        switch error {
+        case .invalidMethod?: return true
+        case .invalidURL?, .invalidPath?, .invalidHost?, .invalidPort?, .invalidQueryString?, .invalidFragment?:
+            return !(message.target.hasPrefix("/") && !message.target.hasPrefix("//"))
+        case .invalidContentLength?, .unexpectedContentLength?: return message.repeatsLength
+        default: return false
+        }
+    }
 
-    /// Whether the input names a length more than once (`Content-Length: 3, 3`, or the field twice): identical lengths
-    /// are one length to us (RFC 9110 §8.6 allows it), an error to llhttp.
-    static func repeatsContentLength(_ bytes: [UInt8]) -> Bool {
-        let lower = String(decoding: bytes, as: UTF8.self).lowercased()
-        let fields = lower.components(separatedBy: "content-length").count - 1
-        return fields > 1 || (fields == 1 && lower.contains(","))
+    /// Whether a raw head names its length more than once.
+    static func repeatsLength(_ head: RequestHead) -> Bool {
+        let lines = head.raw.getString(at: head.raw.readerIndex, length: head.raw.readableBytes)?.split(separator: "\r\n") ?? []
+        let lengths = lines.filter { $0.lowercased().hasPrefix("content-length:") }
+        return lengths.count > 1 || lengths.contains { $0.contains(",") }
     }
 
     static func ours(_ bytes: [UInt8]) -> Outcome {
         var outcome = Outcome()
         var parser = RequestParser(maxHeadBytes: 16 * 1024)
         var input = ByteBuffer(bytes: bytes)
-        var current: Message?
         do {
             loop: while true {
                 switch try parser.next(&input) {
                 case .head(let head):
-                    current = Message(method: head.methodText, target: head.targetText, minor: head.minorVersion, body: [])
+                    outcome.current = Message(method: head.methodText, target: head.targetText, minor: head.minorVersion, body: [],
+                                              repeatsLength: repeatsLength(head))
                 case .body(let body):
-                    current?.body += body.readableBytesView
+                    outcome.current?.body += body.readableBytesView
                 case .end:
-                    if let current { outcome.messages.append(current) }
-                    current = nil
+                    if let current = outcome.current { outcome.messages.append(current) }
+                    outcome.current = nil
                 case .needMoreData:
                     break loop
                 }
@@ -91,17 +105,19 @@ enum RequestDifferential {
             try channel.writeInbound(ByteBuffer(bytes: bytes))
         } catch {
             outcome.refused = true
+            outcome.llhttpError = error as? HTTPParserError
         }
-        var current: Message?
         while let part = try? channel.readInbound(as: HTTPServerRequestPart.self) {
             switch part {
             case .head(let head):
-                current = Message(method: head.method.rawValue, target: head.uri, minor: head.version.minor, body: [])
+                // NIO names M-SEARCH without its dash; an unknown method keeps its own name.
+                let method = head.method == .MSEARCH ? "M-SEARCH" : head.method.rawValue
+                outcome.current = Message(method: method, target: head.uri, minor: head.version.minor, body: [], keepAlive: head.isKeepAlive)
             case .body(let body):
-                current?.body += body.readableBytesView
+                outcome.current?.body += body.readableBytesView
             case .end:
-                if let current { outcome.messages.append(current) }
-                current = nil
+                if let current = outcome.current { outcome.messages.append(current) }
+                outcome.current = nil
             }
         }
         return outcome
@@ -109,26 +125,37 @@ enum RequestDifferential {
 
     /// Runs both parsers and fails (a finding) on a disagreement that is not an intended one.
     static func check(_ bytes: [UInt8]) {
-        // Only what a client could send: the head limits of both are far apart, so inputs stay small.
         let mine = ours(bytes), theirs = llhttp(bytes)
-        let common = min(mine.messages.count, theirs.messages.count)
+        var common = min(mine.messages.count, theirs.messages.count)
+        // llhttp stops at a message after which the connection closes, upgrades or tunnels (CONNECT): what follows
+        // is not a request to it, and the gateway closes, upgrades nothing, and refuses CONNECT there too.
+        if let stop = theirs.messages.firstIndex(where: { !$0.keepAlive || $0.method == "CONNECT" }), stop < common {
+            common = stop + 1
+        }
         for index in 0..<common {
             let a = mine.messages[index], b = theirs.messages[index]
-            // NIO reads an unknown method as RAW(name); the name is what matters.
-            guard a.target == b.target, a.minor == b.minor, a.body == b.body,
-                  a.method == b.method || b.method == "RAW(\(a.method))" || b.method.hasSuffix("(\(a.method))")
-            else { preconditionFailure("framing disagreement in message \(index): ours \(a) llhttp \(b)") }
+            // A CONNECT's body is the tunnel to llhttp; the gateway refuses CONNECT before reading a body.
+            let same = a.method == "CONNECT" ? (a.target == b.target && a.minor == b.minor) : a == b
+            precondition(same, "framing disagreement in message \(index): ours \(a) llhttp \(b)")
         }
+        if let stop = theirs.messages.prefix(common).last, !stop.keepAlive || stop.method == "CONNECT" { return }
         if mine.messages.count > common {
-            // We completed a message llhttp did not: only when llhttp refused it for an extension method or a length list.
+            // We completed a message llhttp did not.
             let extra = mine.messages[common]
-            precondition(theirs.refused, "we completed a message llhttp is still reading: \(extra)")
-            let intended = !llhttpMethods.contains(extra.method) || repeatsContentLength(bytes)
-            precondition(intended, "we took a message llhttp refused: \(extra)")
+            precondition(theirs.refused || theirs.current == nil, "we completed a message llhttp is still reading: \(extra)")
+            // llhttp stopped without an error after an upgrade request: what follows is not parsed by it.
+            if !theirs.refused { return }
+            precondition(isIntendedLaxer(theirs.llhttpError, extra),
+                         "we took a message llhttp refused (\(String(describing: theirs.llhttpError))): \(extra)")
         } else if theirs.messages.count > common {
             let extra = theirs.messages[common]
             precondition(mine.refused, "llhttp completed a message we are still reading: \(extra)")
             precondition(mine.error.map(isIntendedStricter) ?? false, "we refused (\(String(describing: mine.error))) a message llhttp took: \(extra)")
+        } else if let a = mine.current, let b = theirs.current, !mine.refused, !theirs.refused {
+            // Both still reading the same message: they must agree on it so far.
+            let agree = a.method == b.method || b.method.isEmpty
+            precondition(agree && a.target == b.target && a.minor == b.minor,
+                         "the message under way differs: ours \(a) llhttp \(b)")
         }
     }
 }

@@ -105,6 +105,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         guard !finished else { return }
         finished = true
         run = nil
+        pool.copyEndedWithoutOutcome()
         loop.sweeper.unregister(self)
         if let connection {
             self.connection = nil

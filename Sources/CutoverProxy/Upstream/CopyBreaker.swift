@@ -17,9 +17,13 @@ struct CopyBreaker {
         case closed(failures: Int)
         /// No copy goes until `until`.
         case open(until: NIODeadline, pause: TimeAmount)
-        /// One trial copy is under way.
-        case trial(pause: TimeAmount)
+        /// One trial copy is under way since `since`.
+        case trial(pause: TimeAmount, since: NIODeadline)
     }
+
+    /// A trial with no outcome for this long (it was lost: abandoned by its request, refused a connection) lets the
+    /// next copy be the trial.
+    static let trialBound = TimeAmount.seconds(60)
 
     private(set) var state = State.closed(failures: 0)
 
@@ -29,12 +33,22 @@ struct CopyBreaker {
         case .closed:
             return true
         case .open(let until, let pause):
-            guard now() >= until else { return false }
-            state = .trial(pause: pause)
+            let time = now()
+            guard time >= until else { return false }
+            state = .trial(pause: pause, since: time)
             return true
-        case .trial:
-            return false
+        case .trial(let pause, let since):
+            let time = now()
+            guard time >= since + Self.trialBound else { return false }
+            state = .trial(pause: pause, since: time)
+            return true
         }
+    }
+
+    /// A copy ended without an outcome (its request was abandoned, or it was refused a connection after the breaker
+    /// let it go): if it was the trial, the next copy may be the trial at once.
+    mutating func recordNoOutcome(now: () -> NIODeadline) {
+        if case .trial(let pause, _) = state { state = .open(until: now(), pause: pause) }
     }
 
     /// A copy ended: answered (`success`) or failed.
@@ -44,7 +58,7 @@ struct CopyBreaker {
             state = .closed(failures: 0)
         case (.closed(let failures), false):
             state = failures + 1 >= Self.threshold ? .open(until: now() + Self.firstPause, pause: Self.firstPause) : .closed(failures: failures + 1)
-        case (.trial(let pause), false):
+        case (.trial(let pause, _), false):
             let next = min(pause * 2, Self.longestPause)
             state = .open(until: now() + next, pause: next)
         case (.open, false):

@@ -230,8 +230,9 @@ struct ResponseParser {
             let statusLineEnd = HeaderLines.endOfLine(bytes, from: 0)
             var reasonEnd = statusLineEnd - 1
             if reasonEnd > 12, bytes[reasonEnd - 1] == 0x0D { reasonEnd -= 1 }
-            if reasonEnd > 13 {
-                for index in 13..<reasonEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.invalidReasonPhrase) }
+            // From byte 12 on: a CR right after the status code, not followed by LF, is a bare CR too.
+            if reasonEnd > 12 {
+                for index in 12..<reasonEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.invalidReasonPhrase) }
             }
 
             var contentLength: Int?

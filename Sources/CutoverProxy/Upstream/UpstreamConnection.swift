@@ -1,6 +1,9 @@
 import NIOCore
 import NIOSSL
 import NIOTLS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One connection to a backend: it writes requests, frames the responses as
 /// they arrive and hands the pieces to the exchange that leased it.
@@ -26,6 +29,8 @@ final class UpstreamConnection: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var parser = ResponseParser()
     private var lastError: UpstreamFailure?
+    /// The backend reset the connection (ECONNRESET): a body that ends with the connection was cut, not ended.
+    private var sawReset = false
     private var readHeld = false
     private var readPending = false
     private var responseReusable = false
@@ -189,6 +194,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
         } else if lastError == nil {
             lastError = .reset
         }
+        if let error = error as? IOError, error.errnoCode == ECONNRESET { sawReset = true }
         context.close(promise: nil)
     }
 
@@ -200,8 +206,9 @@ final class UpstreamConnection: ChannelDuplexHandler {
             pool.connectionFailed(self, lastError ?? .connectFailed("connection closed during setup"))
         case .leased:
             if let owner {
-                // A body that ends with the connection is complete only when the backend closed it; a reset cut it.
-                if parser.readsUntilClose, lastError == nil, case .end? = parser.inputClosed() {
+                // A body that ends with the connection is complete when the backend closed it (a TLS backend that
+                // skips close_notify included, as browsers and nginx take it); a reset cut it.
+                if parser.readsUntilClose, !sawReset, case .end? = parser.inputClosed() {
                     responseReusable = false
                     owner.upstreamDidFinishResponse(self)
                 } else {

@@ -81,7 +81,11 @@ final class UpstreamPool {
             return .connecting
         }
         // Shed load at once rather than let the line grow: beyond `max_queue` waiting exchanges, or in a pool that does not queue.
-        guard queuesWaiters, waiters.count - withdrawn < target.backend.maxQueue else { return .refused(.busy) }
+        guard queuesWaiters, waiters.count - withdrawn < target.backend.maxQueue else {
+            // A trial the breaker let go that finds no connection is no trial: the next copy may be one.
+            copyEndedWithoutOutcome()
+            return .refused(.busy)
+        }
         waiters.append((exchange, exchange.upstreamTicket))
         return .queued
     }
@@ -102,6 +106,13 @@ final class UpstreamPool {
         guard breaker != nil else { return }
         let loop = eventLoop
         breaker!.record(success: answered, now: { loop.now })
+    }
+
+    /// A copy this pool admitted ended without an outcome (abandoned with its request, or refused a connection).
+    func copyEndedWithoutOutcome() {
+        guard breaker != nil else { return }
+        let loop = eventLoop
+        breaker!.recordNoOutcome(now: { loop.now })
     }
 
     /// Whether the copies' breaker holds copies back now.
