@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(config json id cursor path admin request-diff)
+[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(config json id cursor path admin request-diff response-diff)
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH="$ROOT/.build-fuzz"

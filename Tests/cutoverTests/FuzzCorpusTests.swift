@@ -10,7 +10,7 @@ struct FuzzCorpusTests {
         URL(fileURLWithPath: CutoverProcess.binary).deletingLastPathComponent().appendingPathComponent("cutover-fuzz").path
     }
 
-    @Test(arguments: ["config", "json", "id", "cursor", "path", "admin", "request-diff"])
+    @Test(arguments: ["config", "json", "id", "cursor", "path", "admin", "request-diff", "response-diff"])
     func theCommittedCorpusRunsCleanThroughItsHarness(harness: String) throws {
         let corpus = TestTools.packageRoot + "/Benchmarks/Fuzz/corpus/" + harness
         let files = try FileManager.default.contentsOfDirectory(atPath: corpus)

@@ -20,6 +20,8 @@ enum Harness: String, CaseIterable {
     case admin
     /// The request parser against NIOHTTP1's llhttp-based decoder: framing must agree (``RequestDifferential``).
     case requestDiff = "request-diff"
+    /// The response parser against NIOHTTP1's llhttp-based response decoder (``ResponseDifferential``).
+    case responseDiff = "response-diff"
 
     /// Runs the harness on one input.
     func run(_ bytes: [UInt8]) {
@@ -31,6 +33,7 @@ enum Harness: String, CaseIterable {
         case .path: Self.path(bytes)
         case .admin: Self.admin(bytes)
         case .requestDiff: RequestDifferential.check(bytes)
+        case .responseDiff: ResponseDifferential.check(bytes)
         }
     }
 
