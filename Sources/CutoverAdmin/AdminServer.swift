@@ -66,11 +66,15 @@ public enum AdminServer {
     public static let authFailuresMetric = "cutover_admin_auth_failures_total"
 
     /// Builds the admin router.
+    /// `moreMetrics` appends series the registry does not hold (the lock-free request-duration histograms).
     public static func makeRouter(registry: PrometheusCollectorRegistry, environment: AdminEnvironment,
-                                  limiter: AuthFailureLimiter = AuthFailureLimiter()) -> Router<AdminRequestContext> {
+                                  limiter: AuthFailureLimiter = AuthFailureLimiter(),
+                                  moreMetrics: @escaping @Sendable (inout [UInt8]) -> Void = { _ in }) -> Router<AdminRequestContext> {
         let router = Router(context: AdminRequestContext.self)
         let failures = Dictionary(uniqueKeysWithValues: ["missing", "malformed", "unknown", "rate_limited"].map { reason in
-            (reason, registry.makeCounter(name: authFailuresMetric, labels: [("reason", reason)]))
+            (reason, registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "cutover", subsystem: "admin", metricName: "auth_failures",
+                                                                  unitName: "total", helpText: "Failed admin authentications by reason"),
+                                 labels: [("reason", reason)]))
         })
         router.add(middleware: TokenAuthenticator(tokens: { environment.config().admin.tokens }, limiter: limiter,
                                                   onFailure: { failures[$0]?.increment() }))
@@ -81,6 +85,7 @@ public enum AdminServer {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(16 * 1024)
             registry.emit(into: &bytes)
+            moreMetrics(&bytes)
             return Response(status: .ok, headers: [.contentType: metricsContentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
@@ -100,8 +105,9 @@ public enum AdminServer {
                                        eventLoopGroup: any EventLoopGroup,
                                        logger: Logger,
                                        limiter: AuthFailureLimiter = AuthFailureLimiter(),
+                                       moreMetrics: @escaping @Sendable (inout [UInt8]) -> Void = { _ in },
                                        onListening: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        let router = makeRouter(registry: registry, environment: environment, limiter: limiter)
+        let router = makeRouter(registry: registry, environment: environment, limiter: limiter, moreMetrics: moreMetrics)
         var server: HTTPServerBuilder = .http1()
         if let tls = settings.tls { server = try .tls(.http1(), tlsConfiguration: try tlsConfiguration(tls)) }
         return Application(

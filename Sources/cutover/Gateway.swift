@@ -33,12 +33,7 @@ final class Gateway: Sendable {
     init(config: CutoverConfig, configPath: String?, logger: Logger) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threads ?? System.coreCount)
         let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets[ProxyMetrics.Name.requestDuration] = [
-            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
-            .seconds(5), .seconds(10), .seconds(30),
-        ]
+        let factory = PrometheusMetricsFactory(registry: registry)
         let metrics = ProxyMetrics(factory: factory)
         let comparatorMetrics = ComparatorMetrics(factory: factory)
         self.group = group
@@ -112,6 +107,7 @@ final class Gateway: Sendable {
         let limiter = AuthFailureLimiter(burst: config.admin.failedAuthBurst, refillPerSecond: config.admin.failedAuthPerSecond)
         let admin = try AdminServer.makeApplication(
             settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger, limiter: limiter,
+            moreMetrics: { [metrics] in metrics.emitDurations(into: &$0) },
             onListening: { [logger] address in
                 logger.info("admin listening on \(config.admin.tls == nil ? "http" : "https")://\(ProxyServer.hostPort(address))")
                 adminAddress.succeed(address)

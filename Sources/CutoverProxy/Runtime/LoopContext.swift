@@ -117,7 +117,7 @@ final class LoopContext {
         let current = runtime === self.runtime
         if current, let existing = routeMetrics[key] { return existing }
         let name = route.map { runtime.routeNames[$0] } ?? unmatchedRouteLabel
-        let created = metrics.route(name, backend: runtime.targets[backend].backend.name)
+        let created = metrics.route(name, backend: runtime.targets[backend].backend.name, loop: ObjectIdentifier(eventLoop))
         if current { routeMetrics[key] = created }
         return created
     }

@@ -6,7 +6,8 @@ import NIOConcurrencyHelpers
 ///
 /// Names (the contract the dashboards use):
 /// - `cutover_requests_total{route,backend,code}`: answered requests, `code` is the status class (`2xx`…).
-/// - `cutover_request_duration_seconds{route,backend}`: histogram from request head to response end.
+/// - `cutover_request_duration_seconds{route,backend}`: histogram from request head to response end (kept per event
+///   loop without a lock, see ``RequestDurations``; its exposition is ``emitDurations(into:)``).
 /// - `cutover_upstream_errors_total{backend,kind}`: failed upstream exchanges by kind.
 /// - `cutover_rejected_requests_total{reason}`: requests refused before reaching a backend.
 /// - `cutover_client_connections`: open client connections.
@@ -35,6 +36,8 @@ public final class ProxyMetrics: Sendable {
 
     let factory: any MetricsFactory
     let clientConnections: Meter
+    /// The request-duration histograms.
+    let durations = RequestDurations()
     private let rejected: NIOLockedValueBox<[String: Counter]> = NIOLockedValueBox([:])
 
     /// Creates the metrics on a factory (a `PrometheusMetricsFactory` in production).
@@ -79,9 +82,14 @@ public final class ProxyMetrics: Sendable {
         BackendMetrics(name: name, factory: factory)
     }
 
-    /// The metrics of requests on one route answered by one backend.
-    func route(_ route: String, backend: String) -> RouteMetrics {
-        RouteMetrics(route: route, backend: backend, factory: factory)
+    /// The metrics of requests on one route answered by one backend, as one event loop records them.
+    func route(_ route: String, backend: String, loop: ObjectIdentifier) -> RouteMetrics {
+        RouteMetrics(route: route, backend: backend, factory: factory, duration: durations.shard(route: route, backend: backend, loop: loop))
+    }
+
+    /// Appends `cutover_request_duration_seconds` in the Prometheus text format (the registry holds the other metrics).
+    public func emitDurations(into output: inout [UInt8]) {
+        durations.emit(into: &output)
     }
 
     /// Per-backend metrics: connection gauge and error counters.
@@ -107,21 +115,20 @@ public final class ProxyMetrics: Sendable {
     /// Per route and backend: request counters by status class and the latency histogram.
     final class RouteMetrics: Sendable {
         private let byClass: [Counter]
-        private let duration: Timer
+        private let duration: RequestDurations.Shard
 
-        init(route: String, backend: String, factory: any MetricsFactory) {
+        init(route: String, backend: String, factory: any MetricsFactory, duration: RequestDurations.Shard) {
             self.byClass = (1...5).map { digit in
                 Counter(label: Name.requests, dimensions: [("route", route), ("backend", backend), ("code", "\(digit)xx")], factory: factory)
             }
-            self.duration = Timer(label: Name.requestDuration, dimensions: [("route", route), ("backend", backend)],
-                                  preferredDisplayUnit: .seconds, factory: factory)
+            self.duration = duration
         }
 
         /// Records one answered request.
         func record(status: Int, nanoseconds: Int64) {
             let index = min(max(status / 100, 1), 5) - 1
             byClass[index].increment()
-            duration.recordNanoseconds(nanoseconds)
+            duration.record(nanoseconds: nanoseconds)
         }
     }
 }

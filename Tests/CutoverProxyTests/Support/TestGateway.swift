@@ -11,6 +11,8 @@ import CutoverTestSupport
 final class TestGateway: Sendable {
     let server: ProxyServer
     let metrics: TestMetrics
+    /// The gateway's own metrics, for what the test factory does not see (the request-duration histograms).
+    let proxyMetrics: ProxyMetrics
     let group: MultiThreadedEventLoopGroup
     let port: Int
     let addresses: [SocketAddress]
@@ -22,15 +24,18 @@ final class TestGateway: Sendable {
         let metrics = TestMetrics()
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .critical
-        let server = try await ProxyServer(config: config, group: group, metrics: ProxyMetrics(factory: metrics),
+        let proxyMetrics = ProxyMetrics(factory: metrics)
+        let server = try await ProxyServer(config: config, group: group, metrics: proxyMetrics,
                                            comparatorMetrics: ComparatorMetrics(factory: metrics), logger: logger)
         let addresses = try await server.start()
-        return TestGateway(server: server, metrics: metrics, group: group, addresses: addresses)
+        return TestGateway(server: server, metrics: metrics, proxyMetrics: proxyMetrics, group: group, addresses: addresses)
     }
 
-    private init(server: ProxyServer, metrics: TestMetrics, group: MultiThreadedEventLoopGroup, addresses: [SocketAddress]) {
+    private init(server: ProxyServer, metrics: TestMetrics, proxyMetrics: ProxyMetrics, group: MultiThreadedEventLoopGroup,
+                 addresses: [SocketAddress]) {
         self.server = server
         self.metrics = metrics
+        self.proxyMetrics = proxyMetrics
         self.group = group
         self.addresses = addresses
         self.port = addresses[0].port!
@@ -45,6 +50,13 @@ final class TestGateway: Sendable {
     /// The value of `cutover_requests_total` for a route, backend and status class.
     func requests(route: String, backend: String, code: String) -> Int64 {
         metrics.counterTotal(label: ProxyMetrics.Name.requests, dimensions: [("route", route), ("backend", backend), ("code", code)])
+    }
+
+    /// The request-duration histograms as `/metrics` shows them.
+    func durationsExposition() -> String {
+        var bytes: [UInt8] = []
+        proxyMetrics.emitDurations(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The value of `cutover_upstream_errors_total` for a backend and kind.
