@@ -2,27 +2,32 @@
 # Fuzzes what clients and operators feed Cutover, with libFuzzer and AddressSanitizer: the configuration loader,
 # the JSON diff and normaliser, ID extraction, the list cursor, path templates and the admin API's request decoding
 # (Benchmarks/Fuzz/Sources/Harnesses.swift says what each checks beyond "never traps"), and the request parser
-# against NIOHTTP1's llhttp decoder (request-diff: framing must agree outside the intended differences written in
-# Benchmarks/Fuzz/Sources/RequestDifferential.swift).
+# against NIOHTTP1's llhttp decoder (request-diff, response-diff: framing must agree outside the intended differences
+# written in Benchmarks/Fuzz/Sources/RequestDifferential.swift and ResponseDifferential.swift).
 #
-#   Benchmarks/fuzz.sh [--seconds N] [--runs N] [--harness NAME]... [--jobs N]
+#   Benchmarks/fuzz.sh [--seconds N] [--runs N] [--harness NAME]... [--corpus DIR]
 #
 # Each harness runs for N seconds or N inputs, whichever ends first (defaults: 60 s, no input bound), from the
 # committed seed corpus in Benchmarks/Fuzz/corpus/HARNESS (copied: the run's own corpus grows in a work folder and
-# the seeds stay as committed), with a fixed seed. A finding (a crash, a failed precondition, a leak, an
+# the seeds stay as committed), with a fixed seed. With --corpus, the run's corpora are DIR/HARNESS and are kept, so a
+# long run can be stopped (for a benchmark) and resumed where it was; never SIGSTOP a fuzzer instead, its per-input
+# timeout is wall-clock and reports a false timeout on resume. A finding (a crash, a failed precondition, a leak, an
 # AddressSanitizer report) stops that harness, keeps the input as Benchmarks/Fuzz/findings/HARNESS-*, and makes the
 # script exit 1. Prints per harness the inputs run, the time, inputs per second and the corpus grown.
-# The build goes to .build-fuzz (kept out of git).
+# The build goes to .build-fuzz (kept out of git); the harnesses run a copy of the binary, so the next build can link
+# while a run goes on.
 set -euo pipefail
 
 SECONDS_PER=60
 RUNS=-1
 HARNESSES=()
+CORPORA=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --harness) HARNESSES+=("$2"); shift 2 ;;
+    --corpus) CORPORA="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -42,15 +47,18 @@ BIN="$SCRATCH/release/cutover-fuzz"
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+cp "$BIN" "$WORK/cutover-fuzz"
+BIN="$WORK/cutover-fuzz"
+[ -z "$CORPORA" ] || mkdir -p "$CORPORA"
 mkdir -p "$ROOT/Benchmarks/Fuzz/findings"
 FAILED=0
 SUMMARY=()
 for harness in "${HARNESSES[@]}"; do
   seeds="$ROOT/Benchmarks/Fuzz/corpus/$harness"
   [ -d "$seeds" ] || { echo "no seed corpus for $harness at $seeds" >&2; exit 2; }
-  corpus="$WORK/$harness"
+  corpus="${CORPORA:-$WORK}/$harness"
   mkdir -p "$corpus"
-  cp "$seeds"/* "$corpus"/
+  cp -n "$seeds"/* "$corpus"/
   start=$(date +%s.%N)
   set +e
   # Swift's own backtracer is off: libFuzzer and AddressSanitizer report a finding themselves.
