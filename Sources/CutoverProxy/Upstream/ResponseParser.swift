@@ -1,36 +1,5 @@
 import NIOCore
 
-/// Why a backend's response could not be framed.
-enum ResponseParseError: Error, Equatable, CustomStringConvertible {
-    case headTooLarge(limit: Int)
-    case malformedStatusLine
-    case malformedHeader
-    case conflictingContentLength
-    case invalidContentLength
-    case invalidChunk
-    case upgradeNotRequested
-    case contentLengthWithTransferEncoding
-    case unsupportedTransferEncoding
-    case invalidStatus
-    case invalidReasonPhrase
-
-    var description: String {
-        switch self {
-        case .headTooLarge(let limit): return "response head larger than \(limit) bytes"
-        case .malformedStatusLine: return "malformed status line"
-        case .malformedHeader: return "malformed header line"
-        case .conflictingContentLength: return "conflicting Content-Length headers"
-        case .invalidContentLength: return "invalid Content-Length"
-        case .invalidChunk: return "invalid chunked encoding"
-        case .upgradeNotRequested: return "101 Switching Protocols without an upgrade request"
-        case .contentLengthWithTransferEncoding: return "both Content-Length and Transfer-Encoding"
-        case .unsupportedTransferEncoding: return "a Transfer-Encoding other than chunked"
-        case .invalidStatus: return "a status code outside 100-599"
-        case .invalidReasonPhrase: return "a reason phrase with control characters"
-        }
-    }
-}
-
 /// Frames a backend's HTTP/1.x response as its bytes arrive, without decoding
 /// the body: it finds the head, then tracks the body's framing so the bytes can
 /// be forwarded as they are and the end of the message is known.
