@@ -17,7 +17,7 @@ public struct ShadowPair: Sendable {
     /// Old's answer.
     public var old: CapturedAnswer
     /// New's answer, or why there is none.
-    public var new: MirrorOutcome
+    public var new: SideOutcome
     /// The second old instance's answer (noise baseline), if one was asked and answered.
     public var noise: CapturedAnswer?
 
@@ -44,8 +44,8 @@ public struct CapturedAnswer: Sendable {
     var byteCount: Int { head.readableBytes + body.readableBytes }
 }
 
-/// What became of the copy sent to new.
-public enum MirrorOutcome: Sendable {
+/// What became of a side exchange (a shadow copy, a page of one side): its answer, or why there is none.
+public enum SideOutcome: Sendable {
     case answered(CapturedAnswer)
     /// New failed: connect error, timeout, reset… (the reason, as the client would read it).
     case failed(String)

@@ -5,7 +5,7 @@ import NIOCore
 /// old and new at once (each with its own deadline, from the side's position in
 /// the client's cursor), and the two pages are merged into one answer. A side
 /// that ran out on an earlier page is not asked again. Confined to the event loop.
-final class AggregateRun: MirrorOwner {
+final class AggregateRun: SideExchangeOwner {
     /// What the client gets.
     struct Answer {
         var status: Int
@@ -18,9 +18,9 @@ final class AggregateRun: MirrorOwner {
     private let settings: AggregateSettings
     private let cursor: ListMerge.Cursor
     private let limit: Int
-    private var exchanges: [MirrorExchange] = []
-    private var outcomes: [MirrorExchange.Role: MirrorOutcome] = [:]
-    private var asked: Set<MirrorExchange.Role> = []
+    private var exchanges: [SideExchange] = []
+    private var outcomes: [SideExchange.Role: SideOutcome] = [:]
+    private var asked: Set<SideExchange.Role> = []
     private var onFinish: ((Answer) -> Void)?
 
     init(settings: AggregateSettings, cursor: ListMerge.Cursor, limit: Int, onFinish: @escaping (Answer) -> Void) {
@@ -38,8 +38,8 @@ final class AggregateRun: MirrorOwner {
     }
 
     /// Asks the sides that have not run out; `exchange` makes the request to one of them.
-    func start(now: NIODeadline, exchange: (MirrorExchange.Role, ListMerge.SideCursor) -> MirrorExchange?) {
-        for (role, side) in [(MirrorExchange.Role.old, cursor.old), (.new, cursor.new)] where !side.done {
+    func start(now: NIODeadline, exchange: (SideExchange.Role, ListMerge.SideCursor) -> SideExchange?) {
+        for (role, side) in [(SideExchange.Role.old, cursor.old), (.new, cursor.new)] where !side.done {
             guard let made = exchange(role, side) else { continue }
             asked.insert(role)
             exchanges.append(made)
@@ -49,7 +49,7 @@ final class AggregateRun: MirrorOwner {
             // The sides go through the main pools, which queue up to the backend's max_queue; a side refused beyond it
             // fails like a side that did not answer (the page is a 502, or the other side's page with on_partial: degrade).
             guard made.start(now: now) == nil else {
-                mirrorFinished(made, .failed("no connection to the backend free"))
+                sideExchangeFinished(made, .failed("no connection to the backend free"))
                 continue
             }
             made.endOfRequest()
@@ -63,9 +63,9 @@ final class AggregateRun: MirrorOwner {
         exchanges = []
     }
 
-    func mirrorError(_ exchange: MirrorExchange, kind: String) {}
+    func sideExchangeFailed(_ exchange: SideExchange, kind: String) {}
 
-    func mirrorFinished(_ exchange: MirrorExchange, _ outcome: MirrorOutcome) {
+    func sideExchangeFinished(_ exchange: SideExchange, _ outcome: SideOutcome) {
         outcomes[exchange.role] = outcome
         if outcomes.count == asked.count { complete() }
     }
@@ -78,7 +78,7 @@ final class AggregateRun: MirrorOwner {
     }
 
     /// A side's page, or why it has none.
-    private func page(_ role: MirrorExchange.Role) -> Result<ListMerge.Page, ListMerge.PageError>? {
+    private func page(_ role: SideExchange.Role) -> Result<ListMerge.Page, ListMerge.PageError>? {
         guard asked.contains(role) else { return nil }
         switch outcomes[role] {
         case .answered(let captured):

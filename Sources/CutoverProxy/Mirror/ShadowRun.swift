@@ -1,11 +1,11 @@
 import CutoverCore
 import NIOCore
 
-/// One request of a route in phase shadow: the copies sent to new (and to the
-/// second old instance), old's captured answer, and the pair they make once all
-/// are in, handed to the comparator's queue. The client's exchange feeds it and
-/// never waits for it. Confined to the event loop.
-final class ShadowRun: MirrorOwner {
+/// One request of a route in phase shadow (or a gray read comparison): the answer the client got from the primary
+/// side, the copy sent to the other side (and, in shadow, to the second old instance for the noise baseline), and
+/// the pair they make once all are in, handed to the comparator's queue with old's answer as old and new's as new.
+/// The client's exchange feeds it and never waits for it. Confined to the event loop.
+final class ShadowRun: SideExchangeOwner {
     let loop: LoopContext
     let route: String
     let rules: CompareRules
@@ -16,24 +16,25 @@ final class ShadowRun: MirrorOwner {
     private let makeHead: (_ extra: [(String, String)]) -> ByteBuffer?
     private let isHEAD: Bool
     private let chunked: Bool
-    private let mirrorPool: UpstreamPool
+    private let copyPool: UpstreamPool
     private let timeout: TimeAmount
-    private var mirror: MirrorExchange?
-    private var noise: MirrorExchange?
-    private var old: AnswerCapture
-    private var oldDone = false
-    private var newOutcome: MirrorOutcome?
-    private var noiseOutcome: MirrorOutcome?
+    private var copy: SideExchange?
+    private var noise: SideExchange?
+    private var primary: AnswerCapture
+    private var primaryDone = false
+    private var copyOutcome: SideOutcome?
+    private var noiseOutcome: SideOutcome?
     private var noiseAsked: Bool
     private var abandoned = false
     private var bodyBytes = 0
-    /// With `after-primary`: the body, kept until old has answered.
+    /// With `after-primary`: the body, kept until the primary side has answered.
     private var heldBody: [ByteBuffer] = []
     private var requestComplete = false
-    /// A gray read comparison where new answered the client: the captured answer is new's and the copy goes to old.
-    var swapped = false
+    /// The side that answers the client: old in shadow; in a gray read comparison, the side the ID routes to (the
+    /// copy goes to the other one).
+    let primarySide: RoutingDecision.Side
     /// When the copy to new was sent.
-    private var mirrorStarted = NIODeadline.now()
+    private var copyStarted = NIODeadline.now()
 
     /// Why a request of a shadow route is not copied, or nil to copy it.
     static func skipReason(settings: ShadowSettings, method: RequestHead.Method, requestID: String, bodyLength: Int?) -> String? {
@@ -52,7 +53,8 @@ final class ShadowRun: MirrorOwner {
     }
 
     init(loop: LoopContext, route: String, rules: CompareRules, settings: ShadowSettings, timeout: TimeAmount, requestID: String,
-         requestHead: ByteBuffer, isHEAD: Bool, chunked: Bool, mirrorPool: UpstreamPool, noisePool: UpstreamPool?,
+         requestHead: ByteBuffer, isHEAD: Bool, chunked: Bool, primarySide: RoutingDecision.Side = .old, copyPool: UpstreamPool,
+         noisePool: UpstreamPool?,
          makeHead: @escaping (_ extra: [(String, String)]) -> ByteBuffer?,
          makeNoiseHead: ((_ extra: [(String, String)]) -> ByteBuffer?)?) {
         self.loop = loop
@@ -64,12 +66,13 @@ final class ShadowRun: MirrorOwner {
         self.requestHead = requestHead
         self.isHEAD = isHEAD
         self.chunked = chunked
-        self.mirrorPool = mirrorPool
+        self.copyPool = copyPool
+        self.primarySide = primarySide
         self.makeHead = makeHead
-        self.old = AnswerCapture(cap: settings.maxBody)
+        self.primary = AnswerCapture(cap: settings.maxBody)
         self.noiseAsked = noisePool != nil
         if let noisePool, let head = makeNoiseHead?([]) {
-            noise = MirrorExchange(role: .noise, run: self, loop: loop, pool: noisePool, head: head, chunked: chunked,
+            noise = SideExchange(role: .noise, run: self, loop: loop, pool: noisePool, head: head, chunked: chunked,
                                    isHEAD: isHEAD, timeout: timeout, cap: settings.maxBody)
         } else {
             noiseAsked = false
@@ -83,32 +86,32 @@ final class ShadowRun: MirrorOwner {
             self.noise = nil
             noiseAsked = false
         }
-        if settings.order == .parallel { startMirror(extra: [], now: now) }
+        if settings.order == .parallel { startCopy(extra: [], now: now) }
     }
 
     /// Sends the copy to new. A copy that cannot have a connection at once is dropped and counted (`skipped`,
     /// reason `new_busy`): a slow or hanging new never builds a queue on the gateway; one held back because new
     /// keeps failing copies is counted as `new_failing`.
-    private func startMirror(extra: [(String, String)], now: NIODeadline) {
+    private func startCopy(extra: [(String, String)], now: NIODeadline) {
         guard let head = makeHead(extra) else {
-            newOutcome = .failed("could not build the request for new")
+            copyOutcome = .failed("could not build the request for new")
             return
         }
-        mirrorStarted = now
-        let mirror = MirrorExchange(role: .new, run: self, loop: loop, pool: mirrorPool, head: head, chunked: chunked,
+        copyStarted = now
+        let copy = SideExchange(role: .copy, run: self, loop: loop, pool: copyPool, head: head, chunked: chunked,
                                     isHEAD: isHEAD, timeout: timeout, cap: settings.maxBody)
         // Held before it starts: a copy that finishes at once (a pool being retired) reports to a run that knows it.
-        self.mirror = mirror
-        if let refusal = mirror.start(now: now) {
-            self.mirror = nil
+        self.copy = copy
+        if let refusal = copy.start(now: now) {
+            self.copy = nil
             loop.shadowCounts.skipped(route: route, reason: refusal == .busy ? "new_busy" : "new_failing")
             return abandon()
         }
         loop.shadowCounts.mirrored(route: route)
-        guard self.mirror === mirror else { return }
-        for part in heldBody { mirror.send(body: part) }
+        guard self.copy === copy else { return }
+        for part in heldBody { copy.send(body: part) }
         heldBody.removeAll()
-        if requestComplete { mirror.endOfRequest() }
+        if requestComplete { copy.endOfRequest() }
     }
 
     // MARK: - From the client's exchange
@@ -121,8 +124,8 @@ final class ShadowRun: MirrorOwner {
             return abandon()
         }
         noise?.send(body: part)
-        if let mirror {
-            mirror.send(body: part)
+        if let copy {
+            copy.send(body: part)
         } else if settings.order == .afterPrimary {
             heldBody.append(part)
         }
@@ -132,34 +135,34 @@ final class ShadowRun: MirrorOwner {
         guard !abandoned else { return }
         requestComplete = true
         noise?.endOfRequest()
-        mirror?.endOfRequest()
+        copy?.endOfRequest()
     }
 
-    func oldHead(_ head: ResponseHead, chunkedBody: Bool) {
-        old.head(head)
-        old.chunked = chunkedBody
+    func primaryHead(_ head: ResponseHead, chunkedBody: Bool) {
+        primary.head(head)
+        primary.chunked = chunkedBody
     }
 
-    func oldBody(_ bytes: ByteBuffer) {
+    func primaryBody(_ bytes: ByteBuffer) {
         guard !abandoned else { return }
-        old.body(bytes)
+        primary.body(bytes)
     }
 
-    func oldFinished() {
+    func primaryFinished() {
         guard !abandoned else { return }
-        oldDone = true
-        if settings.order == .afterPrimary, mirror == nil, newOutcome == nil {
-            guard (200..<300).contains(old.status) else {
+        primaryDone = true
+        if settings.order == .afterPrimary, copy == nil, copyOutcome == nil {
+            guard (200..<300).contains(primary.status) else {
                 loop.shadowCounts.skipped(route: route, reason: "old_not_2xx")
                 return abandon()
             }
-            startMirror(extra: primaryHeaderValues(), now: loop.eventLoop.now)
+            startCopy(extra: primaryHeaderValues(), now: loop.eventLoop.now)
         }
         completeIfReady()
     }
 
     /// Old gave no complete answer: there is nothing to compare.
-    func oldFailed() {
+    func primaryFailed() {
         guard !abandoned else { return }
         loop.shadowCounts.skipped(route: route, reason: "old_failed")
         abandon()
@@ -167,18 +170,18 @@ final class ShadowRun: MirrorOwner {
 
     private func abandon() {
         abandoned = true
-        mirror?.abandon()
+        copy?.abandon()
         noise?.abandon()
-        mirror = nil
+        copy = nil
         noise = nil
         heldBody.removeAll()
     }
 
-    /// Values from old's answer for new's headers (`primary_headers`), read with JSON pointers.
+    /// Values from the primary's answer for the copy's headers (`primary_headers`), read with JSON pointers.
     private func primaryHeaderValues() -> [(String, String)] {
-        guard !settings.primaryHeaders.isEmpty, !old.truncated else { return [] }
-        var body = old.body
-        if old.chunked { body = ShadowRun.dechunk(body) ?? body }
+        guard !settings.primaryHeaders.isEmpty, !primary.truncated else { return [] }
+        var body = primary.body
+        if primary.chunked { body = ShadowRun.dechunk(body) ?? body }
         guard let document = JSONDocument.parse(Array(body.readableBytesView)) else { return [] }
         return settings.primaryHeaders.compactMap { header in
             guard let value = document.root.value(at: header.pointer) else { return nil }
@@ -190,46 +193,46 @@ final class ShadowRun: MirrorOwner {
 
     // MARK: - From the copies
 
-    func mirrorError(_ exchange: MirrorExchange, kind: String) {
-        if exchange.role == .new { loop.shadowCounts.mirrorFailed(route: route, kind: kind) }
+    func sideExchangeFailed(_ exchange: SideExchange, kind: String) {
+        if exchange.role == .copy { loop.shadowCounts.mirrorFailed(route: route, kind: kind) }
     }
 
-    func mirrorFinished(_ exchange: MirrorExchange, _ outcome: MirrorOutcome) {
+    func sideExchangeFinished(_ exchange: SideExchange, _ outcome: SideOutcome) {
         guard !abandoned else { return }
         switch exchange.role {
-        case .new:
-            newOutcome = outcome
-            mirror = nil
+        case .copy:
+            copyOutcome = outcome
+            copy = nil
             // New's answers in shadow count toward its error rate (the gates read them).
-            if !swapped {
+            if primarySide == .old {
                 let error = outcome.answer.map { $0.status >= 500 } ?? true
-                loop.newAnswer(route: route, error: error, latency: .nanoseconds((loop.eventLoop.now - mirrorStarted).nanoseconds))
+                loop.newAnswer(route: route, error: error, latency: .nanoseconds((loop.eventLoop.now - copyStarted).nanoseconds))
             }
         case .noise:
             noiseOutcome = outcome
             noise = nil
-        case .old:
+        case .old, .new:
             break
         }
         completeIfReady()
     }
 
     private func completeIfReady() {
-        guard oldDone, !abandoned, let newOutcome, !noiseAsked || noiseOutcome != nil else { return }
+        guard primaryDone, !abandoned, let copyOutcome, !noiseAsked || noiseOutcome != nil else { return }
         abandoned = true
-        if swapped {
-            // The client's answer came from new; the copy's from old.
-            guard let oldAnswer = newOutcome.answer else {
+        switch primarySide {
+        case .old:
+            loop.diffQueue.offer(ShadowPair(route: route, rules: rules, requestID: requestID, requestHead: requestHead, old: primary.answer,
+                                            new: copyOutcome, noise: noiseOutcome?.answer))
+        case .new:
+            // The client's answer came from new; old's is the copy's, and without it there is nothing to hold new to.
+            guard let oldAnswer = copyOutcome.answer else {
                 loop.shadowCounts.skipped(route: route, reason: "old_failed")
                 return
             }
             loop.diffQueue.offer(ShadowPair(route: route, rules: rules, requestID: requestID, requestHead: requestHead, old: oldAnswer,
-                                            new: .answered(old.answer), noise: nil))
-            return
+                                            new: .answered(primary.answer), noise: nil))
         }
-        let pair = ShadowPair(route: route, rules: rules, requestID: requestID, requestHead: requestHead, old: old.answer,
-                              new: newOutcome, noise: noiseOutcome?.answer)
-        loop.diffQueue.offer(pair)
     }
 
     /// A chunked body's data, or nil when its framing is broken or cut short.

@@ -175,7 +175,7 @@ extension ClientConnectionHandler {
         let head = pending.head
         if let route = decision.route, decision.mirror == nil, let other = grayComparisonBackend(head, route: route) {
             startShadow(head, route: route, mirror: other, noise: nil, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride,
-                        sample: flags[route].compareSample, swapped: decision.side == .new)
+                        sample: flags[route].compareSample, primarySide: decision.side)
         }
         if let mirror = decision.mirror, let route = decision.route {
             startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: pending.targetOverride,
@@ -195,9 +195,10 @@ extension ClientConnectionHandler {
     }
 
     /// Starts the copies of a request of a route in phase shadow, unless the route's settings skip it.
-    /// `sample` overrides the route's shadow sample; `swapped` marks a gray read comparison where new answers the client.
+    /// `sample` overrides the route's shadow sample; `primarySide` is the side answering the client (new in a gray read
+    /// comparison of an ID that new serves: the copy then goes to old).
     func startShadow(_ head: RequestHead, route: Int, mirror: Int, noise: Int?, targetOverride: String?, hostOverride: String?,
-                     sample: Double? = nil, swapped: Bool = false) {
+                     sample: Double? = nil, primarySide: RoutingDecision.Side = .old) {
         var (settings, timeout) = runtime.shadow[route]
         if let sample {
             settings.sample = sample
@@ -225,9 +226,8 @@ extension ClientConnectionHandler {
         }
         let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[route], settings: settings, timeout: timeout,
                             requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: chunkedRequest,
-                            mirrorPool: loop.mirrorPools[mirror], noisePool: safe ? noise.map { loop.mirrorPools[$0] } : nil,
+                            primarySide: primarySide, copyPool: loop.mirrorPools[mirror], noisePool: safe ? noise.map { loop.mirrorPools[$0] } : nil,
                             makeHead: headFor(mirrorTarget), makeNoiseHead: noiseTarget.map(headFor))
-        run.swapped = swapped
         shadowRun = run
         run.start(now: startTime)
     }

@@ -94,7 +94,7 @@ extension ClientConnectionHandler {
             let sideTarget = AggregateRun.target(path: path, query: query, side: side, limit: parameters.limit, settings: settings)
             guard let buffer = RequestHeadWriter.head(from: raw, for: backend, targetOverride: sideTarget, hostOverride: hostOverride,
                                                       forwarding: forwarding, requestID: requestID, extraHeaders: []) else { return nil }
-            return MirrorExchange(role: role, run: run, loop: loop, pool: loop.pools[index], head: buffer, chunked: false,
+            return SideExchange(role: role, run: run, loop: loop, pool: loop.pools[index], head: buffer, chunked: false,
                                   isHEAD: false, timeout: backend.responseTimeout, cap: AggregateRun.cap)
         }
     }

@@ -42,7 +42,7 @@ extension ClientConnectionHandler {
         let framing = ClientFraming.decide(head.framing, clientMinor: clientMinor, clientKeepAlive: keepAlive)
         self.framing = framing
         status = head.status
-        shadowRun?.oldHead(head, chunkedBody: head.framing == .chunked && framing.chunkMode == .raw)
+        shadowRun?.primaryHead(head, chunkedBody: head.framing == .chunked && framing.chunkMode == .raw)
         if evidence != nil {
             evidence?.head(head)
             evidence?.chunked = head.framing == .chunked && framing.chunkMode == .raw
@@ -68,7 +68,7 @@ extension ClientConnectionHandler {
     func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
         guard let framing else { return }
         activity &+= 1
-        shadowRun?.oldBody(body)
+        shadowRun?.primaryBody(body)
         evidence?.body(body)
         switch framing.body {
         case .passthrough:
@@ -109,7 +109,7 @@ extension ClientConnectionHandler {
         clientNeedsFlush = true
         upstream = nil
         connection.release(reusable: requestSide == .complete)
-        shadowRun?.oldFinished()
+        shadowRun?.primaryFinished()
         shadowRun = nil
         finishEvidence()
         recordAnswered()
@@ -187,7 +187,7 @@ extension ClientConnectionHandler {
     /// The backend could not answer: a local error response if nothing was sent yet, otherwise the connection closes.
     func fail(_ failure: UpstreamFailure) {
         writePendingHead()
-        shadowRun?.oldFailed()
+        shadowRun?.primaryFailed()
         shadowRun = nil
         guard framing == nil else {
             recordAnswered()
@@ -202,7 +202,7 @@ extension ClientConnectionHandler {
 
     /// Writes a response of Cutover's own and finishes the exchange.
     func respondLocally(status: Int, reason: String, recordMetrics: Bool, headers: [(String, String)] = []) {
-        shadowRun?.oldFailed()
+        shadowRun?.primaryFailed()
         shadowRun = nil
         let route = decision.route.map { runtime.routeNames[$0] }
         let backendName = recordMetrics ? runtime.targets[decision.backend].backend.name : nil
@@ -263,7 +263,7 @@ extension ClientConnectionHandler {
 
     /// The client went away mid-exchange: let go of the backend.
     func abandonExchange() {
-        shadowRun?.oldFailed()
+        shadowRun?.primaryFailed()
         shadowRun = nil
         awaitingBody = nil
         aggregateRun?.abandon()

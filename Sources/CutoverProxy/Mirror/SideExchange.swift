@@ -1,27 +1,30 @@
 import NIOCore
 
-/// What a ``MirrorExchange`` reports to: a shadow run, or a list aggregation.
-protocol MirrorOwner: AnyObject {
-    func mirrorError(_ exchange: MirrorExchange, kind: String)
-    func mirrorFinished(_ exchange: MirrorExchange, _ outcome: MirrorOutcome)
+/// What a ``SideExchange`` reports to: a shadow run, or a list aggregation.
+protocol SideExchangeOwner: AnyObject {
+    func sideExchangeFailed(_ exchange: SideExchange, kind: String)
+    func sideExchangeFinished(_ exchange: SideExchange, _ outcome: SideOutcome)
 }
 
-/// A copy of a request sent to the new backend (or to a second old instance
-/// for the noise baseline): it takes a connection from the loop's mirror pool,
-/// sends the head and body, captures the answer, and reports to its
-/// ``ShadowRun``. It never holds up the client's exchange; its own deadline
-/// bounds it. Confined to the event loop.
-final class MirrorExchange: UpstreamExchange, DeadlineTracked {
-    /// What the copy is for.
+/// A request a run sends beside the client's own exchange, to one backend: a shadow copy (to new, or to old in a
+/// gray read comparison), the noise baseline's copy to a second old instance, or one side's page of a list
+/// aggregation. It takes a connection from the pool it is given (a copies' pool never queues it), sends the head and
+/// body, captures the answer, and reports to its owner (``ShadowRun``, ``AggregateRun``). Its own deadline bounds it;
+/// a copy never holds up the client's exchange. Confined to the event loop.
+final class SideExchange: UpstreamExchange, DeadlineTracked {
+    /// What the exchange is for.
     enum Role {
-        case new, noise
+        /// A shadow copy, to the side that does not answer the client (new in shadow).
+        case copy
+        /// The noise baseline's copy, to the second old instance.
+        case noise
         /// One side of a list aggregation.
-        case old
+        case old, new
     }
 
     let role: Role
     /// Held until the copy finishes (the run is kept alive by its copies once old has answered).
-    private var run: (any MirrorOwner)?
+    private var run: (any SideExchangeOwner)?
     private let loop: LoopContext
     private let pool: UpstreamPool
     private let head: ByteBuffer
@@ -39,7 +42,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
     var deadline = NIODeadline.distantFuture
     var sweepIndex = -1
 
-    init(role: Role, run: any MirrorOwner, loop: LoopContext, pool: UpstreamPool, head: ByteBuffer, chunked: Bool, isHEAD: Bool,
+    init(role: Role, run: any SideExchangeOwner, loop: LoopContext, pool: UpstreamPool, head: ByteBuffer, chunked: Bool, isHEAD: Bool,
          timeout: TimeAmount, cap: Int) {
         self.role = role
         self.run = run
@@ -140,14 +143,14 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         if chunked { connection.write(ByteBuffer(staticString: "0\r\n\r\n")) }
     }
 
-    private func finish(_ outcome: MirrorOutcome, countsForBreaker: Bool = true) {
+    private func finish(_ outcome: SideOutcome, countsForBreaker: Bool = true) {
         guard !finished else { return }
         finished = true
         if countsForBreaker { pool.copyEnded(answered: outcome.answer != nil) }
         loop.sweeper.unregister(self)
         let run = self.run
         self.run = nil
-        run?.mirrorFinished(self, outcome)
+        run?.sideExchangeFinished(self, outcome)
     }
 
     // MARK: - UpstreamExchange
@@ -172,7 +175,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
 
     func upstreamAcquireFailed(_ failure: UpstreamFailure) {
         inLine = false
-        run?.mirrorError(self, kind: failure.metricKind)
+        run?.sideExchangeFailed(self, kind: failure.metricKind)
         finish(.failed(failure.description))
     }
 
@@ -195,7 +198,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
 
     func upstream(_ connection: UpstreamConnection, didFail failure: UpstreamFailure) {
         self.connection = nil
-        run?.mirrorError(self, kind: failure.metricKind)
+        run?.sideExchangeFailed(self, kind: failure.metricKind)
         finish(.failed(failure.description))
     }
 
@@ -212,7 +215,7 @@ final class MirrorExchange: UpstreamExchange, DeadlineTracked {
         } else {
             stopWaiting()
         }
-        run?.mirrorError(self, kind: "timeout")
+        run?.sideExchangeFailed(self, kind: "timeout")
         finish(.failed("no answer within \(timeout.nanoseconds / 1_000_000)ms"))
     }
 }
