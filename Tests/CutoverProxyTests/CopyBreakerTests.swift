@@ -22,6 +22,22 @@ struct CopyBreakerTests {
         #expect(!admitted2)
     }
 
+    @Test func aLongerFirstPauseHoldsUntilItIsEndedAndTheTrialKeepsThatPause() {
+        var breaker = CopyBreaker()
+        breaker.firstPause = .hours(1)
+        let now = clock
+        for _ in 0..<5 { breaker.record(success: false, now: { now }) }
+        let early = breaker.admits(now: { now + .seconds(59 * 60) })
+        #expect(!early)
+        breaker.endPause(now: { now + .seconds(60) })
+        let trial = breaker.admits(now: { now + .seconds(60) })
+        #expect(trial, "an ended pause lets the next copy be the trial")
+        breaker.record(success: false, now: { now + .seconds(60) })
+        #expect(breaker.state == .open(until: now + .seconds(90), pause: .seconds(30)), "a failed trial's pause is 30 s at most")
+        breaker.endPause(now: { now })
+        #expect(breaker.isOpen, "ending the pause opens no closed breaker and closes no open one")
+    }
+
     @Test func afterThePauseOneTrialGoesAndItsOutcomeDecides() {
         var breaker = CopyBreaker()
         let now = clock

@@ -115,11 +115,13 @@ struct ProxyShadowTests {
 
     /// New resets every connection: after five failed copies the copies stop (counted as `new_failing`) instead of a
     /// connection attempt per request; once new answers again, a trial copy after the pause finds it and copies go again.
+    /// (The pause is made long and then ended by the test, so that a slow machine never lets a trial in early.)
     @Test func copiesStopWhileNewKeepsFailingThemAndGoAgainOnceItAnswers() async throws {
         let old = try await TestBackend.start { _ in .ok("old") }
         let healthy = NIOLockedValueBox(false)
         let new = try await TestBackend.start { _ in healthy.withLockedValue { $0 } ? .ok("new") : .sendAndReset("") }
         let gateway = try await shadowGateway(old: old, new: new.url)
+        _ = try await gateway.server.onEveryLoop { $0.mirrorPools[1].setCopyPause(first: .hours(1)) }
         for index in 0..<20 {
             #expect(try await get(gateway, "GET /orders/\(index) HTTP/1.1\r\nHost: a\r\n\r\n").text == "old")
         }
@@ -131,8 +133,9 @@ struct ProxyShadowTests {
         #expect(new.requests.count == 5, "new saw only the copies before the breaker opened")
         #expect(try await gateway.server.onEveryLoop { $0.mirrorPools[1].isHoldingCopiesBack } == [true])
 
-        // New is fixed: a request after the one-second pause sends the trial copy, and copies go again.
+        // New is fixed: once the pause is over, the next request sends the trial copy, and copies go again.
         healthy.withLockedValue { $0 = true }
+        _ = try await gateway.server.onEveryLoop { $0.mirrorPools[1].endCopyPause() }
         try await waitUntil("a trial copy to be answered") {
             _ = try await self.get(gateway, "GET /orders/trial HTTP/1.1\r\nHost: a\r\n\r\n")
             return try await gateway.server.onEveryLoop { $0.mirrorPools[1].isHoldingCopiesBack } == [false]

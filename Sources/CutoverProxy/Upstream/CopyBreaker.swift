@@ -9,8 +9,10 @@ struct CopyBreaker {
     /// Failures in a row that open the breaker.
     static let threshold = 5
     /// The first pause, and the longest.
-    static let firstPause = TimeAmount.seconds(1)
+    static let defaultFirstPause = TimeAmount.seconds(1)
     static let longestPause = TimeAmount.seconds(30)
+    /// The pause after the threshold is reached (tests lengthen it so that their copies never race the clock).
+    var firstPause = Self.defaultFirstPause
 
     enum State: Equatable {
         /// Copies go; this many failed in a row.
@@ -57,7 +59,7 @@ struct CopyBreaker {
         case (_, true):
             state = .closed(failures: 0)
         case (.closed(let failures), false):
-            state = failures + 1 >= Self.threshold ? .open(until: now() + Self.firstPause, pause: Self.firstPause) : .closed(failures: failures + 1)
+            state = failures + 1 >= Self.threshold ? .open(until: now() + firstPause, pause: firstPause) : .closed(failures: failures + 1)
         case (.trial(let pause, _), false):
             let next = min(pause * 2, Self.longestPause)
             state = .open(until: now() + next, pause: next)
@@ -65,6 +67,11 @@ struct CopyBreaker {
             // A copy sent before the breaker opened failed late: the pause stands.
             break
         }
+    }
+
+    /// Ends a pause under way as if it had run out: the next copy asked for is the trial.
+    mutating func endPause(now: () -> NIODeadline) {
+        if case .open(_, let pause) = state { state = .open(until: now(), pause: pause) }
     }
 
     /// Whether copies are held back now.

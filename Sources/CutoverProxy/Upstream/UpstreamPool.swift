@@ -115,6 +115,17 @@ final class UpstreamPool {
         breaker!.recordNoOutcome(now: { loop.now })
     }
 
+    /// Sets the copies' breaker's first pause (tests make it long, so that their copies never race its clock).
+    func setCopyPause(first: TimeAmount) {
+        breaker?.firstPause = first
+    }
+
+    /// Ends the copies' pause under way: the next copy is the trial.
+    func endCopyPause() {
+        let loop = eventLoop
+        breaker?.endPause(now: { loop.now })
+    }
+
     /// Whether the copies' breaker holds copies back now.
     var isHoldingCopiesBack: Bool { breaker?.isOpen ?? false }
 
