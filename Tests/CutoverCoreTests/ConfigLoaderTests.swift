@@ -112,6 +112,35 @@ struct ConfigLoaderTests {
         #expect(found.first?.fix?.contains("did you mean 'pool_size'?") == true)
     }
 
+    /// Found by fuzzing: a mapping used as a backend's name was skipped, and a configuration with no backend loaded.
+    @Test func aKeyThatIsNotAWordIsReportedNeverSkipped() {
+        let backends = issues("""
+            listen: "127.0.0.1:8080"
+            admin: { listen: "127.0.0.1:9090" }
+            backends: {{ url: "http://127.0.0.1:9001" } }
+            """)
+        #expect(backends.first?.path.description == "backends")
+        #expect(backends.first?.line == 3)
+        #expect(backends.first?.message == "a backend's name must be a plain word, found a mapping")
+
+        let nested = issues("""
+            listen: "127.0.0.1:8080"
+            admin: { listen: "127.0.0.1:9090" }
+            backends: { old: { url: "http://127.0.0.1:9001" } }
+            routes:
+              - name: a
+                match: { path: "/a" }
+                phase: shadow
+                shadow:
+                  primary_headers: { [X-Id]: /id }
+                compare:
+                  sort_arrays: { [/items]: /id }
+            """)
+        #expect(nested.map(\.message).contains("a header name must be a plain word, found a list"))
+        #expect(nested.map(\.message).contains("an array's path must be a plain word, found a list"))
+        #expect(nested.allSatisfy { $0.line != nil })
+    }
+
     @Test func everyProblemIsReportedNotJustTheFirst() {
         let found = issues("""
             listen: "127.0.0.1"

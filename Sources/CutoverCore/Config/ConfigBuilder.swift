@@ -229,7 +229,7 @@ final class ConfigBuilder {
         }
         var result: [Backend] = []
         for (keyNode, value) in mapping {
-            guard let name = keyNode.scalar?.string else { continue }
+            guard let name = reader.name(keyNode, at: path, of: "a backend's name") else { continue }
             let itemPath = path.appending(name)
             if !isName(name) {
                 reader.report(itemPath, keyNode, "backend name '\(name)' may use letters, digits, '-' and '_' only")
@@ -396,7 +396,7 @@ final class ConfigBuilder {
             let headersPath = shadow.path("primary_headers")
             if case .mapping(let mapping) = node {
                 for (keyNode, value) in mapping {
-                    guard let name = keyNode.scalar?.string else { continue }
+                    guard let name = reader.name(keyNode, at: headersPath, of: "a header name") else { continue }
                     guard !name.isEmpty, name.utf8.allSatisfy({ isTokenByte($0) }) else {
                         reader.report(headersPath.appending(name), keyNode, "'\(name)' is not a header name")
                         continue
@@ -433,7 +433,7 @@ final class ConfigBuilder {
             let sortPath = compare.path("sort_arrays")
             if case .mapping(let mapping) = node {
                 for (keyNode, value) in mapping {
-                    guard let arrayText = keyNode.scalar?.string else { continue }
+                    guard let arrayText = reader.name(keyNode, at: sortPath, of: "an array's path") else { continue }
                     let array = self.pattern(keyNode, at: sortPath.appending(arrayText))
                     let key = self.pointer(value, at: sortPath.appending(arrayText))
                     if let array, let key { result.sortArrays.append(SortRule(array: array, key: key)) }

@@ -45,6 +45,16 @@ final class NodeReader {
         return MappingView(node: node, path: path, entries: entries)
     }
 
+    /// A mapping key that names something (a backend, a header, an array): a scalar. Any other key (a mapping or
+    /// a list used as a key) is reported, never skipped: a configuration whose backends have no names has none.
+    func name(_ keyNode: Node, at path: ConfigPath, of what: String) -> String? {
+        guard let name = keyNode.scalar?.string else {
+            report(path, keyNode, "\(what) must be a plain word, found \(kind(keyNode))")
+            return nil
+        }
+        return name
+    }
+
     /// The node as a list.
     func list(_ node: Node, at path: ConfigPath) -> [Node]? {
         guard case .sequence(let sequence) = node else {
