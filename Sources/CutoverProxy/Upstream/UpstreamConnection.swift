@@ -38,7 +38,7 @@ final class UpstreamConnection: ChannelDuplexHandler {
     /// The exchange the connection is leased to.
     private(set) var owner: (any UpstreamExchange)?
     /// The acquisition the connection is being established for.
-    var initialWaiter: (exchange: any UpstreamExchange, ticket: UInt64)?
+    var initialWaiter: UpstreamPool.Waiter?
     /// How many responses this connection has completed; above zero means it came from the pool.
     private(set) var completedResponses = 0
     /// Whether TLS must finish its handshake before the connection is ready.

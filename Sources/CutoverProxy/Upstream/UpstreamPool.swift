@@ -5,7 +5,8 @@ import NIOSSL
 /// The connections of one event loop to one backend: idle ones are reused
 /// (most recently used first), at most `poolSize` are open, and exchanges
 /// wait in line when all are busy (or, in a pool that does not queue, are
-/// refused at once). Confined to its event loop.
+/// refused at once). What it holds and decides is ``UpstreamPoolState``; this
+/// class carries the state's answers out on sockets. Confined to its event loop.
 final class UpstreamPool {
     /// What an exchange's request for a connection came to.
     enum Acquisition {
@@ -27,32 +28,34 @@ final class UpstreamPool {
         case failing
     }
 
+    /// An exchange waiting for a connection, for the acquisition its ticket names: stale once the exchange moved on.
+    struct Waiter: PoolLineEntry {
+        let exchange: any UpstreamExchange
+        let ticket: UInt64
+        var isCurrent: Bool { exchange.upstreamTicket == ticket }
+    }
+
     /// The backend the pool connects to.
     let target: BackendTarget
     /// Whether exchanges wait in line when every connection is busy. Shadow copies' pools do not: a copy that
     /// cannot have a connection at once is dropped (and counted), so a slow new backend never builds a queue.
-    let queuesWaiters: Bool
+    var queuesWaiters: Bool { state.queues }
     private let eventLoop: any EventLoop
     private let metrics: ProxyMetrics.BackendMetrics
-    private var idle: [UpstreamConnection] = []
-    /// Exchanges waiting for a connection, oldest first. An entry whose exchange has moved on (its ticket
-    /// changed) is stale: it is skipped when reached, and the line is compacted once stale entries are half of it.
-    private var waiters = CircularBuffer<(exchange: any UpstreamExchange, ticket: UInt64)>()
-    /// Entries of `waiters` known to be stale.
-    private var withdrawn = 0
+    private var state: UpstreamPoolState<UpstreamConnection, Waiter>
     /// A pool of shadow copies stops sending to a backend that keeps failing them.
     private var breaker: CopyBreaker?
     /// Connections open or being opened.
-    private(set) var openCount = 0
+    var openCount: Int { state.open }
     /// Set when a reload replaced this pool: connections close instead of returning.
-    private(set) var isRetired = false
+    var isRetired: Bool { state.isRetired }
     /// Replaces the socket connect, for tests that wire connections to `EmbeddedChannel`s:
     /// it receives the new connection handler and must put it in a channel that becomes active.
     var connector: ((UpstreamConnection) -> Void)?
 
     init(target: BackendTarget, eventLoop: any EventLoop, metrics: ProxyMetrics.BackendMetrics, queuesWaiters: Bool = true) {
         self.target = target
-        self.queuesWaiters = queuesWaiters
+        self.state = UpstreamPoolState(size: target.backend.poolSize, maxQueue: target.backend.maxQueue, queues: queuesWaiters)
         self.breaker = queuesWaiters ? nil : CopyBreaker()
         self.eventLoop = eventLoop
         self.metrics = metrics
@@ -62,43 +65,38 @@ final class UpstreamPool {
     /// `upstreamAcquired` / `upstreamAcquireFailed`), a place in line, or a refusal when the pool does not queue.
     /// With `fresh`, an idle connection is not reused (a retry after a stale one failed).
     func acquire(for exchange: any UpstreamExchange, fresh: Bool = false) -> Acquisition {
-        precondition(!isRetired, "a retired pool takes no new requests")
         if breaker != nil {
             let loop = eventLoop
             guard breaker!.admits(now: { loop.now }) else { return .refused(.failing) }
         }
-        if !fresh {
-            while let connection = idle.popLast() {
-                if connection.isUsable {
-                    connection.lease(to: exchange)
-                    return .leased(connection)
+        let waiter = Waiter(exchange: exchange, ticket: exchange.upstreamTicket)
+        while true {
+            switch state.acquire(for: waiter, fresh: fresh) {
+            case .lease(let connection):
+                guard connection.isUsable else {
+                    // Closed under the pool (its close is on the way): it still counts as open until then.
+                    connection.close()
+                    continue
                 }
-                connection.close()
+                connection.lease(to: exchange)
+                return .leased(connection)
+            case .connect:
+                connect(for: waiter)
+                return .connecting
+            case .queue:
+                return .queued
+            case .refuse:
+                // A trial the breaker let go that finds no connection is no trial: the next copy may be one.
+                copyEndedWithoutOutcome()
+                return .refused(.busy)
             }
         }
-        if openCount < target.backend.poolSize {
-            connect(for: exchange, ticket: exchange.upstreamTicket)
-            return .connecting
-        }
-        // Shed load at once rather than let the line grow: beyond `max_queue` waiting exchanges, or in a pool that does not queue.
-        guard queuesWaiters, waiters.count - withdrawn < target.backend.maxQueue else {
-            // A trial the breaker let go that finds no connection is no trial: the next copy may be one.
-            copyEndedWithoutOutcome()
-            return .refused(.busy)
-        }
-        waiters.append((exchange, exchange.upstreamTicket))
-        return .queued
     }
 
     /// An exchange that was in line stopped waiting (its client went away or its deadline passed) and its
     /// ticket has moved on. Its entry is dropped lazily: O(1) now, the line compacted once half of it is stale.
     func withdraw() {
-        withdrawn += 1
-        guard withdrawn >= 64, withdrawn * 2 >= waiters.count else { return }
-        var live = CircularBuffer<(exchange: any UpstreamExchange, ticket: UInt64)>(initialCapacity: waiters.count - withdrawn)
-        for waiter in waiters where waiter.exchange.upstreamTicket == waiter.ticket { live.append(waiter) }
-        waiters = live
-        withdrawn = 0
+        state.withdraw()
     }
 
     /// A copy this pool sent ended, answered or failed by the backend (the copies' breaker counts it).
@@ -130,35 +128,21 @@ final class UpstreamPool {
     var isHoldingCopiesBack: Bool { breaker?.isOpen ?? false }
 
     /// How many entries the line holds, stale ones included (for tests).
-    var lineLength: Int { waiters.count }
+    var lineLength: Int { state.lineLength }
 
     /// The metrics failures of this backend are counted in.
     var metricsForFailures: ProxyMetrics.BackendMetrics { metrics }
 
     /// Takes back a connection whose exchange completed cleanly.
     func release(_ connection: UpstreamConnection) {
-        if isRetired {
-            connection.close()
-            return
-        }
-        if let waiter = nextWaiter() {
-            connection.lease(to: waiter)
-            waiter.upstreamAcquired(connection)
-        } else {
-            idle.append(connection)
-        }
+        hand(connection, state.release(connection))
     }
 
     /// A connection finished setting up.
     func connectionReady(_ connection: UpstreamConnection) {
         let initial = connection.initialWaiter
         connection.initialWaiter = nil
-        if let initial, initial.exchange.upstreamTicket == initial.ticket {
-            connection.lease(to: initial.exchange)
-            initial.exchange.upstreamAcquired(connection)
-        } else {
-            release(connection)
-        }
+        hand(connection, state.ready(connection, initial: initial))
     }
 
     /// A connection failed while being set up. The failure is counted once, for the exchange still
@@ -166,60 +150,52 @@ final class UpstreamPool {
     func connectionFailed(_ connection: UpstreamConnection, _ failure: UpstreamFailure) {
         let initial = connection.initialWaiter
         connection.initialWaiter = nil
-        if let initial, initial.exchange.upstreamTicket == initial.ticket {
+        if let waiter = state.setupFailed(initial: initial) {
             metrics.upstreamError(failure)
-            initial.exchange.upstreamAcquireFailed(failure)
+            waiter.exchange.upstreamAcquireFailed(failure)
         }
     }
 
     /// A connection closed, for whatever reason.
     func connectionClosed(_ connection: UpstreamConnection) {
-        openCount -= 1
         metrics.connectionClosed()
-        if let index = idle.firstIndex(where: { $0 === connection }) {
-            idle.remove(at: index)
-        }
-        if !isRetired, openCount < target.backend.poolSize, let waiter = nextWaiter() {
-            connect(for: waiter, ticket: waiter.upstreamTicket)
+        if let next = state.closed(connection) {
+            next.exchange.upstreamLeftLine()
+            connect(for: next)
         }
     }
 
     /// Stops the pool: idle connections close now, busy ones when released.
     func retire() {
-        isRetired = true
-        let closing = idle
-        idle.removeAll()
+        let (closing, stranded) = state.retire()
         for connection in closing { connection.close() }
-        let stranded = waiters
-        waiters.removeAll()
-        withdrawn = 0
-        for waiter in stranded where waiter.exchange.upstreamTicket == waiter.ticket {
-            waiter.exchange.upstreamAcquireFailed(.poolExhausted)
+        for waiter in stranded { waiter.exchange.upstreamAcquireFailed(.poolExhausted) }
+    }
+
+    private func hand(_ connection: UpstreamConnection, _ handover: UpstreamPoolState<UpstreamConnection, Waiter>.Handover) {
+        switch handover {
+        case .lease(let waiter, let fromLine):
+            if fromLine { waiter.exchange.upstreamLeftLine() }
+            connection.lease(to: waiter.exchange)
+            waiter.exchange.upstreamAcquired(connection)
+        case .park:
+            break
+        case .close:
+            connection.close()
         }
     }
 
-    private func nextWaiter() -> (any UpstreamExchange)? {
-        while let waiter = waiters.popFirst() {
-            if waiter.exchange.upstreamTicket == waiter.ticket {
-                waiter.exchange.upstreamLeftLine()
-                return waiter.exchange
-            }
-            if withdrawn > 0 { withdrawn -= 1 }
-        }
-        return nil
-    }
-
-    private func connect(for exchange: any UpstreamExchange, ticket: UInt64) {
-        openCount += 1
+    /// Opens a connection for `waiter` (the state counted it open already).
+    private func connect(for waiter: Waiter) {
         metrics.connectionOpened()
         if let connector {
             let connection = UpstreamConnection(pool: self, usesTLS: false)
-            connection.initialWaiter = (exchange, ticket)
+            connection.initialWaiter = waiter
             connector(connection)
             return
         }
         let target = self.target
-        let waiter = NIOLoopBound((exchange, ticket), eventLoop: eventLoop)
+        let waiter = NIOLoopBound(waiter, eventLoop: eventLoop)
         let pool = NIOLoopBound(self, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(target.connectTimeout)
@@ -252,7 +228,6 @@ final class UpstreamPool {
         }
         future.assumeIsolated().whenFailure { error in
             let pool = pool.value
-            pool.openCount -= 1
             pool.metrics.connectionClosed()
             let failure: UpstreamFailure
             if let error = error as? ChannelError, case .connectTimeout = error {
@@ -261,12 +236,11 @@ final class UpstreamPool {
                 failure = .connectFailed(Self.describe(error))
             }
             pool.metrics.upstreamError(failure)
-            let (exchange, ticket) = waiter.value
-            if exchange.upstreamTicket == ticket {
-                exchange.upstreamAcquireFailed(failure)
-            }
-            if !pool.isRetired, pool.openCount < pool.target.backend.poolSize, let next = pool.nextWaiter() {
-                pool.connect(for: next, ticket: next.upstreamTicket)
+            let (tell, next) = pool.state.connectFailed(initial: waiter.value)
+            tell?.exchange.upstreamAcquireFailed(failure)
+            if let next {
+                next.exchange.upstreamLeftLine()
+                pool.connect(for: next)
             }
         }
     }
