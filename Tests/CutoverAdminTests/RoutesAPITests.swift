@@ -280,7 +280,8 @@ struct RoutesAPITests {
         let (store, cleanup) = try await Self.emptyStore()
         defer { cleanup() }
         // One instance keeps up, one is stuck at version 0 (alive, never applying), one is long gone.
-        try await store.heartbeat(instance: "stuck", address: "proxy 2", appliedVersion: 0, startedMs: 1)
+        // Its heartbeat is dated a minute ahead, so that it stays live however slowly the test runs.
+        try await store.heartbeat(instance: "stuck", address: "proxy 2", appliedVersion: 0, startedMs: 1, now: Date().addingTimeInterval(60))
         try await store.heartbeat(instance: "gone", address: "proxy 3", appliedVersion: 0, startedMs: 1, now: Date().addingTimeInterval(-60))
         let environment = AdminEnvironment(
             config: { Self.config }, store: { store },

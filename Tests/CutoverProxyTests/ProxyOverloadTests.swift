@@ -22,7 +22,7 @@ struct ProxyOverloadTests {
     @Test func fiveHundredSlowUploadersNeitherHoldBackendConnectionsNorStarveOtherClients() async throws {
         Self.raiseDescriptorLimit()
         let backend = try await TestBackend.start { request in .ok("served \(request.uri)") }
-        let gateway = try await TestGateway.start(gatewayConfig(old: backend.url, extra: "limits: { body_timeout: 2s }",
+        let gateway = try await TestGateway.start(gatewayConfig(old: backend.url, extra: "limits: { body_timeout: 10s }",
                                                                 oldSettings: "pool_size: 8"))
         var uploaders: [TestConnection] = []
         for _ in 0..<500 {
@@ -30,7 +30,9 @@ struct ProxyOverloadTests {
             try await client.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n0123456789")
             uploaders.append(client)
         }
-        // While all 500 are in the middle of their bodies, other clients are answered by the backend.
+        // While all 500 are in the middle of their bodies (none has reached its body_timeout yet: the test would
+        // prove nothing otherwise), other clients are answered by the backend.
+        #expect(gateway.rejected("body_timeout") == 0)
         for index in 0..<20 {
             let client = try await TestConnection.connect(port: gateway.port)
             try await client.send("GET /orders/\(index) HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -39,6 +41,7 @@ struct ProxyOverloadTests {
             #expect(response.text == "served /orders/\(index)")
             await client.close()
         }
+        #expect(gateway.rejected("body_timeout") == 0, "every uploader was still sending while the others were served")
         #expect(backend.requests.allSatisfy { $0.method == "GET" }, "no upload reached the backend")
         #expect(backend.connections <= 8)
         // The uploads stop: each is ended with 408 once its body_timeout passes, and its connection closed.
