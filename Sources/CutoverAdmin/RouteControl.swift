@@ -179,7 +179,7 @@ public struct RouteControl: Sendable {
 /// The flags `PATCH /api/v1/routes/{name}` may change.
 public struct FlagPatch: Codable, Sendable {
     public var threshold: Int64?
-    public var creates: RoutingDecision.Side?
+    public var creates: RoutingTarget.Side?
     public var compareSample: Double?
     public var reason: String?
     public var force: Bool?
@@ -189,7 +189,7 @@ public struct FlagPatch: Codable, Sendable {
         case compareSample = "compare_sample"
     }
 
-    public init(threshold: Int64? = nil, creates: RoutingDecision.Side? = nil, compareSample: Double? = nil, reason: String? = nil, force: Bool? = nil) {
+    public init(threshold: Int64? = nil, creates: RoutingTarget.Side? = nil, compareSample: Double? = nil, reason: String? = nil, force: Bool? = nil) {
         self.threshold = threshold
         self.creates = creates
         self.compareSample = compareSample

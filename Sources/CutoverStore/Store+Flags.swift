@@ -262,7 +262,7 @@ extension Store {
     // MARK: - Evidence
 
     /// Raises the stored highest IDs seen to these where they are higher.
-    public func recordMaxIDs(_ ids: [String: [RoutingDecision.Side: Int64]]) async throws {
+    public func recordMaxIDs(_ ids: [String: [RoutingTarget.Side: Int64]]) async throws {
         guard !ids.isEmpty else { return }
         try await database.withTransaction { session in
             for (route, sides) in ids {
@@ -278,11 +278,11 @@ extension Store {
     }
 
     /// The highest IDs seen per route and side, by every instance.
-    public func maxIDs() async throws -> [String: [RoutingDecision.Side: Int64]] {
+    public func maxIDs() async throws -> [String: [RoutingTarget.Side: Int64]] {
         try await database.withSession { session in
-            var result: [String: [RoutingDecision.Side: Int64]] = [:]
+            var result: [String: [RoutingTarget.Side: Int64]] = [:]
             for row in try await session.run("SELECT route, side, max_id FROM id_evidence") {
-                guard let route = row[0].text, let side = row[1].text.flatMap(RoutingDecision.Side.init(rawValue:)),
+                guard let route = row[0].text, let side = row[1].text.flatMap(RoutingTarget.Side.init(rawValue:)),
                       let id = row[2].integer else { continue }
                 result[route, default: [:]][side] = id
             }

@@ -27,7 +27,7 @@ final class FlagSyncService: Service, Sendable {
     let interval: Duration
 
     private struct State {
-        var sentMaxIDs: [String: [RoutingDecision.Side: Int64]] = [:]
+        var sentMaxIDs: [String: [RoutingTarget.Side: Int64]] = [:]
         /// When each route's flags last changed here (answers before it do not count for rollback).
         var changedAt: [String: Date] = [:]
         var applied: [String: RouteFlags] = [:]

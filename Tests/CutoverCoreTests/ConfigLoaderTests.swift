@@ -362,7 +362,10 @@ struct ConfigLoaderTests {
         #expect(config.routes[1].shadow == .defaults)
         #expect(config.routes[1].compare == .defaults)
         let table = RoutingTable(config: config)
-        #expect(table.decide(method: "GET", target: "/orders/1") == RoutingDecision(route: 0, backend: 0, side: .old, mirror: 2, noise: 1))
+        #expect(table.decide(method: "GET", target: "/orders/1")
+                == .shadow(primary: RoutingTarget(route: 0, backend: 0, side: .old), copy: 2, noise: 1))
+        #expect(table.decide(method: "PUT", target: "/orders/1")
+                == .shadow(primary: RoutingTarget(route: 0, backend: 0, side: .old), copy: 2, noise: nil), "a write is not sent twice to old")
     }
 
     @Test func shadowAndCompareMistakesAreExplained() {

@@ -41,40 +41,40 @@ struct GrayRoutingTests {
 
     @Test func pathIDsAtOrAboveTheThresholdGoToNew() throws {
         let table = try table()
-        #expect(table.decide(method: "GET", target: "/orders/999") == RoutingDecision(route: 0, backend: 0, side: .old))
-        #expect(table.decide(method: "GET", target: "/orders/1000") == RoutingDecision(route: 0, backend: 1, side: .new))
-        #expect(table.decide(method: "PUT", target: "/orders/123456?x=1") == RoutingDecision(route: 0, backend: 1, side: .new))
-        #expect(table.decide(method: "GET", target: "/orders/abc") == RoutingDecision(route: 0, backend: 0, side: .old, missingID: true))
-        #expect(table.decide(method: "GET", target: "/orders/99999999999999999999") == RoutingDecision(route: 0, backend: 0, side: .old, missingID: true))
+        #expect(table.decide(method: "GET", target: "/orders/999") == .forward(RoutingTarget(route: 0, backend: 0, side: .old)))
+        #expect(table.decide(method: "GET", target: "/orders/1000") == .forward(RoutingTarget(route: 0, backend: 1, side: .new)))
+        #expect(table.decide(method: "PUT", target: "/orders/123456?x=1") == .forward(RoutingTarget(route: 0, backend: 1, side: .new)))
+        #expect(table.decide(method: "GET", target: "/orders/abc") == .forward(RoutingTarget(route: 0, backend: 0, side: .old, missingID: true)))
+        #expect(table.decide(method: "GET", target: "/orders/99999999999999999999") == .forward(RoutingTarget(route: 0, backend: 0, side: .old, missingID: true)))
     }
 
     @Test func queryIDsAndTheirFallback() throws {
         let table = try table()
-        #expect(table.decide(method: "GET", target: "/invoices?page=2&order=5000").side == .new)
-        #expect(table.decide(method: "GET", target: "/invoices?order=12").side == .old)
+        #expect(table.decide(method: "GET", target: "/invoices?page=2&order=5000").target.side == .new)
+        #expect(table.decide(method: "GET", target: "/invoices?order=12").target.side == .old)
         let missing = table.decide(method: "GET", target: "/invoices?orders=12")
-        #expect(missing.side == .new && missing.missingID)
-        #expect(table.decide(method: "GET", target: "/invoices?order=").missingID)
+        #expect(missing == .forward(RoutingTarget(route: 2, backend: 1, side: .new, missingID: true)))
+        #expect(table.decide(method: "GET", target: "/invoices?order=").target.missingID)
     }
 
     @Test func headerAndBodyIDsArePendingUntilRead() throws {
         let table = try table()
         var flags = table.configuredFlags
         let create = table.decide(method: "POST", target: "/orders", flags: flags)
-        #expect(create.pendingID && create.route == 1)
-        #expect(table.resolve(route: 1, id: 5, isCreate: true, flags: flags).side == .old)
-        #expect(table.resolve(route: 1, id: 5000, isCreate: true, flags: flags).side == .new)
+        #expect(create == .awaitID(primary: RoutingTarget(route: 1, backend: 0, side: .old), from: .body))
+        #expect(table.resolve(route: 1, id: 5, method: .post, flags: flags).target.side == .old)
+        #expect(table.resolve(route: 1, id: 5000, method: .post, flags: flags).target.side == .new)
         // A create without an ID goes where gray.creates says.
-        #expect(table.resolve(route: 1, id: nil, isCreate: true, flags: flags).side == .old)
+        #expect(table.resolve(route: 1, id: nil, method: .post, flags: flags).target.side == .old)
         flags[1].creates = .new
-        #expect(table.resolve(route: 1, id: nil, isCreate: true, flags: flags).side == .new)
+        #expect(table.resolve(route: 1, id: nil, method: .post, flags: flags).target.side == .new)
         // In shadow, a header ID matters only after a rollback that kept new's IDs.
-        #expect(!table.decide(method: "GET", target: "/h/1", flags: flags).pendingID)
+        #expect(table.decide(method: "GET", target: "/h/1", flags: flags) == .shadow(primary: RoutingTarget(route: 4, backend: 0, side: .old), copy: 1, noise: nil))
         flags[4].newIDsFrom = 1000
-        #expect(table.decide(method: "GET", target: "/h/1", flags: flags).pendingID)
-        #expect(table.resolve(route: 4, id: 1001, isCreate: false, flags: flags).side == .new)
-        let kept = table.resolve(route: 4, id: 999, isCreate: false, flags: flags)
-        #expect(kept.side == .old && kept.mirror == 1)
+        #expect(table.decide(method: "GET", target: "/h/1", flags: flags) == .awaitID(primary: RoutingTarget(route: 4, backend: 0, side: .old), from: .header))
+        #expect(table.resolve(route: 4, id: 1001, method: .get, flags: flags).target.side == .new)
+        let kept = table.resolve(route: 4, id: 999, method: .get, flags: flags)
+        #expect(kept == .shadow(primary: RoutingTarget(route: 4, backend: 0, side: .old), copy: 1, noise: nil))
     }
 
     @Test func missingIDsCanBeRejected() throws {
@@ -87,29 +87,30 @@ struct GrayRoutingTests {
         #expect(source.id(inBody: Array(#"{"id": 1.5}"#.utf8)) == nil)
         #expect(source.id(inBody: Array("not json".utf8)) == nil)
         flags[1].creates = .new
-        let rejected = table.resolve(route: 1, id: nil, isCreate: false, flags: flags)
-        #expect(rejected.reject && rejected.missingID)
+        let rejected = table.resolve(route: 1, id: nil, method: .get, flags: flags)
+        #expect(rejected == .reject(primary: RoutingTarget(route: 1, backend: 0, side: .old, missingID: true), status: 400,
+                                    reason: "the request has no integer ID in its body '/id'", label: "missing_id"))
     }
 
     @Test func drainSendsCreatesAndListsToNew() throws {
         let table = try table()
         var flags = table.configuredFlags
         for index in flags.indices { flags[index].phase = .drain }
-        #expect(table.resolve(route: 1, id: nil, isCreate: true, flags: flags).side == .new)
-        #expect(table.decide(method: "GET", target: "/orders/5", flags: flags).side == .old)
-        #expect(table.decide(method: "GET", target: "/orders", flags: flags) == RoutingDecision(route: 3, backend: 1, side: .new))
+        #expect(table.resolve(route: 1, id: nil, method: .post, flags: flags).target.side == .new)
+        #expect(table.decide(method: "GET", target: "/orders/5", flags: flags).target.side == .old)
+        #expect(table.decide(method: "GET", target: "/orders", flags: flags) == .forward(RoutingTarget(route: 3, backend: 1, side: .new)))
         flags[3].phase = .gray
-        #expect(table.decide(method: "GET", target: "/orders?limit=5", flags: flags) == RoutingDecision(route: 3, backend: 0, side: .old, aggregate: true))
+        #expect(table.decide(method: "GET", target: "/orders?limit=5", flags: flags) == .aggregate(primary: RoutingTarget(route: 3, backend: 0, side: .old)))
     }
 
     @Test func rollingBackKeepsNewIDsWithNew() throws {
         let table = try table()
         var flags = table.configuredFlags
         flags[0].phase = .old
-        #expect(table.decide(method: "GET", target: "/orders/5000", flags: flags).side == .old)
+        #expect(table.decide(method: "GET", target: "/orders/5000", flags: flags).target.side == .old)
         flags[0].newIDsFrom = 1000
-        #expect(table.decide(method: "GET", target: "/orders/5000", flags: flags).side == .new)
-        #expect(table.decide(method: "GET", target: "/orders/999", flags: flags).side == .old)
+        #expect(table.decide(method: "GET", target: "/orders/5000", flags: flags).target.side == .new)
+        #expect(table.decide(method: "GET", target: "/orders/999", flags: flags).target.side == .old)
     }
 
     @Test func grayConfigMistakesAreExplained() {

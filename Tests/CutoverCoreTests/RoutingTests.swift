@@ -50,17 +50,17 @@ struct RoutingTests {
     @Test func firstMatchingRouteDecidesAndItsPhasePicksTheSide() throws {
         let table = RoutingTable(config: try ConfigLoader.load(yaml: Self.config).get())
         let byID = table.decide(method: "GET", target: "/orders/7?expand=items")
-        #expect(byID == RoutingDecision(route: 0, backend: 1, side: .new))
-        #expect(table.decide(method: "PUT", target: "/orders/7") == RoutingDecision(route: nil, backend: 0, side: .old))
-        #expect(table.decide(method: "POST", target: "/orders") == RoutingDecision(route: 1, backend: 0, side: .old))
-        #expect(table.decide(method: "GET", target: "/assets/app.js") == RoutingDecision(route: 2, backend: 1, side: .new))
-        #expect(table.decide(method: "GET", target: "/reports/2026") == RoutingDecision(route: 3, backend: 2, side: .old))
+        #expect(byID == .forward(RoutingTarget(route: 0, backend: 1, side: .new)))
+        #expect(table.decide(method: "PUT", target: "/orders/7") == .forward(RoutingTarget(route: nil, backend: 0, side: .old)))
+        #expect(table.decide(method: "POST", target: "/orders") == .forward(RoutingTarget(route: 1, backend: 0, side: .old)))
+        #expect(table.decide(method: "GET", target: "/assets/app.js") == .forward(RoutingTarget(route: 2, backend: 1, side: .new)))
+        #expect(table.decide(method: "GET", target: "/reports/2026") == .forward(RoutingTarget(route: 3, backend: 2, side: .old)))
     }
 
     @Test func unmatchedRequestsGoToOld() throws {
         let table = RoutingTable(config: try ConfigLoader.load(yaml: Self.config).get())
-        #expect(table.decide(method: "GET", target: "/elsewhere") == RoutingDecision(route: nil, backend: 0, side: .old))
-        #expect(table.decide(method: "OPTIONS", target: "*") == RoutingDecision(route: nil, backend: 0, side: .old))
+        #expect(table.decide(method: "GET", target: "/elsewhere") == .forward(RoutingTarget(route: nil, backend: 0, side: .old)))
+        #expect(table.decide(method: "OPTIONS", target: "*") == .forward(RoutingTarget(route: nil, backend: 0, side: .old)))
     }
 
     @Test func queryIsNotPartOfTheMatch() throws {

@@ -59,7 +59,7 @@ extension ConfigBuilder {
         if let value = gray["threshold"] {
             result.threshold = reader.int(value, at: gray.path("threshold"), in: 1...Int.max).map(Int64.init)
         }
-        if let value = gray["creates"] { result.creates = reader.choice(value, at: gray.path("creates"), as: RoutingDecision.Side.self) ?? result.creates }
+        if let value = gray["creates"] { result.creates = reader.choice(value, at: gray.path("creates"), as: RoutingTarget.Side.self) ?? result.creates }
         if let value = gray["compare_sample"] {
             result.compareSample = reader.double(value, at: gray.path("compare_sample"), in: 0...1) ?? result.compareSample
         }

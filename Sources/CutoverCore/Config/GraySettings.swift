@@ -45,13 +45,13 @@ public struct GraySettings: Sendable, Hashable {
     /// IDs at or above it are answered by new; nil until configured (then `gray` cannot be entered).
     public var threshold: Int64?
     /// Where creates (requests with no ID yet: POST) go.
-    public var creates: RoutingDecision.Side
+    public var creates: RoutingTarget.Side
     /// The share of requests whose other side is read as well, for comparison (safe methods only).
     public var compareSample: Double
 
     public static let defaults = GraySettings(threshold: nil, creates: .new, compareSample: 0)
 
-    public init(threshold: Int64?, creates: RoutingDecision.Side, compareSample: Double) {
+    public init(threshold: Int64?, creates: RoutingTarget.Side, compareSample: Double) {
         self.threshold = threshold
         self.creates = creates
         self.compareSample = compareSample

@@ -6,7 +6,7 @@ public struct RouteFlags: Sendable, Hashable, Codable {
     /// IDs at or above it are answered by new in `gray` and `drain`.
     public var threshold: Int64?
     /// Where creates go in `gray`.
-    public var creates: RoutingDecision.Side
+    public var creates: RoutingTarget.Side
     /// The share of `gray` reads whose other side is read too, for comparison.
     public var compareSample: Double
     /// After a rollback from `gray` that kept new's data: IDs at or above it stay with new
@@ -19,7 +19,7 @@ public struct RouteFlags: Sendable, Hashable, Codable {
         case newIDsFrom = "new_ids_from"
     }
 
-    public init(phase: Phase, threshold: Int64?, creates: RoutingDecision.Side, compareSample: Double, newIDsFrom: Int64? = nil) {
+    public init(phase: Phase, threshold: Int64?, creates: RoutingTarget.Side, compareSample: Double, newIDsFrom: Int64? = nil) {
         self.phase = phase
         self.threshold = threshold
         self.creates = creates

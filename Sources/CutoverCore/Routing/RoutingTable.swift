@@ -1,5 +1,5 @@
 /// The routes of a configuration compiled for fast matching, and the routing
-/// decision for a request head. Immutable (a reload builds a new table), and a
+/// plan for a request head. Immutable (a reload builds a new table), and a
 /// class so that the data plane reads it without copying its arrays.
 public final class RoutingTable: Sendable {
     /// The configuration the table was built from.
@@ -60,13 +60,13 @@ public final class RoutingTable: Sendable {
     /// The flags of every route as configured, before the store says otherwise.
     public var configuredFlags: [RouteFlags] { config.routes.map(RouteFlags.init(route:)) }
 
-    /// Where a request goes under the configured flags.
-    public func decide(method: String, target: Substring) -> RoutingDecision {
+    /// What to do with a request under the configured flags.
+    public func decide(method: String, target: Substring) -> RoutingPlan {
         decide(method: method, target: target, flags: configuredFlags)
     }
 
-    /// Where a request goes under `flags` (one per route, in route order).
-    public func decide(method: String, target: Substring, flags: [RouteFlags]) -> RoutingDecision {
+    /// What to do with a request under `flags` (one per route, in route order).
+    public func decide(method: String, target: Substring, flags: [RouteFlags]) -> RoutingPlan {
         var method = method, target = target
         return method.withUTF8 { methodBytes in
             target.withUTF8 { targetBytes in
@@ -75,70 +75,76 @@ public final class RoutingTable: Sendable {
         }
     }
 
-    /// Where a request goes, with method and target given as bytes. When the route's ID is
-    /// in a header or the body, the decision says so (`pendingID`) and ``resolve(route:id:isCreate:flags:)``
-    /// finishes it once the ID is known.
-    public func decide(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer, flags: [RouteFlags]) -> RoutingDecision {
+    /// What to do with a request, with method and target given as bytes. When the route's ID is in a header or the
+    /// body, the plan says so (`awaitID`) and ``resolve(route:id:method:flags:)`` makes it once the ID is known.
+    public func decide(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer, flags: [RouteFlags]) -> RoutingPlan {
+        let kind = RequestMethod(method)
         guard let index = match(method: method, target: target) else {
-            return RoutingDecision(route: nil, backend: defaultBackend, side: .old)
+            return .forward(RoutingTarget(route: nil, backend: defaultBackend, side: .old))
         }
         let route = routes[index]
         let routeFlags = flags[index]
-        let isCreate = method.count == 4 && method.elementsEqual("POST".utf8)
-        let isRead = method.count == 3 && method.elementsEqual("GET".utf8)
+        let toOld = RoutingTarget(route: index, backend: route.old, side: .old)
         switch routeFlags.phase {
         case .new:
-            return RoutingDecision(route: index, backend: route.new, side: .new)
+            return .forward(RoutingTarget(route: index, backend: route.new, side: .new))
         case .old, .shadow:
             // Only a route rolled back with new's IDs kept needs the ID in these phases.
-            guard routeFlags.newIDsFrom != nil, let source = route.id else { return route.whole(index, phase: routeFlags.phase) }
+            guard routeFlags.newIDsFrom != nil, let source = route.id else { return route.whole(index, phase: routeFlags.phase, method: kind) }
             switch source.from {
-            case .path, .query: return resolve(route: index, id: Self.id(in: target, source: source, route: route), isCreate: isCreate, flags: flags)
-            case .header, .body: return RoutingDecision(route: index, backend: route.old, side: .old, pendingID: true)
+            case .path, .query: return resolve(route: index, id: Self.id(in: target, source: source, route: route), method: kind, flags: flags)
+            case .header, .body: return .awaitID(primary: toOld, from: source.from)
             }
         case .gray, .drain:
             if route.aggregate {
-                guard isRead else { break }
-                if routeFlags.phase == .drain { return RoutingDecision(route: index, backend: route.new, side: .new) }
-                return RoutingDecision(route: index, backend: route.old, side: .old, aggregate: true)
+                guard kind == .get else { break }
+                if routeFlags.phase == .drain { return .forward(RoutingTarget(route: index, backend: route.new, side: .new)) }
+                return .aggregate(primary: toOld)
             }
             guard let source = route.id else { break }
             switch source.from {
-            case .path, .query: return resolve(route: index, id: Self.id(in: target, source: source, route: route), isCreate: isCreate, flags: flags)
-            case .header, .body: return RoutingDecision(route: index, backend: route.old, side: .old, pendingID: true)
+            case .path, .query: return resolve(route: index, id: Self.id(in: target, source: source, route: route), method: kind, flags: flags)
+            case .header, .body: return .awaitID(primary: toOld, from: source.from)
             }
         }
-        return resolve(route: index, id: nil, isCreate: isCreate, flags: flags)
+        return resolve(route: index, id: nil, method: kind, flags: flags)
     }
 
-    /// The decision for a request of route `index` whose ID (nil: absent or not an integer) is known.
-    public func resolve(route index: Int, id: Int64?, isCreate: Bool, flags: [RouteFlags]) -> RoutingDecision {
+    /// The plan for a request of route `index` whose ID (nil: absent or not an integer) is known: where the ID
+    /// sends it, whether its read is compared with the other side, what a request without an ID gets.
+    public func resolve(route index: Int, id: Int64?, method: RequestMethod, flags: [RouteFlags]) -> RoutingPlan {
         let route = routes[index]
         let routeFlags = flags[index]
-        let toOld = RoutingDecision(route: index, backend: route.old, side: .old)
-        let toNew = RoutingDecision(route: index, backend: route.new, side: .new)
+        let toOld = RoutingTarget(route: index, backend: route.old, side: .old)
+        let toNew = RoutingTarget(route: index, backend: route.new, side: .new)
         switch routeFlags.phase {
         case .new:
-            return toNew
+            return .forward(toNew)
         case .old, .shadow:
-            if let id, let from = routeFlags.newIDsFrom, id >= from { return toNew }
-            return route.whole(index, phase: routeFlags.phase)
+            if let id, let from = routeFlags.newIDsFrom, id >= from { return .forward(toNew) }
+            return route.whole(index, phase: routeFlags.phase, method: method)
         case .gray, .drain:
-            guard route.hasID else { return toOld }
-            if let id {
-                guard let threshold = routeFlags.threshold else { return toOld }
-                return id >= threshold ? toNew : toOld
+            guard let source = route.id else { return .forward(toOld) }
+            // A read routed by its ID is compared with the other side's answer when the route asks for it.
+            func routed(_ target: RoutingTarget) -> RoutingPlan {
+                guard routeFlags.compareSample > 0, method.isRead else { return .forward(target) }
+                return .readCompare(primary: target, other: target.side == .old ? route.new : route.old, sample: routeFlags.compareSample)
             }
-            if isCreate {
-                return routeFlags.phase == .drain || routeFlags.creates == .new ? toNew : toOld
+            if let id {
+                guard let threshold = routeFlags.threshold else { return routed(toOld) }
+                return routed(id >= threshold ? toNew : toOld)
+            }
+            if method == .post {
+                return .forward(routeFlags.phase == .drain || routeFlags.creates == .new ? toNew : toOld)
             }
             switch route.onMissing {
-            case .old: return RoutingDecision(route: index, backend: route.old, side: .old, missingID: true)
-            case .new: return RoutingDecision(route: index, backend: route.new, side: .new, missingID: true)
+            case .old:
+                return .forward(RoutingTarget(route: index, backend: route.old, side: .old, missingID: true))
+            case .new:
+                return .forward(RoutingTarget(route: index, backend: route.new, side: .new, missingID: true))
             case .reject:
-                var decision = RoutingDecision(route: index, backend: route.old, side: .old, missingID: true)
-                decision.reject = true
-                return decision
+                return .reject(primary: RoutingTarget(route: index, backend: route.old, side: .old, missingID: true), status: 400,
+                               reason: "the request has no integer ID in its \(source.from.rawValue) '\(source.name)'", label: "missing_id")
             }
         }
     }
@@ -194,10 +200,12 @@ struct CompiledRoute: Sendable {
 
     var hasID: Bool { id != nil }
 
-    /// The decision for a request of this route (index `index`) in phase old or shadow, where no ID splits it.
-    func whole(_ index: Int, phase: Phase) -> RoutingDecision {
-        phase == .shadow ? RoutingDecision(route: index, backend: old, side: .old, mirror: new, noise: noise)
-            : RoutingDecision(route: index, backend: old, side: .old)
+    /// The plan for a request of this route (index `index`) in phase old or shadow, where no ID splits it: a copy to
+    /// new in shadow, and one to the noise instance when the request is safe to send twice.
+    func whole(_ index: Int, phase: Phase, method: RequestMethod) -> RoutingPlan {
+        let primary = RoutingTarget(route: index, backend: old, side: .old)
+        guard phase == .shadow else { return .forward(primary) }
+        return .shadow(primary: primary, copy: new, noise: method.isSafe ? noise : nil)
     }
     var onMissing: IDSource.OnMissing { id?.onMissing ?? .old }
 
@@ -207,45 +215,5 @@ struct CompiledRoute: Sendable {
         if let template = self.path, !template.matches(path) { return false }
         if let prefix, !path.starts(with: prefix) { return false }
         return true
-    }
-}
-
-/// The outcome of routing one request.
-public struct RoutingDecision: Sendable, Hashable {
-    /// Which side of the migration answers.
-    public enum Side: String, Sendable, Hashable, CaseIterable, Codable {
-        case old, new
-    }
-
-    /// Index into `config.routes`; nil when no route matched.
-    public var route: Int?
-    /// Index into `config.backends` of the backend that answers.
-    public var backend: Int
-    /// The migration side that answers.
-    public var side: Side
-    /// In phase `shadow`: the backend that gets a copy of the request (new).
-    public var mirror: Int?
-    /// In phase `shadow`: the second old instance whose answer measures noise, if configured.
-    public var noise: Int?
-    /// The route's ID is in a header or the body: the decision is finished once it is read.
-    public var pendingID = false
-    /// A list route in `gray`: both sides are asked and their pages merged.
-    public var aggregate = false
-    /// The request had no usable ID (counted); the route's `on_missing` chose the side.
-    public var missingID = false
-    /// The request had no usable ID and the route rejects such requests (400).
-    public var reject = false
-
-    /// Creates a decision.
-    public init(route: Int?, backend: Int, side: Side, mirror: Int? = nil, noise: Int? = nil,
-                pendingID: Bool = false, aggregate: Bool = false, missingID: Bool = false) {
-        self.route = route
-        self.backend = backend
-        self.side = side
-        self.mirror = mirror
-        self.noise = noise
-        self.pendingID = pendingID
-        self.aggregate = aggregate
-        self.missingID = missingID
     }
 }

@@ -32,28 +32,12 @@ final class ShadowRun: SideExchangeOwner {
     private var requestComplete = false
     /// The side that answers the client: old in shadow; in a gray read comparison, the side the ID routes to (the
     /// copy goes to the other one).
-    let primarySide: RoutingDecision.Side
+    let primarySide: RoutingTarget.Side
     /// When the copy to new was sent.
     private var copyStarted = NIODeadline.now()
 
-    /// Why a request of a shadow route is not copied, or nil to copy it.
-    static func skipReason(settings: ShadowSettings, method: RequestHead.Method, requestID: String, bodyLength: Int?) -> String? {
-        let isWrite = !(method == .get || method == .head || method == .options || method == .trace)
-        if isWrite, settings.writes == .skip { return "write" }
-        if settings.sample < 1, Self.sampleFraction(requestID) >= settings.sample { return "sample" }
-        if let bodyLength, bodyLength > settings.maxBody { return "body_too_large" }
-        return nil
-    }
-
-    /// Where a request ID falls in [0, 1): the same ID always lands in the same place.
-    static func sampleFraction(_ requestID: String) -> Double {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in requestID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return Double(hash >> 11) / Double(1 << 53)
-    }
-
     init(loop: LoopContext, route: String, rules: CompareRules, settings: ShadowSettings, timeout: TimeAmount, requestID: String,
-         requestHead: ByteBuffer, isHEAD: Bool, chunked: Bool, primarySide: RoutingDecision.Side = .old, copyPool: UpstreamPool,
+         requestHead: ByteBuffer, isHEAD: Bool, chunked: Bool, primarySide: RoutingTarget.Side = .old, copyPool: UpstreamPool,
          noisePool: UpstreamPool?,
          makeHead: @escaping (_ extra: [(String, String)]) -> ByteBuffer?,
          makeNoiseHead: ((_ extra: [(String, String)]) -> ByteBuffer?)?) {

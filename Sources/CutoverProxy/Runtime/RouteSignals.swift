@@ -34,7 +34,7 @@ public final class RouteSignals: Sendable {
     }
 
     struct State {
-        var maxIDs: [String: [RoutingDecision.Side: Int64]] = [:]
+        var maxIDs: [String: [RoutingTarget.Side: Int64]] = [:]
         /// Per route: second (since 1970) → answers.
         var seconds: [String: [Int64: Second]] = [:]
         /// Answers not yet written to the store, per route and minute.
@@ -48,14 +48,14 @@ public final class RouteSignals: Sendable {
     public init() {}
 
     /// An answer of `side` named this ID (the highest one of its body at the route's `max_id_seen`).
-    public func sawID(route: String, side: RoutingDecision.Side, id: Int64) {
+    public func sawID(route: String, side: RoutingTarget.Side, id: Int64) {
         state.withLockedValue { state in
             if id > state.maxIDs[route]?[side] ?? .min { state.maxIDs[route, default: [:]][side] = id }
         }
     }
 
     /// The highest IDs seen per route and side since start.
-    public func maxIDs() -> [String: [RoutingDecision.Side: Int64]] {
+    public func maxIDs() -> [String: [RoutingTarget.Side: Int64]] {
         state.withLockedValue { $0.maxIDs }
     }
 

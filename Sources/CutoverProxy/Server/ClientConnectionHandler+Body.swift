@@ -71,7 +71,7 @@ extension ClientConnectionHandler {
         }
         abandonUpstream()
         closeAfterResponse = true
-        let limits = decision.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
+        let limits = routeTarget.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
         respondLocally(status: 408, reason: "the request body arrived too slowly: \(bodyBytes) bytes in \(Quantities.format(.nanoseconds((now - startTime).nanoseconds))) "
                        + "(nothing for \(Quantities.format(limits.bodyTimeout)) or below \(limits.bodyMinRate) bytes/s after it)", recordMetrics: false)
     }

@@ -14,7 +14,7 @@ extension ClientConnectionHandler {
     func resetExchange() {
         runtime = loop.runtime
         flags = loop.flags
-        decision = RoutingDecision(route: nil, backend: runtime.routing.defaultBackend, side: .old)
+        plan = .forward(RoutingTarget(route: nil, backend: runtime.routing.defaultBackend, side: .old))
         isHEAD = false
         isIdempotent = false
         clientMinor = 1
@@ -75,7 +75,7 @@ extension ClientConnectionHandler {
         // Route on the target as the client sent it, or on the path of an absolute-form target naming this gateway.
         var targetOverride: String?
         var hostOverride: String?
-        let routed: RoutingDecision? = head.raw.withUnsafeReadableBytes { bytes in
+        let routed: RoutingPlan? = head.raw.withUnsafeReadableBytes { bytes in
             let method = UnsafeRawBufferPointer(rebasing: bytes[head.methodRange])
             let target = UnsafeRawBufferPointer(rebasing: bytes[head.targetRange])
             if target.first == UInt8(ascii: "/") {
@@ -87,7 +87,7 @@ extension ClientConnectionHandler {
             return nil
         }
         if let routed {
-            decision = routed
+            plan = routed
         } else {
             switch RequestTarget.parse(head.targetText) {
             case .asterisk:
@@ -99,13 +99,13 @@ extension ClientConnectionHandler {
                 }
                 hostOverride = String(authority)
                 targetOverride = String(path)
-                decision = runtime.routing.decide(method: head.methodText, target: path, flags: flags)
+                plan = runtime.routing.decide(method: head.methodText, target: path, flags: flags)
             case .origin, .invalid:
                 return refuse(400, "invalid request target", label: "target")
             }
         }
 
-        let limits = decision.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
+        let limits = routeTarget.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
         if head.byteCount > limits.maxHeaderBytes {
             return refuse(431, "request header fields larger than the route's \(limits.maxHeaderBytes) bytes", label: "header_too_large")
         }
@@ -132,11 +132,14 @@ extension ClientConnectionHandler {
             expectContinue = true
         }
 
-        if decision.pendingID, let route = decision.route {
-            return awaitID(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride)
-        }
-        if decision.aggregate, let route = decision.route, !hasBody {
-            return startAggregate(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride)
+        switch plan {
+        case .awaitID(let primary, _):
+            if let route = primary.route { return awaitID(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride) }
+        case .aggregate(let primary) where !hasBody:
+            // A list read with a body is forwarded to the primary side whole.
+            if let route = primary.route { return startAggregate(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride) }
+        default:
+            break
         }
         dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
     }
@@ -144,20 +147,20 @@ extension ClientConnectionHandler {
     /// Sends a routed request on its way: its head written for the decided backend, copies started
     /// for a shadow route, and a connection asked for (a chunked body's first bytes are held first).
     func dispatch(_ head: RequestHead, targetOverride: String?, hostOverride: String?) {
-        if decision.missingID, let route = decision.route { loop.metrics.missingID(route: runtime.routeNames[route]) }
-        if decision.reject {
-            let source = decision.route.flatMap { runtime.gray[$0].id }
-            return refuse(400, "the request has no integer ID in its \(source?.from.rawValue ?? "request") '\(source?.name ?? "")'", label: "missing_id")
+        let target = routeTarget
+        if target.missingID, let route = target.route { loop.metrics.missingID(route: runtime.routeNames[route]) }
+        if case .reject(_, let status, let reason, let label) = plan {
+            return refuse(status, reason, label: label)
         }
-        let backend = runtime.targets[decision.backend]
+        let backend = runtime.targets[target.backend]
         let writer = RequestHeadWriter(targetOverride: targetOverride, hostOverride: backend.backend.hostHeader ?? hostOverride,
                                        defaultHost: backend.authority, forwarding: forwarding)
         // The head is written into the buffer of the previous request: by now that write has
         // completed, so clearing it reuses its memory instead of allocating.
         requestHead.clear()
         requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
-        pool = loop.pools[decision.backend]
-        if let route = decision.route { prepareEvidence(route: route) }
+        pool = loop.pools[target.backend]
+        if let route = target.route { prepareEvidence(route: route) }
         let pending = PendingLaunch(head: head, targetOverride: targetOverride, hostOverride: hostOverride)
         if hasBody, requestSide != .complete, pendingBodyBytes < bodyBufferLimit {
             // Read the body (up to `request_buffer`) before anything reaches a backend: a body that fits is checked
@@ -173,13 +176,18 @@ extension ClientConnectionHandler {
     /// and a connection asked for. The body held so far reaches the copies too.
     func launch(_ pending: PendingLaunch, now: NIODeadline) {
         let head = pending.head
-        if let route = decision.route, decision.mirror == nil, let other = grayComparisonBackend(head, route: route) {
-            startShadow(head, route: route, mirror: other, noise: nil, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride,
-                        sample: flags[route].compareSample, primarySide: decision.side)
-        }
-        if let mirror = decision.mirror, let route = decision.route {
-            startShadow(head, route: route, mirror: mirror, noise: decision.noise, targetOverride: pending.targetOverride,
-                        hostOverride: pending.hostOverride)
+        switch plan {
+        case .shadow(let primary, let copy, let noise):
+            if let route = primary.route {
+                startShadow(head, route: route, mirror: copy, noise: noise, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride)
+            }
+        case .readCompare(let primary, let other, let sample):
+            if let route = primary.route {
+                startShadow(head, route: route, mirror: other, noise: nil, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride,
+                            sample: sample, primarySide: primary.side)
+            }
+        case .forward, .aggregate, .awaitID, .reject:
+            break
         }
         if let shadowRun {
             for part in pendingBody { shadowRun.requestBody(part) }
@@ -198,7 +206,7 @@ extension ClientConnectionHandler {
     /// `sample` overrides the route's shadow sample; `primarySide` is the side answering the client (new in a gray read
     /// comparison of an ID that new serves: the copy then goes to old).
     func startShadow(_ head: RequestHead, route: Int, mirror: Int, noise: Int?, targetOverride: String?, hostOverride: String?,
-                     sample: Double? = nil, primarySide: RoutingDecision.Side = .old) {
+                     sample: Double? = nil, primarySide: RoutingTarget.Side = .old) {
         var (settings, timeout) = runtime.shadow[route]
         if let sample {
             settings.sample = sample
@@ -208,7 +216,7 @@ extension ClientConnectionHandler {
         let requestID = currentRequestID()
         var length: Int?
         if case .contentLength(let value) = head.framing { length = value }
-        if let reason = ShadowRun.skipReason(settings: settings, method: head.method, requestID: requestID, bodyLength: length) {
+        if let reason = settings.skipReason(method: head.method, requestID: requestID, bodyLength: length) {
             loop.shadowCounts.skipped(route: routeName, reason: reason)
             return
         }
@@ -216,7 +224,6 @@ extension ClientConnectionHandler {
         let forwarding = self.forwarding
         let mirrorTarget = runtime.targets[mirror]
         let noiseTarget = noise.map { runtime.targets[$0] }
-        let safe = head.method == .get || head.method == .head || head.method == .options
         // Each copy's head is written from the client's, for its own backend, marked as a shadow copy.
         func headFor(_ target: BackendTarget) -> ([(String, String)]) -> ByteBuffer? {
             { extra in
@@ -226,7 +233,7 @@ extension ClientConnectionHandler {
         }
         let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[route], settings: settings, timeout: timeout,
                             requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: chunkedRequest,
-                            primarySide: primarySide, copyPool: loop.mirrorPools[mirror], noisePool: safe ? noise.map { loop.mirrorPools[$0] } : nil,
+                            primarySide: primarySide, copyPool: loop.mirrorPools[mirror], noisePool: noise.map { loop.mirrorPools[$0] },
                             makeHead: headFor(mirrorTarget), makeNoiseHead: noiseTarget.map(headFor))
         shadowRun = run
         run.start(now: startTime)
@@ -269,7 +276,7 @@ extension ClientConnectionHandler {
         if requestSide == .complete { writeEndUpstream() }
         upstreamNeedsFlush = false
         connection.flush()
-        deadline = now + runtime.targets[decision.backend].responseTimeout
+        deadline = now + runtime.targets[routeTarget.backend].responseTimeout
         activitySeen = activity
         loop.sweeper.register(self)
         release(.buffering)

@@ -26,18 +26,17 @@ extension ClientConnectionHandler {
         guard let source = runtime.gray[route].id else {
             return dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         }
-        let isCreate = head.method == .post
         switch source.from {
         case .header:
             let id = head.header(named: source.name).flatMap { source.id(inHeader: Substring($0)) }
-            decision = runtime.routing.resolve(route: route, id: id, isCreate: isCreate, flags: flags)
+            plan = runtime.routing.resolve(route: route, id: id, method: head.method, flags: flags)
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         case .body where hasBody:
             awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
             // The body is needed before a backend is chosen: ask for it now (its pace is bounded by `body_timeout`).
             if expectContinue, !sentContinue { sendContinue() }
         default:
-            decision = runtime.routing.resolve(route: route, id: nil, isCreate: isCreate, flags: flags)
+            plan = runtime.routing.resolve(route: route, id: nil, method: head.method, flags: flags)
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         }
     }
@@ -54,7 +53,7 @@ extension ClientConnectionHandler {
             for part in pendingBody { bytes.append(contentsOf: part.readableBytesView) }
             id = held.source.id(inBody: bytes)
         }
-        decision = runtime.routing.resolve(route: held.route, id: id, isCreate: held.head.method == .post, flags: flags)
+        plan = runtime.routing.resolve(route: held.route, id: id, method: held.head.method, flags: flags)
         dispatch(held.head, targetOverride: held.targetOverride, hostOverride: held.hostOverride)
     }
 
@@ -99,16 +98,6 @@ extension ClientConnectionHandler {
         }
     }
 
-    /// In `gray` and `drain`, the backend of the side that did not answer, when the route read-compares
-    /// (`gray.compare_sample`) and the request is a read routed by its ID.
-    func grayComparisonBackend(_ head: RequestHead, route: Int) -> Int? {
-        let routeFlags = flags[route]
-        guard routeFlags.phase == .gray || routeFlags.phase == .drain, routeFlags.compareSample > 0, !decision.missingID, !decision.aggregate,
-              head.method == .get || head.method == .head, runtime.gray[route].id != nil else { return nil }
-        let sides = runtime.routing.sides(of: route)
-        return decision.side == .old ? sides.new : sides.old
-    }
-
     // MARK: - Evidence
 
     /// Starts keeping the answer's body when the route names where IDs are in it.
@@ -119,17 +108,17 @@ extension ClientConnectionHandler {
 
     /// The answer is complete: the highest ID it names is the route's evidence for its side.
     func finishEvidence() {
-        guard let capture = evidence, let route = decision.route, let pointer = runtime.gray[route].maxIDSeen else { return }
+        guard let capture = evidence, let route = routeTarget.route, let pointer = runtime.gray[route].maxIDSeen else { return }
         evidence = nil
         let response = PairEvaluation.response(capture.answer)
         guard (200..<300).contains(response.status), !response.truncated,
               let id = IDSource.maxID(in: response.body, at: pointer) else { return }
-        loop.signals.sawID(route: runtime.routeNames[route], side: decision.side, id: id)
+        loop.signals.sawID(route: runtime.routeNames[route], side: routeTarget.side, id: id)
     }
 
     /// Tells the control plane how new answered, for the gates and automatic rollback.
     func recordNewAnswer() {
-        guard decision.side == .new, let route = decision.route else { return }
+        guard routeTarget.side == .new, let route = routeTarget.route else { return }
         let elapsed = loop.eventLoop.now - startTime
         loop.newAnswer(route: runtime.routeNames[route], error: status >= 500 || status == 0, latency: .nanoseconds(elapsed.nanoseconds))
     }

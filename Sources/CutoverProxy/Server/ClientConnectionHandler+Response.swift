@@ -170,7 +170,7 @@ extension ClientConnectionHandler {
             if activity != activitySeen {
                 // The body moved since the deadline was set: extend it.
                 activitySeen = activity
-                deadline = loop.eventLoop.now + runtime.targets[decision.backend].responseTimeout
+                deadline = loop.eventLoop.now + runtime.targets[routeTarget.backend].responseTimeout
                 loop.sweeper.register(self)
                 return
             }
@@ -204,8 +204,8 @@ extension ClientConnectionHandler {
     func respondLocally(status: Int, reason: String, recordMetrics: Bool, headers: [(String, String)] = []) {
         shadowRun?.primaryFailed()
         shadowRun = nil
-        let route = decision.route.map { runtime.routeNames[$0] }
-        let backendName = recordMetrics ? runtime.targets[decision.backend].backend.name : nil
+        let route = routeTarget.route.map { runtime.routeNames[$0] }
+        let backendName = recordMetrics ? runtime.targets[routeTarget.backend].backend.name : nil
         let response = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
         answerLocally(status: status, headers: [("Content-Type", "application/json")] + headers, body: response.body, requestID: response.requestID,
                       recordMetrics: recordMetrics)
@@ -233,7 +233,7 @@ extension ClientConnectionHandler {
 
     func recordAnswered() {
         let elapsed = loop.eventLoop.now - startTime
-        loop.routeMetrics(runtime: runtime, route: decision.route, backend: decision.backend).record(status: status, nanoseconds: elapsed.nanoseconds)
+        loop.routeMetrics(runtime: runtime, route: routeTarget.route, backend: routeTarget.backend).record(status: status, nanoseconds: elapsed.nanoseconds)
         recordNewAnswer()
     }
 

@@ -72,7 +72,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var runtime: RuntimeConfig
     /// The switch flags the exchange routes under, taken with `runtime` (so a reload mid-exchange cannot mismatch them).
     var flags: [RouteFlags] = []
-    var decision = RoutingDecision(route: nil, backend: 0, side: .old)
+    var plan: RoutingPlan = .forward(RoutingTarget(route: nil, backend: 0, side: .old))
+    /// Where the plan sends the request (the answering side).
+    var routeTarget: RoutingTarget { plan.target }
     var isHEAD = false
     var isIdempotent = false
     var clientMinor = 1

@@ -1,21 +1,12 @@
+import CutoverCore
 import NIOCore
 
 /// The head of a client's request, validated and kept as raw bytes with the
 /// positions of what the proxy needs; headers are never decoded into strings
 /// on the hot path.
 struct RequestHead {
-    /// The methods the proxy treats specially.
-    enum Method: Equatable {
-        case get, head, post, put, delete, options, patch, trace, connect, other
-
-        /// Safe or idempotent methods (RFC 9110 §9.2.2): a request with them may be retried.
-        var isIdempotent: Bool {
-            switch self {
-            case .get, .head, .options, .put, .delete, .trace: return true
-            default: return false
-            }
-        }
-    }
+    /// The methods the proxy treats specially (classified in Core, where routing and copying policy read them).
+    typealias Method = RequestMethod
 
     /// How the body is framed.
     enum Framing: Equatable {

@@ -1,3 +1,4 @@
+import CutoverCore
 import NIOCore
 
 /// Parses client requests (RFC 9112) strictly, in place: CRLF line ends,
@@ -280,24 +281,10 @@ struct RequestParser {
             }
             return .success(RequestHead(
                 raw: head, methodRange: methodRange, targetRange: (firstSpace + 1)..<secondSpace,
-                method: Self.classify(bytes, methodRange), minorVersion: minor, framing: framing,
+                method: RequestMethod(UnsafeRawBufferPointer(rebasing: bytes[methodRange])), minorVersion: minor, framing: framing,
                 keepAlive: !close && (minor == 1 || keepAliveToken), hostCount: hostCount, expect: expect,
                 requestID: requestID, forwardedForCount: forwardedForCount, upgrade: upgrade, connectionTokens: tokens))
         }
         return try result.get()
-    }
-
-    private static func classify(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> RequestHead.Method {
-        func equals(_ text: StaticString) -> Bool {
-            range.count == text.utf8CodeUnitCount && zip(bytes[range], UnsafeBufferPointer(start: text.utf8Start, count: range.count)).allSatisfy { $0 == $1 }
-        }
-        switch range.count {
-        case 3: return equals("GET") ? .get : equals("PUT") ? .put : .other
-        case 4: return equals("HEAD") ? .head : equals("POST") ? .post : .other
-        case 5: return equals("PATCH") ? .patch : equals("TRACE") ? .trace : .other
-        case 6: return equals("DELETE") ? .delete : .other
-        case 7: return equals("OPTIONS") ? .options : equals("CONNECT") ? .connect : .other
-        default: return .other
-        }
     }
 }

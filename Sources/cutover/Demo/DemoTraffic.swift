@@ -69,7 +69,7 @@ struct DemoTraffic {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let decision = routing.decide(method: method.rawValue, target: Substring(target))
+        let decision = routing.decide(method: method.rawValue, target: Substring(target)).target
         let config = routing.config
         let route = decision.route.map { config.routes[$0].name } ?? "(unmatched)"
         let started = ContinuousClock.now
@@ -89,7 +89,7 @@ extension DemoExchange {
     /// writes where it says `writes: mirror` (after old's 2xx with `order: after-primary`).
     func isCompared(in config: CutoverConfig) -> Bool {
         guard phase == .shadow, let settings = config.routes.first(where: { $0.name == route })?.shadow else { return false }
-        if ["GET", "HEAD", "OPTIONS"].contains(method) { return true }
+        if RequestMethod(method).isSafe { return true }
         guard settings.writes == .mirror else { return false }
         return settings.order == .parallel || (200..<300).contains(status)
     }

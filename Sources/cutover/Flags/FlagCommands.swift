@@ -131,7 +131,7 @@ struct FlagsCommand: AsyncParsableCommand {
                 guard let value = Int64(parts[1]), value > 0 else { throw ValidationError("threshold '\(parts[1])' is not a positive whole number") }
                 patch.threshold = value
             case "creates":
-                guard let side = RoutingDecision.Side(rawValue: parts[1]) else { throw ValidationError("creates '\(parts[1])' is not old or new") }
+                guard let side = RoutingTarget.Side(rawValue: parts[1]) else { throw ValidationError("creates '\(parts[1])' is not old or new") }
                 patch.creates = side
             case "compare_sample":
                 guard let value = Double(parts[1]), (0...1).contains(value) else { throw ValidationError("compare_sample '\(parts[1])' is not from 0 to 1") }
