@@ -111,3 +111,23 @@ struct HeadWriterTests {
         #expect(written(head) == "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
     }
 }
+
+@Suite("Chunked framing on the way out")
+struct ChunkWriterTests {
+    @Test func sizeLinesAreLowerCaseHexWithoutLeadingZeros() {
+        let allocator = ByteBufferAllocator()
+        for count in [1, 9, 10, 15, 16, 255, 256, 4095, 65_536, 1 << 20, 123_456_789, Int(Int32.max)] {
+            #expect(String(buffer: ChunkWriter.sizeLine(count, allocator: allocator)) == String(count, radix: 16) + "\r\n", "\(count)")
+        }
+    }
+
+    @Test func aChunkIsItsSizeLineDataAndCRLFAndEmptyDataWritesNothing() {
+        var written: [String] = []
+        ChunkWriter.write(ByteBuffer(string: "hello world"), allocator: ByteBufferAllocator()) { written.append(String(buffer: $0)) }
+        #expect(written == ["b\r\n", "hello world", "\r\n"])
+        written = []
+        ChunkWriter.write(ByteBuffer(), allocator: ByteBufferAllocator()) { written.append(String(buffer: $0)) }
+        #expect(written.isEmpty, "a zero-size chunk would end the body")
+        #expect(String(buffer: ChunkWriter.lastChunk) == "0\r\n\r\n")
+    }
+}

@@ -78,16 +78,23 @@ enum HTTPSyntax {
         return value
     }
 
+    /// `range` without the optional whitespace (SP and HTAB, RFC 9110 §5.6.3) at either end.
+    @inline(__always)
+    static func trimmingWhitespace(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
+        var start = range.lowerBound, end = range.upperBound
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return start..<end
+    }
+
     /// Calls `body` with each comma-separated element of a field value, trimmed; empty elements are skipped.
     static func forEachElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (Range<Int>) -> Void) {
         var start = range.lowerBound
         while start <= range.upperBound {
             var end = start
             while end < range.upperBound, bytes[end] != UInt8(ascii: ",") { end += 1 }
-            var elementStart = start, elementEnd = end
-            while elementStart < elementEnd, bytes[elementStart] == 0x20 || bytes[elementStart] == 0x09 { elementStart += 1 }
-            while elementEnd > elementStart, bytes[elementEnd - 1] == 0x20 || bytes[elementEnd - 1] == 0x09 { elementEnd -= 1 }
-            if elementStart < elementEnd { body(elementStart..<elementEnd) }
+            let element = trimmingWhitespace(bytes, start..<end)
+            if !element.isEmpty { body(element) }
             start = end + 1
         }
     }
@@ -99,10 +106,7 @@ enum HTTPSyntax {
         while start <= range.upperBound {
             var end = start
             while end < range.upperBound, bytes[end] != UInt8(ascii: ",") { end += 1 }
-            var elementStart = start, elementEnd = end
-            while elementStart < elementEnd, bytes[elementStart] == 0x20 || bytes[elementStart] == 0x09 { elementStart += 1 }
-            while elementEnd > elementStart, bytes[elementEnd - 1] == 0x20 || bytes[elementEnd - 1] == 0x09 { elementEnd -= 1 }
-            if elementStart == elementEnd { return true }
+            if trimmingWhitespace(bytes, start..<end).isEmpty { return true }
             start = end + 1
         }
         return false

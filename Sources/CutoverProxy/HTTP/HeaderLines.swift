@@ -26,11 +26,8 @@ enum HeaderLines {
             if contentEnd > position, bytes[contentEnd - 1] == UInt8(ascii: "\r") { contentEnd -= 1 }
             if contentEnd == position { break }
             if let colon = HTTPSyntax.shortIndex(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd) {
-                var valueStart = colon + 1
-                while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
-                var valueEnd = contentEnd
-                while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-                body(HeaderLine(line: position..<lineEnd, name: position..<colon, value: valueStart..<valueEnd))
+                body(HeaderLine(line: position..<lineEnd, name: position..<colon,
+                                value: HTTPSyntax.trimmingWhitespace(bytes, (colon + 1)..<contentEnd)))
             }
             position = lineEnd
         }

@@ -128,19 +128,14 @@ final class SideExchange: UpstreamExchange, DeadlineTracked {
     private func write(_ part: ByteBuffer, on connection: UpstreamConnection) {
         guard part.readableBytes > 0 else { return }
         if chunked {
-            var size = ByteBufferAllocator().buffer(capacity: 18)
-            size.writeString(String(part.readableBytes, radix: 16))
-            size.writeStaticString("\r\n")
-            connection.write(size)
-            connection.write(part)
-            connection.write(ByteBuffer(staticString: "\r\n"))
+            ChunkWriter.write(part, allocator: ByteBufferAllocator()) { connection.write($0) }
         } else {
             connection.write(part)
         }
     }
 
     private func writeEnd(on connection: UpstreamConnection) {
-        if chunked { connection.write(ByteBuffer(staticString: "0\r\n\r\n")) }
+        if chunked { connection.write(ChunkWriter.lastChunk) }
     }
 
     private func finish(_ outcome: SideOutcome, countsForBreaker: Bool = true) {

@@ -94,14 +94,7 @@ extension ClientConnectionHandler {
     func writeBodyUpstream(_ body: ByteBuffer) {
         guard let upstream, body.readableBytes > 0 else { return }
         if chunkedRequest {
-            var size = allocator.buffer(capacity: 18)
-            size.writeString(String(body.readableBytes, radix: 16))
-            size.writeStaticString("\r\n")
-            upstream.write(size)
-            upstream.write(body)
-            var crlf = allocator.buffer(capacity: 2)
-            crlf.writeStaticString("\r\n")
-            upstream.write(crlf)
+            ChunkWriter.write(body, allocator: allocator) { upstream.write($0) }
         } else {
             upstream.write(body)
         }
@@ -110,9 +103,7 @@ extension ClientConnectionHandler {
     /// Ends a chunked request body (its trailers are not forwarded).
     func writeEndUpstream() {
         guard chunkedRequest, let upstream else { return }
-        var buffer = allocator.buffer(capacity: 5)
-        buffer.writeStaticString("0\r\n\r\n")
-        upstream.write(buffer)
+        upstream.write(ChunkWriter.lastChunk)
     }
 
     func bodyTooLarge() {

@@ -83,14 +83,7 @@ extension ClientConnectionHandler {
         case .rechunk:
             writePendingHead()
             guard body.readableBytes > 0 else { return }
-            var size = allocator.buffer(capacity: 18)
-            size.writeString(String(body.readableBytes, radix: 16))
-            size.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(size), promise: nil)
-            context.write(wrapOutboundOut(body), promise: nil)
-            var crlf = allocator.buffer(capacity: 2)
-            crlf.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(crlf), promise: nil)
+            ChunkWriter.write(body, allocator: allocator) { context.write(wrapOutboundOut($0), promise: nil) }
         case .none:
             return
         }
@@ -102,9 +95,7 @@ extension ClientConnectionHandler {
         guard let framing else { return }
         writePendingHead()
         if framing.body == .rechunk {
-            var buffer = allocator.buffer(capacity: 5)
-            buffer.writeStaticString("0\r\n\r\n")
-            context.write(wrapOutboundOut(buffer), promise: nil)
+            context.write(wrapOutboundOut(ChunkWriter.lastChunk), promise: nil)
         }
         clientNeedsFlush = true
         upstream = nil

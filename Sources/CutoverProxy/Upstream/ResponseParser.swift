@@ -224,11 +224,7 @@ struct ResponseParser {
                 for index in position..<colon where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedHeader) }
                 // Values are copied to the client as they are: a bare CR or a NUL must not get through.
                 for index in (colon + 1)..<contentEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.malformedHeader) }
-                var valueStart = colon + 1
-                while valueStart < contentEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
-                var valueEnd = contentEnd
-                while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-                let name = position..<colon, value = valueStart..<valueEnd
+                let name = position..<colon, value = HTTPSyntax.trimmingWhitespace(bytes, (colon + 1)..<contentEnd)
                 switch bytes[position] | 0x20 {
                 case UInt8(ascii: "c"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "content-length") {
