@@ -12,8 +12,10 @@ final class LoopContext {
     let comparatorMetrics: ComparatorMetrics
     /// The comparator's counters as this loop counts them (no lock per request).
     let shadowCounts: LoopComparatorCounters
+    /// What new requests apply: the configuration and each route's flags, published together.
+    private(set) var snapshot: LoopSnapshot
     /// The configuration new requests use.
-    private(set) var runtime: RuntimeConfig
+    var runtime: RuntimeConfig { snapshot.runtime }
     /// Connection pools, indexed like the backends.
     private(set) var pools: [UpstreamPool] = []
     /// Separate pools for shadow copies, so a slow new backend never takes a live request's connections; they do not
@@ -30,9 +32,9 @@ final class LoopContext {
     /// What the control plane learns from traffic (IDs seen, new's answers).
     let signals: RouteSignals
     /// The switch flags from the store, if any were applied; else the configuration's.
-    private(set) var flagSet: FlagSet?
+    var flagSet: FlagSet? { snapshot.flagSet }
     /// Each route's flags, in route order, for `runtime`.
-    private(set) var flags: [RouteFlags]
+    var flags: [RouteFlags] { snapshot.flags }
     /// How many event loops share the gateway's limits (each loop takes its share).
     let loopCount: Int
     /// Request-body bytes held in memory by this loop's exchanges (read ahead of a connection, or waiting for one).
@@ -47,13 +49,11 @@ final class LoopContext {
         self.eventLoop = eventLoop
         self.loopCount = max(1, loopCount)
         self.signals = signals
-        self.flagSet = flagSet
-        self.flags = flagSet?.resolved(for: runtime.config) ?? runtime.routing.configuredFlags
+        self.snapshot = LoopSnapshot(runtime: runtime, flagSet: flagSet)
         self.metrics = metrics
         self.diffQueue = diffQueue
         self.comparatorMetrics = comparatorMetrics
         self.shadowCounts = LoopComparatorCounters(comparatorMetrics)
-        self.runtime = runtime
         self.sweeper = DeadlineSweeper(eventLoop: eventLoop, tick: Self.tick(for: runtime))
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: true)
         self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: false)
@@ -68,8 +68,7 @@ final class LoopContext {
     /// their connections; the old pools close them as they come back.
     func apply(_ runtime: RuntimeConfig, backendMetrics: [ProxyMetrics.BackendMetrics]) {
         let retired = pools + mirrorPools
-        self.runtime = runtime
-        self.flags = flagSet?.resolved(for: runtime.config) ?? runtime.routing.configuredFlags
+        self.snapshot = LoopSnapshot(runtime: runtime, flagSet: snapshot.flagSet)
         self.pools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: true)
         self.mirrorPools = Self.makePools(runtime, eventLoop: eventLoop, backendMetrics: backendMetrics, queuing: false)
         self.routeMetrics = Self.emptyMetricsCache(runtime)
@@ -106,8 +105,7 @@ final class LoopContext {
     /// Switches new requests to another version of the switch flags.
     func apply(_ flagSet: FlagSet) {
         if let current = self.flagSet, current.version > flagSet.version { return }
-        self.flagSet = flagSet
-        self.flags = flagSet.resolved(for: runtime.config)
+        snapshot = LoopSnapshot(runtime: runtime, flagSet: flagSet)
     }
 
     /// The metrics for requests of a route (nil: unmatched) answered by a backend,
@@ -131,5 +129,22 @@ final class LoopContext {
     private static func tick(for runtime: RuntimeConfig) -> TimeAmount {
         let tenth = runtime.shortestTimeout.nanoseconds / 10
         return .nanoseconds(min(max(tenth, 5_000_000), 100_000_000))
+    }
+}
+
+/// What one event loop applies to new requests: a configuration and each of its routes' flags, resolved together
+/// and published as one immutable value whenever either changes. An exchange takes the snapshot in force when it
+/// starts and keeps it to its end, so a reload or a flag change never shows it half of each.
+final class LoopSnapshot: Sendable {
+    let runtime: RuntimeConfig
+    /// The switch flags from the store, if any were applied.
+    let flagSet: FlagSet?
+    /// Each route's flags, in route order: the store's when there are any, else the configuration's.
+    let flags: [RouteFlags]
+
+    init(runtime: RuntimeConfig, flagSet: FlagSet?) {
+        self.runtime = runtime
+        self.flagSet = flagSet
+        self.flags = flagSet?.resolved(for: runtime.config) ?? runtime.routing.configuredFlags
     }
 }

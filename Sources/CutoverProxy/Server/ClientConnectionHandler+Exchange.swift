@@ -12,8 +12,7 @@ extension ClientConnectionHandler {
     }
 
     func resetExchange() {
-        runtime = loop.runtime
-        flags = loop.flags
+        snapshot = loop.snapshot
         plan = .forward(RoutingTarget(route: nil, backend: runtime.routing.defaultBackend, side: .old))
         isHEAD = false
         isIdempotent = false

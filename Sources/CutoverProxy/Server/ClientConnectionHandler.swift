@@ -69,9 +69,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
 
     // The current exchange.
     var active = false
-    var runtime: RuntimeConfig
-    /// The switch flags the exchange routes under, taken with `runtime` (so a reload mid-exchange cannot mismatch them).
-    var flags: [RouteFlags] = []
+    /// The configuration and flags the exchange runs under, taken together when it starts (a reload or a flag change
+    /// mid-exchange cannot mismatch them).
+    var snapshot: LoopSnapshot
+    var runtime: RuntimeConfig { snapshot.runtime }
+    var flags: [RouteFlags] { snapshot.flags }
     var plan: RoutingPlan = .forward(RoutingTarget(route: nil, backend: 0, side: .old))
     /// Where the plan sends the request (the answering side).
     var routeTarget: RoutingTarget { plan.target }
@@ -140,7 +142,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     init(loop: LoopContext, scheme: StaticString) {
         self.loop = loop
         self.scheme = scheme
-        self.runtime = loop.runtime
+        self.snapshot = loop.snapshot
         self.parser = RequestParser(maxHeadBytes: loop.runtime.limits.maxHeaderBytes)
     }
 
