@@ -19,7 +19,7 @@ extension ClientConnectionHandler {
         if let upstream {
             writeBodyUpstream(body)
             upstreamNeedsFlush = true
-            activity &+= 1
+            exchangeState.moved()
             if !upstream.isWritable { hold(.upstreamBackpressure) }
         } else {
             holdBody(body)

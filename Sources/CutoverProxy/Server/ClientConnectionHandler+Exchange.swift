@@ -31,9 +31,7 @@ extension ClientConnectionHandler {
         framing = nil
         headPending = false
         status = 0
-        waiting = .nothing
-        inLine = false
-        retried = false
+        exchangeState.reset()
         pool = nil
         awaitingBody = nil
         shadowRun = nil
@@ -276,7 +274,7 @@ extension ClientConnectionHandler {
         upstreamNeedsFlush = false
         connection.flush()
         deadline = now + runtime.targets[routeTarget.backend].responseTimeout
-        activitySeen = activity
+        exchangeState.responseDeadlineSet()
         loop.sweeper.register(self)
         release(.buffering)
         if !connection.isWritable { hold(.upstreamBackpressure) }

@@ -67,7 +67,7 @@ extension ClientConnectionHandler {
 
     func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
         guard let framing else { return }
-        activity &+= 1
+        exchangeState.moved()
         shadowRun?.primaryBody(body)
         evidence?.body(body)
         switch framing.body {
@@ -116,14 +116,14 @@ extension ClientConnectionHandler {
         guard upstream === connection else { return }
         upstream = nil
         pool?.metricsForFailures.upstreamError(failure)
-        let reused = connection.completedResponses > 0
-        if framing == nil, failure == .reset, reused, !retried, isIdempotent, !hasBody {
+        switch exchangeState.upstreamFailed(failure, reused: connection.completedResponses > 0, responseStarted: framing != nil,
+                                            idempotent: isIdempotent, hasBody: hasBody) {
+        case .retryOnFreshConnection:
             // A pooled connection the backend had already closed: try once more on a new one.
-            retried = true
             acquireUpstream(fresh: true, now: loop.eventLoop.now)
-            return
+        case .fail(let failure):
+            fail(failure)
         }
-        fail(failure)
     }
 
     func upstreamWritabilityDidChange(_ connection: UpstreamConnection) {
@@ -134,42 +134,31 @@ extension ClientConnectionHandler {
 
     func deadlinePassed() {
         guard context != nil else { return }
-        switch waiting {
-        case .nothing:
+        switch exchangeState.deadlinePassed(active: active, inMessage: parser.isInMessage) {
+        case .none:
             return
-        case .client:
-            waiting = .nothing
-            if active || parser.isInMessage {
-                // A request was under way and the client stopped sending it.
-                if !active { beginBareExchange() }
-                abandonUpstream()
-                loop.metrics.rejected("client_timeout")
-                closeAfterResponse = true
-                respondLocally(status: 408, reason: "the client took longer than \(Quantities.format(.nanoseconds(runtime.clientTimeout.nanoseconds))) to send its request", recordMetrics: false)
+        case .requestTimedOut:
+            // A request was under way and the client stopped sending it.
+            if !active { beginBareExchange() }
+            abandonUpstream()
+            loop.metrics.rejected("client_timeout")
+            closeAfterResponse = true
+            respondLocally(status: 408, reason: "the client took longer than \(Quantities.format(.nanoseconds(runtime.clientTimeout.nanoseconds))) to send its request", recordMetrics: false)
+        case .closeIdle:
+            context.close(promise: nil)
+        case .extend:
+            deadline = loop.eventLoop.now + runtime.targets[routeTarget.backend].responseTimeout
+            loop.sweeper.register(self)
+        case .fail(let failure):
+            if waiting == .connection {
+                stopWaitingForConnection()
             } else {
-                context.close(promise: nil)
+                let connection = upstream
+                upstream = nil
+                connection?.close()
             }
-        case .connection:
-            guard active else { return }
-            let queued = inLine
-            stopWaitingForConnection()
-            let failure: UpstreamFailure = queued ? .poolExhausted : .connectTimeout
             pool?.metricsForFailures.upstreamError(failure)
             fail(failure)
-        case .response:
-            guard active else { return }
-            if activity != activitySeen {
-                // The body moved since the deadline was set: extend it.
-                activitySeen = activity
-                deadline = loop.eventLoop.now + runtime.targets[routeTarget.backend].responseTimeout
-                loop.sweeper.register(self)
-                return
-            }
-            let connection = upstream
-            upstream = nil
-            connection?.close()
-            pool?.metricsForFailures.upstreamError(.responseTimeout)
-            fail(.responseTimeout)
         }
     }
 
@@ -180,15 +169,15 @@ extension ClientConnectionHandler {
         writePendingHead()
         shadowRun?.primaryFailed()
         shadowRun = nil
-        guard framing == nil else {
+        switch ExchangeState.answer(for: failure, responseStarted: framing != nil, requestComplete: requestSide == .complete) {
+        case .cutResponse:
             recordAnswered()
             finishExchange(close: true)
-            return
+        case .respond(let status, let retryAfter, let close):
+            if close { closeAfterResponse = true }
+            let headers = retryAfter ? [("Retry-After", LocalResponse.retryAfterSeconds)] : []
+            respondLocally(status: status, reason: failure.description, recordMetrics: true, headers: headers)
         }
-        if requestSide != .complete { closeAfterResponse = true }
-        // A busy backend is a passing condition: say when to try again.
-        let headers = failure.clientStatus == 503 ? [("Retry-After", LocalResponse.retryAfterSeconds)] : []
-        respondLocally(status: failure.clientStatus, reason: failure.description, recordMetrics: true, headers: headers)
     }
 
     /// Writes a response of Cutover's own and finishes the exchange.

@@ -26,15 +26,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     }
 
     /// What the connection is waiting for, which decides what its deadline means.
-    enum Waiting {
-        case nothing
-        /// The client: its next request, the rest of a head, or a held chunked body.
-        case client
-        /// A backend connection from the pool.
-        case connection
-        /// The backend's response.
-        case response
-    }
+    typealias Waiting = ExchangeState.Waiting
 
     /// Where the client's request stands.
     enum RequestSide {
@@ -118,10 +110,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var framing: ClientFraming?
     var status = 0
     var startTime = NIODeadline.uptimeNanoseconds(0)
-    var waiting = Waiting.nothing
+    /// What the exchange waits for, and the decisions about its failures and deadlines.
+    var exchangeState = ExchangeState()
+    var waiting: Waiting {
+        get { exchangeState.waiting }
+        set { exchangeState.waiting = newValue }
+    }
     /// While waiting for a connection: whether the exchange is in the pool's line (rather than having one made for it).
-    var inLine = false
-    var retried = false
+    var inLine: Bool {
+        get { exchangeState.inLine }
+        set { exchangeState.inLine = newValue }
+    }
     var closeAfterResponse = false
     var upstreamNeedsFlush = false
     var clientNeedsFlush = false
@@ -129,11 +128,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     // DeadlineTracked.
     var deadline = NIODeadline.distantFuture
     var sweepIndex = -1
-    /// Counts request and response body progress; a response deadline that passes
-    /// while this moved is extended instead (so a stalled body is cut after one to
-    /// two response timeouts, without reading the clock per read).
-    var activity: UInt32 = 0
-    var activitySeen: UInt32 = 0
     /// Whether the client channel takes writes without building a backlog.
     var clientWritable = true
     /// The client's response head, built but not yet written (it goes out with the first body bytes).

@@ -1,5 +1,5 @@
 /// Why an exchange with a backend failed; each kind maps to a client status and a metric label.
-enum UpstreamFailure: Error, Equatable, CustomStringConvertible {
+enum UpstreamFailure: Error, Hashable, CustomStringConvertible {
     /// The TCP connection could not be made.
     case connectFailed(String)
     /// Connecting (TCP and TLS) took longer than the backend's connect timeout.
