@@ -74,7 +74,7 @@ enum PairEvaluation {
         var body = answer.body
         var truncated = answer.truncated
         if answer.chunked {
-            if let data = ShadowRun.dechunk(body) { body = data } else { truncated = true }
+            if let data = ChunkedDecoder.dechunk(body) { body = data } else { truncated = true }
         }
         if !truncated, let encoding = headers.first(where: { $0.name == "content-encoding" })?.value.lowercased() {
             let algorithm: CompressionAlgorithm?

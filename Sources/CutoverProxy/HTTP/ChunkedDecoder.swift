@@ -204,3 +204,20 @@ struct ChunkedDecoder {
         }
     }
 }
+
+extension ChunkedDecoder {
+    /// A whole chunked body's data, or nil when its framing is broken or cut short.
+    static func dechunk(_ body: ByteBuffer) -> ByteBuffer? {
+        var decoder = ChunkedDecoder()
+        var input = body
+        var output = ByteBufferAllocator().buffer(capacity: body.readableBytes)
+        while true {
+            guard let event = try? decoder.next(&input, mode: .decoded) else { return nil }
+            switch event {
+            case .bytes(var data, _): output.writeBuffer(&data)
+            case .end: return output
+            case .needMoreData: return decoder.isDone ? output : nil
+            }
+        }
+    }
+}

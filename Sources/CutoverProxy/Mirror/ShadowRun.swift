@@ -165,7 +165,7 @@ final class ShadowRun: SideExchangeOwner {
     private func primaryHeaderValues() -> [(String, String)] {
         guard !settings.primaryHeaders.isEmpty, !primary.truncated else { return [] }
         var body = primary.body
-        if primary.chunked { body = ShadowRun.dechunk(body) ?? body }
+        if primary.chunked { body = ChunkedDecoder.dechunk(body) ?? body }
         guard let document = JSONDocument.parse(Array(body.readableBytesView)) else { return [] }
         return settings.primaryHeaders.compactMap { header in
             guard let value = document.root.value(at: header.pointer) else { return nil }
@@ -216,21 +216,6 @@ final class ShadowRun: SideExchangeOwner {
             }
             loop.diffQueue.offer(ShadowPair(route: route, rules: rules, requestID: requestID, requestHead: requestHead, old: oldAnswer,
                                             new: .answered(primary.answer), noise: nil))
-        }
-    }
-
-    /// A chunked body's data, or nil when its framing is broken or cut short.
-    static func dechunk(_ body: ByteBuffer) -> ByteBuffer? {
-        var decoder = ChunkedDecoder()
-        var input = body
-        var output = ByteBufferAllocator().buffer(capacity: body.readableBytes)
-        while true {
-            guard let event = try? decoder.next(&input, mode: .decoded) else { return nil }
-            switch event {
-            case .bytes(var data, _): output.writeBuffer(&data)
-            case .end: return output
-            case .needMoreData: return decoder.isDone ? output : nil
-            }
         }
     }
 }

@@ -28,7 +28,7 @@ final class LoopContext {
     /// Watches the deadlines of in-flight exchanges.
     let sweeper: DeadlineSweeper
     /// Open client connections, for closing stragglers at the end of a drain.
-    var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    var clients: [ObjectIdentifier: any LoopClient] = [:]
     /// What the control plane learns from traffic (IDs seen, new's answers).
     let signals: RouteSignals
     /// The switch flags from the store, if any were applied; else the configuration's.
@@ -130,6 +130,12 @@ final class LoopContext {
         let tenth = runtime.shortestTimeout.nanoseconds / 10
         return .nanoseconds(min(max(tenth, 5_000_000), 100_000_000))
     }
+}
+
+/// A client connection its event loop keeps track of: counted against `limits.max_client_connections`, and closed
+/// if it is still open when a drain ends.
+protocol LoopClient: AnyObject {
+    func forceClose()
 }
 
 /// What one event loop applies to new requests: a configuration and each of its routes' flags, resolved together

@@ -7,7 +7,7 @@ import NIOExtras
 /// and the backend's response is streamed back with backpressure both ways.
 /// Pipelined requests are answered in order, one at a time. Confined to the
 /// channel's event loop.
-final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, UpstreamExchange {
+final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, UpstreamExchange, LoopClient {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

@@ -53,3 +53,10 @@ enum UpstreamFailure: Error, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension ProxyMetrics.BackendMetrics {
+    /// Counts `failure` in `cutover_upstream_errors_total{backend, kind}`.
+    func upstreamError(_ failure: UpstreamFailure) {
+        upstreamError(kind: failure.metricKind)
+    }
+}

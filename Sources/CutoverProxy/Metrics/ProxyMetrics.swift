@@ -107,8 +107,9 @@ public final class ProxyMetrics: Sendable {
         func connectionOpened() { connections.increment() }
         func connectionClosed() { connections.decrement() }
 
-        func upstreamError(_ failure: UpstreamFailure) {
-            Counter(label: Name.upstreamErrors, dimensions: [("backend", name), ("kind", failure.metricKind)], factory: factory).increment()
+        /// Counts a failure of the backend by its kind (``UpstreamFailure/metricKind``).
+        func upstreamError(kind: String) {
+            Counter(label: Name.upstreamErrors, dimensions: [("backend", name), ("kind", kind)], factory: factory).increment()
         }
     }
 
