@@ -123,6 +123,14 @@ struct ConfigLoaderTests {
         #expect(backends.first?.line == 3)
         #expect(backends.first?.message == "a backend's name must be a plain word, found a mapping")
 
+        let none = issues("""
+            listen: "127.0.0.1:8080"
+            admin: { listen: "127.0.0.1:9090" }
+            backends: {}
+            """)
+        #expect(none.map(\.message) == ["no backends: requests need at least 'old'"], "found by fuzzing: it loaded with no backend")
+        #expect(none.first?.line == 3)
+
         let nested = issues("""
             listen: "127.0.0.1:8080"
             admin: { listen: "127.0.0.1:9090" }

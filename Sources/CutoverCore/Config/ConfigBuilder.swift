@@ -227,6 +227,11 @@ final class ConfigBuilder {
                           fix: "write backends: { old: { url: \"http://127.0.0.1:9001\" }, new: { url: \"http://127.0.0.1:9002\" } }")
             return nil
         }
+        guard !mapping.isEmpty else {
+            reader.report(path, node, "no backends: requests need at least 'old'",
+                          fix: "write backends: { old: { url: \"http://127.0.0.1:9001\" }, new: { url: \"http://127.0.0.1:9002\" } }")
+            return nil
+        }
         var result: [Backend] = []
         for (keyNode, value) in mapping {
             guard let name = reader.name(keyNode, at: path, of: "a backend's name") else { continue }
