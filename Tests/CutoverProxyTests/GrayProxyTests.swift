@@ -284,6 +284,46 @@ struct GrayProxyTests {
         await new.stop()
     }
 
+    /// Old's only connection is held and its line (max_queue: 1) full: the list's old side is shed at once, and the
+    /// client gets a 503 that says when to try again (a passing condition, not a broken backend), or new's page alone.
+    @Test func aListWhoseSideIsShedAtAFullLineIsA503WithRetryAfter() async throws {
+        let old = try await TestBackend.start { request in
+            request.uri.hasPrefix("/hold") ? .hold : .ok(#"{"items":[{"id":1}]}"#, headers: ["Content-Type: application/json"])
+        }
+        let new = try await Self.listBackend("new", ids: [1001, 1000])
+        for onPartial in ["fail", "degrade"] {
+            let gateway = try await TestGateway.start(gatewayConfig(old: old.url, new: "http://127.0.0.1:\(new.port)", routes: Self.listRoute(onPartial: onPartial),
+                                                                    oldSettings: "pool_size: 1, max_queue: 1, connect_timeout: 30s"))
+            let held = try await TestConnection.connect(port: gateway.port)
+            try await held.send("GET /hold/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            try await waitUntil("old to hold the first request") { old.heldCount == 1 }
+            let queued = try await TestConnection.connect(port: gateway.port)
+            try await queued.send("GET /hold/2 HTTP/1.1\r\nHost: a\r\n\r\n")
+            try await waitUntil("the second request to wait in line") {
+                (try? await gateway.server.onEveryLoop { $0.pools[0].lineLength }.reduce(0, +)) == 1
+            }
+            let list = try await send(gateway.port, "GET /orders?limit=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+            if onPartial == "fail" {
+                #expect(list.status == 503, "\(list)")
+                #expect(list.value("retry-after") == "1")
+                #expect(list.text.contains("max_queue"))
+            } else {
+                #expect(list.status == 200)
+                #expect(list.value("x-cutover-partial") == "new")
+            }
+            old.releaseHeld(with: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            #expect(try await held.response().text == "ok")
+            try await waitUntil("the queued request to reach old") { old.heldCount == 1 }
+            old.releaseHeld(with: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            #expect(try await queued.response().text == "ok")
+            await held.close()
+            await queued.close()
+            await gateway.stop()
+        }
+        await old.stop()
+        await new.stop()
+    }
+
     @Test func aFailingSideFailsTheListOrDegradesToTheOther() async throws {
         let old = try await Self.listBackend("old", ids: [3, 2, 1])
         let new = try await Self.listBackend("new", ids: [], failing: true)

@@ -21,6 +21,8 @@ final class AggregateRun: SideExchangeOwner {
     private var exchanges: [SideExchange] = []
     private var outcomes: [SideExchange.Role: SideOutcome] = [:]
     private var asked: Set<SideExchange.Role> = []
+    /// Sides whose pool refused them: every connection busy and the backend's line (`max_queue`) full.
+    private var busy: Set<SideExchange.Role> = []
     private var onFinish: ((Answer) -> Void)?
 
     init(settings: AggregateSettings, cursor: ListMerge.Cursor, limit: Int, onFinish: @escaping (Answer) -> Void) {
@@ -47,9 +49,11 @@ final class AggregateRun: SideExchangeOwner {
         if exchanges.isEmpty { return complete() }
         for made in exchanges {
             // The sides go through the main pools, which queue up to the backend's max_queue; a side refused beyond it
-            // fails like a side that did not answer (the page is a 502, or the other side's page with on_partial: degrade).
+            // has no page (the other side's page is served with on_partial: degrade; without one the list is a 503 that
+            // says when to try again, as for any request shed at a full line).
             guard made.start(now: now) == nil else {
-                sideExchangeFinished(made, .failed("no connection to the backend free"))
+                busy.insert(made.role)
+                sideExchangeFinished(made, .failed("every connection to the backend is busy and its max_queue of waiting requests is full"))
                 continue
             }
             made.endOfRequest()
@@ -107,7 +111,13 @@ final class AggregateRun: SideExchangeOwner {
         if !failures.isEmpty {
             let answered = [old.flatMap { try? $0.get() } != nil ? "old" : nil, new.flatMap { try? $0.get() } != nil ? "new" : nil].compactMap { $0 }
             guard settings.onPartial == .degrade, answered.count == 1 else {
-                return Answer(status: 502, body: "", headers: [], error: "list aggregation failed: " + failures.joined(separator: "; "))
+                // Only sides shed at a full line failed: a passing condition (503), not a broken backend (502).
+                let failed = Set([old, new].enumerated().compactMap { index, page -> SideExchange.Role? in
+                    guard case .failure = page else { return nil }
+                    return index == 0 ? .old : .new
+                })
+                let status = !failed.isEmpty && failed.isSubset(of: busy) ? 503 : 502
+                return Answer(status: status, body: "", headers: [], error: "list aggregation failed: " + failures.joined(separator: "; "))
             }
             partial = answered[0]
         }

@@ -79,7 +79,9 @@ extension ClientConnectionHandler {
             self.loop.metrics.aggregated(route: routeName, result: answer.error != nil ? "failed"
                                          : answer.headers.contains { $0.0 == "X-Cutover-Partial" } ? "partial" : "merged")
             if let error = answer.error {
-                self.respondLocally(status: answer.status, reason: error, recordMetrics: true)
+                // A list shed at a full line says when to try again, like every 503 of the gateway.
+                let headers = answer.status == 503 ? [("Retry-After", LocalResponse.retryAfterSeconds)] : []
+                self.respondLocally(status: answer.status, reason: error, recordMetrics: true, headers: headers)
             } else {
                 self.answerLocally(status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID, recordMetrics: true)
             }
