@@ -38,12 +38,19 @@ SCRATCH="$ROOT/.build-fuzz"
 # Coverage instrumentation and AddressSanitizer everywhere; libFuzzer's driver comes from the toolchain's no-main
 # archive (SwiftPM gives every executable its own entry point, which hands over to LLVMFuzzerRunDriver).
 RUNTIME=$(dirname "$(command -v swiftc)")/../lib/swift/clang/lib/linux/libclang_rt.fuzzer_no_main-$(uname -m).a
-(cd "$ROOT" && swift build -c release --product cutover-fuzz --scratch-path "$SCRATCH" \
+mkdir -p "$SCRATCH"
+BUILD_LOG="$SCRATCH/fuzz-build.log"
+# A failed build stops the run: an older binary left in the scratch folder must never be fuzzed in its place.
+if ! (cd "$ROOT" && swift build -c release --product cutover-fuzz --scratch-path "$SCRATCH" \
   -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
   -Xswiftc -DCUTOVER_FUZZING -Xswiftc -enable-experimental-feature -Xswiftc Extern -Xswiftc -enable-testing \
-  -Xlinker "$RUNTIME" -Xlinker -lstdc++ 2>&1 | grep -E "error|Compiling cutover_fuzz|Build complete" || true)
+  -Xlinker "$RUNTIME" -Xlinker -lstdc++ > "$BUILD_LOG" 2>&1); then
+  grep -E "error" "$BUILD_LOG" >&2 || tail -20 "$BUILD_LOG" >&2
+  echo "the fuzz build failed (the whole log: $BUILD_LOG)" >&2
+  exit 1
+fi
+grep -E "Build complete" "$BUILD_LOG" || true
 BIN="$SCRATCH/release/cutover-fuzz"
-[ -x "$BIN" ] || { echo "the fuzz build failed" >&2; exit 1; }
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

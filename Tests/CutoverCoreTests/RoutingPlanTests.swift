@@ -110,4 +110,38 @@ struct RoutingPlanTests {
         settings.sample = 0
         #expect(settings.skipReason(method: .get, requestID: "x", bodyLength: nil) == "sample")
     }
+
+    @Test func noReadIsComparedWithoutItsIDOrOutsideGrayAndDrain() throws {
+        var config = try ConfigLoader.load(yaml: Self.config).get()
+        config.routes[0].id?.onMissing = .old
+        let table = RoutingTable(config: config)
+        var flags = table.configuredFlags
+        #expect(table.decide(method: "GET", target: "/orders/abc", flags: flags)
+                == .forward(RoutingTarget(route: 0, backend: 0, side: .old, missingID: true)), "a read without its ID is not compared")
+        flags[0].creates = .old
+        #expect(table.resolve(route: 0, id: nil, method: .post, flags: flags) == .forward(RoutingTarget(route: 0, backend: 0, side: .old)),
+                "a create is not a read")
+        flags[0].threshold = nil
+        #expect(table.decide(method: "GET", target: "/orders/5000", flags: flags)
+                == .readCompare(primary: RoutingTarget(route: 0, backend: 0, side: .old), other: 1, sample: 0.5), "no threshold: old answers")
+        flags[0].phase = .new
+        #expect(table.decide(method: "GET", target: "/orders/5", flags: flags) == .forward(RoutingTarget(route: 0, backend: 1, side: .new)))
+        #expect(table.decide(method: "HEAD", target: "/lists", flags: flags) == .forward(RoutingTarget(route: 2, backend: 0, side: .old)),
+                "only a GET of a list is merged")
+        #expect(table.decide(method: "GET", target: "/elsewhere", flags: flags) == .forward(RoutingTarget(route: nil, backend: 0, side: .old)))
+    }
+
+    @Test func anIDReadFromAHeaderIsComparedOnceResolved() throws {
+        var config = try ConfigLoader.load(yaml: Self.config).get()
+        config.routes[0].id = IDSource(from: .header, name: "X-Order", onMissing: .reject)
+        let table = RoutingTable(config: config)
+        #expect(table.decide(method: "GET", target: "/orders/x") == .awaitID(primary: RoutingTarget(route: 0, backend: 0, side: .old), from: .header))
+        #expect(table.resolve(route: 0, id: 2000, method: .get, flags: table.configuredFlags)
+                == .readCompare(primary: RoutingTarget(route: 0, backend: 1, side: .new), other: 0, sample: 0.5))
+        guard case .reject(_, _, let reason, _) = table.resolve(route: 0, id: nil, method: .get, flags: table.configuredFlags) else {
+            Issue.record("a read without its header ID is refused on this route")
+            return
+        }
+        #expect(reason == "the request has no integer ID in its header 'X-Order'")
+    }
 }

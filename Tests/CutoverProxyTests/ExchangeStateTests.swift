@@ -95,4 +95,20 @@ struct ExchangeStateTests {
         let reset = state.deadlinePassed(active: true, inMessage: false)
         #expect(reset == .fail(.responseTimeout), "progress before the deadline was set does not extend it")
     }
+
+    @Test func anExchangeThatEndedHasNoResponseDeadlineAndANewOneStartsClean() {
+        var ended = ExchangeState()
+        ended.waiting = .response
+        let none = ended.deadlinePassed(active: false, inMessage: false)
+        #expect(none == .none)
+
+        var state = ExchangeState()
+        state.waiting = .connection
+        state.inLine = true
+        _ = state.upstreamFailed(.reset, reused: true, responseStarted: false, idempotent: true, hasBody: false)
+        state.reset()
+        #expect(state.waiting == .nothing)
+        #expect(!state.inLine)
+        #expect(!state.retried)
+    }
 }

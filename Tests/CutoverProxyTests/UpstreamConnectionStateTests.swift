@@ -163,4 +163,50 @@ struct UpstreamConnectionStateTests {
         state.errorCaught(tls: "alert", reset: false)
         #expect(state.lastError == .tls("alert"), "a TLS error names itself")
     }
+
+    @Test func aConnectionClosedByTheGatewayDuringSetupStillEndsAsASetupFailure() {
+        var state = UpstreamConnectionState()
+        let closing = state.close()
+        #expect(closing)
+        let ready = state.ready()
+        #expect(!ready, "a closed connection is never ready")
+        let ended = state.channelEnded()
+        #expect(ended == .setupFailed(.connectFailed("connection closed during setup")), "the pool counts it out of the connecting ones")
+        let abandoned = state.abandonSetup()
+        #expect(!abandoned)
+    }
+
+    @Test func aLeasedConnectionEndingInATLSErrorOrAfterAFailureFailsWithIt() {
+        var tls = leased()
+        tls.errorCaught(tls: "bad record mac", reset: false)
+        let tlsEnd = tls.channelEnded()
+        #expect(tlsEnd == .failed(.tls("bad record mac")))
+
+        var invalid = leased()
+        invalid.failed(.protocolError("bad chunk"))
+        let invalidEnd = invalid.channelEnded()
+        #expect(invalidEnd == .failed(.protocolError("bad chunk")), "the channel ended before the gateway closed it")
+    }
+
+    @Test func aReusedConnectionFramesEachResponseAfresh() throws {
+        var state = leased()
+        _ = try feed(&state, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        state.pauseReading()
+        let released = state.release(reusable: true)
+        #expect(released == .toPool(read: false), "reads were held but none was asked for")
+        #expect(!state.readHeld)
+        state.lease()
+        state.expectResponse(toHEAD: false, chunkMode: .raw)
+        #expect(!state.responseReusable, "the last response's keep-alive says nothing of the next")
+        #expect(try feed(&state, "HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nx") == ["head 404", "body 1", "end"])
+        let again = state.release(reusable: true)
+        #expect(again == .toPool(read: false))
+        #expect(state.completedResponses == 2)
+    }
+
+    @Test func aResponseThatCannotBeFramedThrows() {
+        var state = leased()
+        var input = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        #expect(throws: ResponseParseError.self) { try state.next(&input) }
+    }
 }

@@ -246,17 +246,75 @@ struct UpstreamPoolStateTests {
         let first = Wait("first"), second = Wait("second")
         #expect(state.acquire(for: first).isConnect)
         #expect(state.acquire(for: second).isQueue)
-        let (tell, next) = state.connectFailed(initial: first)
-        #expect(tell === first)
-        #expect(next === second, "the next waiter gets a connect of its own")
+        #expect(state.connectFailed(initial: first) === first)
+        #expect(state.open == 0, "the place is free until the line takes it, after the failed exchange was told")
+        #expect(state.lineLength == 1)
+        #expect(state.nextToConnect() === second, "the next waiter gets a connect of its own")
         #expect(state.open == 1)
         #expect(state.connecting == 1)
 
         second.isCurrent = false
-        let (nobody, none) = state.connectFailed(initial: second)
-        #expect(nobody == nil)
-        #expect(none == nil)
+        #expect(state.connectFailed(initial: second) == nil, "its deadline passed: it counted the failure itself")
+        #expect(state.nextToConnect() == nil)
         #expect(state.open == 0)
+    }
+
+    @Test func aFailedExchangeThatAsksAgainAtOnceTakesThePlaceBeforeTheLineDoes() {
+        // A request pipelined behind the failed one asks while the failure is being told: as before, it finds room.
+        var state = State(size: 1, maxQueue: 10, queues: true)
+        let failed = Wait("failed"), waiting = Wait("waiting")
+        _ = state.acquire(for: failed)
+        _ = state.acquire(for: waiting)
+        _ = state.connectFailed(initial: failed)
+        #expect(state.acquire(for: Wait("pipelined")).isConnect)
+        #expect(state.nextToConnect() == nil, "no room left: the waiter stays in line")
+        #expect(state.lineLength == 1)
+    }
+
+    @Test func aRetiredPoolOpensNothingAndClosesWhatNobodyWaitsFor() {
+        var state = State(size: 2, maxQueue: 10, queues: true)
+        let gone = Wait("gone"), failing = Wait("failing")
+        _ = state.acquire(for: gone)
+        _ = state.acquire(for: failing)
+        _ = state.acquire(for: Wait("in line"))
+        _ = state.retire()
+        gone.isCurrent = false
+        let connection = Conn("late")
+        let handover = state.ready(connection, initial: gone)
+        #expect(handover.isClose, "set up for a waiter that left, in a retired pool: it closes")
+        #expect(state.connectFailed(initial: failing) === failing)
+        #expect(state.nextToConnect() == nil, "a retired pool opens nothing")
+        #expect(state.closed(connection) == nil)
+        #expect(state.open == 0)
+    }
+
+    @Test func aPoolWithNoLineRefusesAtOnceAndCompactionKeepsTheOrder() {
+        var none = State(size: 1, maxQueue: 0, queues: true)
+        _ = leaseAll(&none, [Wait("holder")])
+        #expect(none.acquire(for: Wait("a")).isRefuse, "max_queue 0: nobody waits")
+
+        var state = State(size: 1, maxQueue: 1000, queues: true)
+        let holder = leaseAll(&state, [Wait("holder")])[0]
+        var kept: [Wait] = []
+        for index in 0..<300 {
+            let waiter = Wait("w\(index)")
+            _ = state.acquire(for: waiter)
+            if index % 3 == 0 {
+                kept.append(waiter)
+            } else {
+                waiter.isCurrent = false
+                state.withdraw()
+            }
+        }
+        #expect(state.lineLength < 300, "the line was compacted")
+        for waiter in kept {
+            let handover = state.release(holder)
+            #expect(handover.leasedTo === waiter, "the waiters that still wait keep their order")
+        }
+        let last = state.release(holder)
+        #expect(last.isPark)
+        #expect(state.acquire(for: Wait("next")).leased === holder)
+        #expect(state.leasedOrClosing == 1)
     }
 
     @Test func retiringClosesIdleConnectionsFailsCurrentWaitersAndClosesReleasedOnes() {
@@ -300,6 +358,7 @@ struct UpstreamPoolStateTests {
         #expect((state.open, state.connecting, state.idle.count, state.leasedOrClosing) == (3, 2, 1, 0))
         _ = state.connectFailed(initial: c)
         _ = state.connectFailed(initial: d)
+        #expect(state.nextToConnect() == nil, "nobody is in line")
         #expect((state.open, state.connecting, state.idle.count) == (1, 0, 1))
         #expect(state.closed(ca) == nil)
         #expect((state.open, state.connecting, state.idle.count, state.leasedOrClosing) == (0, 0, 0, 0))

@@ -84,7 +84,6 @@ public enum RoutingPlan: Sendable, Hashable {
     /// The route's ID is in a header or the body: the plan is made once it is read
     /// (``RoutingTable/resolve(route:id:method:flags:)``).
     case awaitID(primary: RoutingTarget, from: IDSource.From)
-    /// The request is refused before it reaches a backend.
     /// The request is refused before it reaches a backend: the status, the reason given to the client, the label it
     /// is counted under (`cutover_rejected_requests_total{reason}`).
     case reject(primary: RoutingTarget, status: Int, reason: String, label: String)

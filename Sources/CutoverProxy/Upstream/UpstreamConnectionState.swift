@@ -52,6 +52,8 @@ struct UpstreamConnectionState {
     private(set) var lastError: UpstreamFailure?
     /// The backend reset the connection (ECONNRESET): a body that ends with the connection was cut, not ended.
     private(set) var sawReset = false
+    /// The gateway closed the connection before it was set up: its end is still a setup failure for the pool.
+    private var closedDuringSetup = false
 
     /// Whether the connection can take a request now.
     var isUsable: Bool { phase == .idle }
@@ -101,6 +103,7 @@ struct UpstreamConnectionState {
     /// The connection is to close. True when the channel must be closed now (false: it is closed or closing).
     mutating func close() -> Bool {
         guard phase != .closed else { return false }
+        if phase == .connecting { closedDuringSetup = true }
         phase = .closed
         return true
     }
@@ -163,6 +166,9 @@ struct UpstreamConnectionState {
                 return .responseComplete
             }
             return .failed(lastError ?? .reset)
+        case .closed where closedDuringSetup:
+            closedDuringSetup = false
+            return .setupFailed(lastError ?? .connectFailed("connection closed during setup"))
         case .idle, .closed:
             return .quiet
         }

@@ -236,9 +236,8 @@ final class UpstreamPool {
                 failure = .connectFailed(Self.describe(error))
             }
             pool.metrics.upstreamError(failure)
-            let (tell, next) = pool.state.connectFailed(initial: waiter.value)
-            tell?.exchange.upstreamAcquireFailed(failure)
-            if let next {
+            pool.state.connectFailed(initial: waiter.value)?.exchange.upstreamAcquireFailed(failure)
+            if let next = pool.state.nextToConnect() {
                 next.exchange.upstreamLeftLine()
                 pool.connect(for: next)
             }

@@ -117,11 +117,12 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: PoolLineEntry> {
     }
 
     /// A connect failed before any channel was made (no `closed` follows). Returns the exchange to tell, when the
-    /// one it was opened for still waits, and the next waiter to open a connection for, when one is in line.
-    mutating func connectFailed(initial: Waiter) -> (tell: Waiter?, connectFor: Waiter?) {
+    /// one it was opened for still waits. The place it frees goes to the line with ``nextToConnect()``, once that
+    /// exchange was told (it may ask again at once, for a request pipelined behind the failed one).
+    mutating func connectFailed(initial: Waiter) -> Waiter? {
         connecting -= 1
         open -= 1
-        return (initial.isCurrent ? initial : nil, connectForNextWaiter())
+        return initial.isCurrent ? initial : nil
     }
 
     /// A connection closed, for whatever reason. Returns the next waiter to open a connection for, when the
@@ -131,7 +132,7 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: PoolLineEntry> {
         if let index = idle.lastIndex(where: { $0 === connection }) {
             idle.remove(at: index)
         }
-        return connectForNextWaiter()
+        return nextToConnect()
     }
 
     /// The pool is replaced (a reload): returns the idle connections to close now and the waiters to fail;
@@ -155,7 +156,9 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: PoolLineEntry> {
         return nil
     }
 
-    private mutating func connectForNextWaiter() -> Waiter? {
+    /// The next waiter to open a connection for, when there is room and someone current is in line (counted open
+    /// and connecting now).
+    mutating func nextToConnect() -> Waiter? {
         guard !isRetired, open < size, let waiter = nextWaiter() else { return nil }
         open += 1
         connecting += 1
