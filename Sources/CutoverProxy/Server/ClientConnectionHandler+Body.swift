@@ -6,45 +6,40 @@ import NIOCore
 extension ClientConnectionHandler {
     /// Body bytes of the request: held, or written to the backend.
     func receiveBody(_ body: ByteBuffer) {
-        bodyBytes += body.readableBytes
-        if bodyBytes > bodyLimit {
-            return bodyTooLarge()
-        }
-        if awaitingID != nil {
-            holdBody(body)
-            if pendingBodyBytes > IDSource.maxBodyBytes { resolveHeldID() }
-            return
-        }
-        shadowRun?.requestBody(body)
-        if let upstream {
+        switch requestBody.arrived(body.readableBytes, holdingForID: awaitingID != nil, readingAhead: awaitingBody != nil,
+                                   connected: upstream != nil) {
+        case .tooLarge:
+            bodyTooLarge()
+        case .holdForID(let resolve):
+            keep(body)
+            if resolve { resolveHeldID() }
+        case .forward:
+            shadowRun?.requestBody(body)
+            guard let upstream else { return }
             writeBodyUpstream(body)
             upstreamNeedsFlush = true
             exchangeState.moved()
             if !upstream.isWritable { hold(.upstreamBackpressure) }
-        } else {
-            holdBody(body)
-            if let pending = awaitingBody {
-                if pendingBodyBytes >= bodyBufferLimit {
-                    awaitingBody = nil
-                    launch(pending, now: loop.eventLoop.now)
-                }
-            } else if pendingBodyBytes >= Self.maxBufferedBody {
-                hold(.buffering)
+        case .hold(let launchNow, let pauseReads):
+            shadowRun?.requestBody(body)
+            keep(body)
+            if launchNow, let pending = awaitingBody {
+                awaitingBody = nil
+                launch(pending, now: loop.eventLoop.now)
             }
+            if pauseReads { hold(.buffering) }
         }
     }
 
     /// Keeps body bytes until a connection takes them, counted against the loop's `buffer_memory` share.
-    func holdBody(_ part: ByteBuffer) {
+    private func keep(_ part: ByteBuffer) {
         pendingBody.append(part)
-        pendingBodyBytes += part.readableBytes
         loop.heldBodyBytes += part.readableBytes
     }
 
     /// Lets go of the held body bytes (written to the backend, or no longer wanted).
     func dropHeldBody() {
-        loop.heldBodyBytes -= pendingBodyBytes
-        pendingBodyBytes = 0
+        loop.heldBodyBytes -= requestBody.release()
         if !pendingBody.isEmpty { pendingBody.removeAll(keepingCapacity: true) }
     }
 
@@ -55,11 +50,11 @@ extension ClientConnectionHandler {
         let now = loop.eventLoop.now
         if !holds.isDisjoint(with: [.upstreamBackpressure, .buffering]) {
             // The gateway is not reading the body (its backend is not taking it): the client is not the one pausing.
-            bodyPace.deadline = bodyPace.excuse(bytes: bodyBytes, now: now)
+            bodyPace.deadline = bodyPace.excuse(bytes: requestBody.received, now: now)
             loop.sweeper.register(bodyPace)
             return
         }
-        if let next = bodyPace.check(bytes: bodyBytes, now: now) {
+        if let next = bodyPace.check(bytes: requestBody.received, now: now) {
             bodyPace.deadline = next
             loop.sweeper.register(bodyPace)
             return
@@ -72,7 +67,7 @@ extension ClientConnectionHandler {
         abandonUpstream()
         closeAfterResponse = true
         let limits = routeTarget.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
-        respondLocally(status: 408, reason: "the request body arrived too slowly: \(bodyBytes) bytes in \(Quantities.format(.nanoseconds((now - startTime).nanoseconds))) "
+        respondLocally(status: 408, reason: "the request body arrived too slowly: \(requestBody.received) bytes in \(Quantities.format(.nanoseconds((now - startTime).nanoseconds))) "
                        + "(nothing for \(Quantities.format(limits.bodyTimeout)) or below \(limits.bodyMinRate) bytes/s after it)", recordMetrics: false)
     }
 
@@ -114,6 +109,6 @@ extension ClientConnectionHandler {
         }
         abandonUpstream()
         closeAfterResponse = true
-        respondLocally(status: 413, reason: "request body is larger than the limit of \(bodyLimit) bytes", recordMetrics: false)
+        respondLocally(status: 413, reason: "request body is larger than the limit of \(requestBody.limit) bytes", recordMetrics: false)
     }
 }

@@ -23,8 +23,8 @@ extension ClientConnectionHandler {
         expectContinue = false
         sentContinue = false
         requestSide = .receiving
-        bodyBytes = 0
         dropHeldBody()
+        requestBody.reset()
         loop.sweeper.unregister(bodyPace)
         requestIDLocation = nil
         clientRequestID = nil
@@ -106,10 +106,9 @@ extension ClientConnectionHandler {
         if head.byteCount > limits.maxHeaderBytes {
             return refuse(431, "request header fields larger than the route's \(limits.maxHeaderBytes) bytes", label: "header_too_large")
         }
-        bodyLimit = limits.maxBodyBytes
-        bodyBufferLimit = limits.requestBuffer
-        if case .contentLength(let length) = head.framing, length > bodyLimit {
-            return refuse(413, "request body of \(length) bytes is larger than the limit of \(bodyLimit)", label: "body_too_large")
+        requestBody.bound(limit: limits.maxBodyBytes, readAhead: limits.requestBuffer)
+        if case .contentLength(let length) = head.framing, length > limits.maxBodyBytes {
+            return refuse(413, "request body of \(length) bytes is larger than the limit of \(limits.maxBodyBytes)", label: "body_too_large")
         }
         if hasBody {
             bodyPace.begin(now: startTime, limits: limits)
@@ -159,7 +158,7 @@ extension ClientConnectionHandler {
         pool = loop.pools[target.backend]
         if let route = target.route { prepareEvidence(route: route) }
         let pending = PendingLaunch(head: head, targetOverride: targetOverride, hostOverride: hostOverride)
-        if hasBody, requestSide != .complete, pendingBodyBytes < bodyBufferLimit {
+        if hasBody, requestSide != .complete, requestBody.readsAhead {
             // Read the body (up to `request_buffer`) before anything reaches a backend: a body that fits is checked
             // whole (framing, size limit) first, and a slow client never holds a backend connection while it sends.
             awaitingBody = pending

@@ -46,9 +46,9 @@ extension ClientConnectionHandler {
         guard let held = awaitingID else { return }
         awaitingID = nil
         var id: Int64?
-        if requestSide == .complete, pendingBodyBytes <= IDSource.maxBodyBytes {
+        if requestSide == .complete, requestBody.held <= IDSource.maxBodyBytes {
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(pendingBodyBytes)
+            bytes.reserveCapacity(requestBody.held)
             // Held parts are body data (a chunked request's framing is already removed by the parser).
             for part in pendingBody { bytes.append(contentsOf: part.readableBytesView) }
             id = held.source.id(inBody: bytes)

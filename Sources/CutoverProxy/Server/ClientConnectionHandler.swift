@@ -34,9 +34,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         case complete
     }
 
-    /// Body bytes held while no connection is ready, before client reads pause.
-    static let maxBufferedBody = 256 * 1024
-
     let loop: LoopContext
     let scheme: StaticString
     var context: ChannelHandlerContext!
@@ -79,8 +76,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var sentContinue = false
     /// A request whose body (up to the route's `request_buffer`) is being read before a backend connection is taken.
     var awaitingBody: PendingLaunch?
-    /// How much of the body is read before a backend connection is taken.
-    var bodyBufferLimit = 0
     /// Bounds how slowly the request body may arrive.
     var bodyPace: BodyPace!
     /// The shadow copies of the current request (routes in phase shadow).
@@ -92,10 +87,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     /// The answer's body, kept to find the highest ID it names (routes with `max_id_seen`).
     var evidence: AnswerCapture?
     var requestSide = RequestSide.receiving
-    var bodyBytes = 0
-    var bodyLimit = 0
+    /// How much of the body came and is held, against the route's bounds.
+    var requestBody = RequestBodyState()
     var pendingBody = CircularBuffer<ByteBuffer>()
-    var pendingBodyBytes = 0
     /// The head sent to the backend; reused from request to request.
     var requestHead = ByteBuffer()
     /// The head sent to the client; reused from response to response.
