@@ -177,9 +177,7 @@ struct RequestParser {
             var requestID: Range<Int>?
             var forwardedForCount = 0
             var upgrade = false
-            var close = false
-            var keepAliveToken = false
-            var tokens: [[UInt8]] = []
+            var connection = FieldLines.ConnectionOptions()
             var failure: RequestParseError?
 
             var position = lineFeed + 1
@@ -191,39 +189,18 @@ struct RequestParser {
                 if contentEnd == position { break }
                 let first = bytes[position]
                 if first == 0x20 || first == 0x09 { return .failure(.obsoleteLineFolding) }
-                guard let colon = HTTPSyntax.shortIndex(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd),
-                      colon > position
-                else { return .failure(.malformedHeader) }
-                for index in position..<colon where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedHeader) }
-                for index in (colon + 1)..<contentEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.malformedHeader) }
-                let name = position..<colon, value = HTTPSyntax.trimmingWhitespace(bytes, (colon + 1)..<contentEnd)
+                guard let (name, value) = FieldLines.split(bytes, position, contentEnd) else { return .failure(.malformedHeader) }
 
                 switch first | 0x20 {
                 case UInt8(ascii: "c"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "content-length") {
-                        // `5, , 5` or `,` is no length at all: invalid, not skipped.
-                        if HTTPSyntax.hasEmptyElement(bytes, value) { failure = failure ?? .invalidContentLength }
-                        HTTPSyntax.forEachElement(bytes, value) { element in
-                            guard let parsed = HTTPSyntax.decimal(bytes, element) else {
-                                failure = failure ?? .invalidContentLength
-                                return
-                            }
-                            if let existing = contentLength, existing != parsed { failure = failure ?? .conflictingContentLength }
-                            contentLength = parsed
+                        switch FieldLines.contentLength(bytes, value, after: contentLength) {
+                        case .length(let length): contentLength = length
+                        case .invalid: failure = failure ?? .invalidContentLength
+                        case .conflicting: failure = failure ?? .conflictingContentLength
                         }
                     } else if HTTPSyntax.equalsIgnoringCase(bytes, name, "connection") {
-                        HTTPSyntax.forEachElement(bytes, value) { token in
-                            if HTTPSyntax.equalsIgnoringCase(bytes, token, "close") {
-                                close = true
-                            } else if HTTPSyntax.equalsIgnoringCase(bytes, token, "keep-alive") {
-                                keepAliveToken = true
-                            } else if !HTTPSyntax.equalsIgnoringCase(bytes, token, "host") {
-                                // `Connection: host` would have Host stripped on the way to the backend: Host is
-                                // end to end and always forwarded.
-                                if HTTPSyntax.equalsIgnoringCase(bytes, token, "upgrade") { upgrade = true }
-                                tokens.append(bytes[token].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 })
-                            }
-                        }
+                        connection.add(bytes, value)
                     }
                 case UInt8(ascii: "e"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "expect") { expect = value }
@@ -278,8 +255,9 @@ struct RequestParser {
             return .success(RequestHead(
                 raw: head, methodRange: methodRange, targetRange: (firstSpace + 1)..<secondSpace,
                 method: RequestMethod(UnsafeRawBufferPointer(rebasing: bytes[methodRange])), minorVersion: minor, framing: framing,
-                keepAlive: !close && (minor == 1 || keepAliveToken), hostCount: hostCount, expect: expect,
-                requestID: requestID, forwardedForCount: forwardedForCount, upgrade: upgrade, connectionTokens: tokens))
+                keepAlive: !connection.close && (minor == 1 || connection.keepAlive), hostCount: hostCount, expect: expect,
+                requestID: requestID, forwardedForCount: forwardedForCount, upgrade: upgrade || connection.upgrade,
+                connectionTokens: connection.tokens))
         }
         return try result.get()
     }

@@ -207,9 +207,7 @@ struct ResponseParser {
             var contentLength: Int?
             var chunked = false
             var transferEncoding = false
-            var close = false
-            var keepAliveToken = false
-            var tokens: [[UInt8]] = []
+            var connection = FieldLines.ConnectionOptions()
 
             // One pass: every line after the status line is `token: value`, no obsolete folding.
             var position = HeaderLines.endOfLine(bytes, from: 0)
@@ -218,34 +216,18 @@ struct ResponseParser {
                 var contentEnd = lineEnd - 1
                 if contentEnd > position, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
                 if contentEnd <= position { break }
-                guard let colon = HTTPSyntax.shortIndex(of: UInt8(ascii: ":"), in: bytes, from: position, to: contentEnd),
-                      colon > position
-                else { return .failure(.malformedHeader) }
-                for index in position..<colon where !HTTPSyntax.isToken(bytes[index]) { return .failure(.malformedHeader) }
                 // Values are copied to the client as they are: a bare CR or a NUL must not get through.
-                for index in (colon + 1)..<contentEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.malformedHeader) }
-                let name = position..<colon, value = HTTPSyntax.trimmingWhitespace(bytes, (colon + 1)..<contentEnd)
+                guard let (name, value) = FieldLines.split(bytes, position, contentEnd) else { return .failure(.malformedHeader) }
                 switch bytes[position] | 0x20 {
                 case UInt8(ascii: "c"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "content-length") {
-                        var invalid = HTTPSyntax.hasEmptyElement(bytes, value), conflicting = false
-                        HTTPSyntax.forEachElement(bytes, value) { element in
-                            guard let parsed = HTTPSyntax.decimal(bytes, element) else { invalid = true; return }
-                            if let existing = contentLength, existing != parsed { conflicting = true }
-                            contentLength = parsed
+                        switch FieldLines.contentLength(bytes, value, after: contentLength) {
+                        case .length(let length): contentLength = length
+                        case .invalid: return .failure(.invalidContentLength)
+                        case .conflicting: return .failure(.conflictingContentLength)
                         }
-                        if invalid || value.isEmpty { return .failure(.invalidContentLength) }
-                        if conflicting { return .failure(.conflictingContentLength) }
                     } else if HTTPSyntax.equalsIgnoringCase(bytes, name, "connection") {
-                        HTTPSyntax.forEachElement(bytes, value) { token in
-                            if HTTPSyntax.equalsIgnoringCase(bytes, token, "close") {
-                                close = true
-                            } else if HTTPSyntax.equalsIgnoringCase(bytes, token, "keep-alive") {
-                                keepAliveToken = true
-                            } else {
-                                tokens.append(bytes[token].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 })
-                            }
-                        }
+                        connection.add(bytes, value)
                     }
                 case UInt8(ascii: "t"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "transfer-encoding") {
@@ -279,9 +261,9 @@ struct ResponseParser {
             } else {
                 framing = .untilClose
             }
-            let keepAlive = framing != .untilClose && !close && (minor == 1 || keepAliveToken)
+            let keepAlive = framing != .untilClose && !connection.close && (minor == 1 || connection.keepAlive)
             return .success(ResponseHead(raw: head, status: status, minorVersion: minor, framing: framing, keepAlive: keepAlive,
-                                         connectionTokens: tokens))
+                                         connectionTokens: connection.tokens))
         }
         return try result.get()
     }
