@@ -57,4 +57,18 @@ struct RequestBodyStateTests {
         body.reset()
         #expect(body.received == 0)
     }
+
+    @Test func continueIsSentOnceAndOnlyToAClientThatAskedForIt() {
+        var body = state()
+        let unasked = body.bodyWanted()
+        #expect(!unasked, "no Expect: nothing to send")
+        body.clientExpectsContinue()
+        let first = body.bodyWanted()
+        #expect(first)
+        let second = body.bodyWanted()
+        #expect(!second, "once per exchange")
+        body.reset()
+        let next = body.bodyWanted()
+        #expect(!next, "the next exchange asks for itself")
+    }
 }

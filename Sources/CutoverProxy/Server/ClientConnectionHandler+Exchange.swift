@@ -20,8 +20,6 @@ extension ClientConnectionHandler {
         clientKeepAlive = true
         chunkedRequest = false
         hasBody = false
-        expectContinue = false
-        sentContinue = false
         requestSide = .receiving
         dropHeldBody()
         requestBody.reset()
@@ -125,7 +123,7 @@ extension ClientConnectionHandler {
             guard value.lowercased() == "100-continue" else {
                 return refuse(417, "unsupported expectation '\(value)'", label: "expect")
             }
-            expectContinue = true
+            requestBody.clientExpectsContinue()
         }
 
         switch plan {
@@ -162,7 +160,7 @@ extension ClientConnectionHandler {
             // Read the body (up to `request_buffer`) before anything reaches a backend: a body that fits is checked
             // whole (framing, size limit) first, and a slow client never holds a backend connection while it sends.
             awaitingBody = pending
-            if expectContinue, !sentContinue { sendContinue() }
+            if requestBody.bodyWanted() { sendContinue() }
             return
         }
         launch(pending, now: startTime)
@@ -194,7 +192,6 @@ extension ClientConnectionHandler {
 
     /// Tells an HTTP/1.1 client that asked (`Expect: 100-continue`) to send its body.
     func sendContinue() {
-        sentContinue = true
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
     }
 
@@ -266,7 +263,7 @@ extension ClientConnectionHandler {
         waiting = .response
         connection.expectResponse(toHEAD: isHEAD, chunkMode: ClientFraming.chunkMode(clientMinor: clientMinor))
         connection.write(requestHead)
-        if expectContinue, !sentContinue { sendContinue() }
+        if requestBody.bodyWanted() { sendContinue() }
         for part in pendingBody { writeBodyUpstream(part) }
         dropHeldBody()
         if requestSide == .complete { writeEndUpstream() }

@@ -34,7 +34,7 @@ extension ClientConnectionHandler {
         case .body where hasBody:
             awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
             // The body is needed before a backend is chosen: ask for it now (its pace is bounded by `body_timeout`).
-            if expectContinue, !sentContinue { sendContinue() }
+            if requestBody.bodyWanted() { sendContinue() }
         default:
             plan = runtime.routing.resolve(route: route, id: nil, method: head.method, flags: flags)
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)

@@ -72,8 +72,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var clientKeepAlive = true
     var chunkedRequest = false
     var hasBody = false
-    var expectContinue = false
-    var sentContinue = false
     /// A request whose body (up to the route's `request_buffer`) is being read before a backend connection is taken.
     var awaitingBody: PendingLaunch?
     /// Bounds how slowly the request body may arrive.

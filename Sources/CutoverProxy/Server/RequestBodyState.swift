@@ -30,11 +30,30 @@ struct RequestBodyState {
     private(set) var limit = 0
     /// The route's `request_buffer`: read before a backend connection is taken.
     private(set) var readAhead = 0
+    /// The client asked to be told to send its body (`Expect: 100-continue`, HTTP/1.1 only).
+    private(set) var expectsContinue = false
+    /// `100 Continue` was written.
+    private(set) var continueSent = false
 
     /// A new exchange begins (its held bytes were let go).
     mutating func reset() {
         precondition(held == 0, "a new exchange starts with nothing held")
         received = 0
+        expectsContinue = false
+        continueSent = false
+    }
+
+    /// The client waits for `100 Continue` before it sends its body.
+    mutating func clientExpectsContinue() {
+        expectsContinue = true
+    }
+
+    /// The body is wanted now (read ahead, read for its ID, or sent on to a backend). True when `100 Continue` is to
+    /// be written: the client asked for it and was not told yet (once per exchange).
+    mutating func bodyWanted() -> Bool {
+        guard expectsContinue, !continueSent else { return false }
+        continueSent = true
+        return true
     }
 
     /// The route's bounds, once the request is routed.
