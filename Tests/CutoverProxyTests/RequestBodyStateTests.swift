@@ -72,3 +72,37 @@ struct RequestBodyStateTests {
         #expect(!next, "the next exchange asks for itself")
     }
 }
+
+/// Holding and owing reads from a client, without a socket.
+@Suite("Client reads")
+struct ClientReadsTests {
+    @Test func aReadAskedForWhileHeldIsOwedUntilTheLastReasonGoes() {
+        var reads = ClientReads()
+        let free = reads.readRequested()
+        #expect(free, "nothing holds: the read goes")
+        reads.hold(.pipelined)
+        reads.hold(.buffering)
+        let held = reads.readRequested()
+        #expect(!held)
+        let first = reads.release(.pipelined)
+        #expect(!first, "buffering still holds")
+        let again = reads.release(.pipelined)
+        #expect(!again, "a reason released twice changes nothing")
+        let last = reads.release(.buffering)
+        #expect(last, "the owed read goes now")
+        reads.hold(.closing)
+        let none = reads.release(.closing)
+        #expect(!none, "nothing was asked for while held")
+    }
+
+    @Test func theGatewayHoldsTheBodyOnlyForItsOwnReasons() {
+        var reads = ClientReads()
+        reads.hold(.pipelined)
+        #expect(!reads.gatewayHoldsBody)
+        reads.hold(.upstreamBackpressure)
+        #expect(reads.gatewayHoldsBody)
+        _ = reads.release(.upstreamBackpressure)
+        reads.hold(.buffering)
+        #expect(reads.gatewayHoldsBody)
+    }
+}

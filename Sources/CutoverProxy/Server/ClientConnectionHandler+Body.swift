@@ -48,7 +48,7 @@ extension ClientConnectionHandler {
     func bodyPaceDeadlinePassed() {
         guard active, requestSide == .receiving, context != nil else { return }
         let now = loop.eventLoop.now
-        if !holds.isDisjoint(with: [.upstreamBackpressure, .buffering]) {
+        if reads.gatewayHoldsBody {
             // The gateway is not reading the body (its backend is not taking it): the client is not the one pausing.
             bodyPace.deadline = bodyPace.excuse(bytes: requestBody.received, now: now)
             loop.sweeper.register(bodyPace)

@@ -76,16 +76,11 @@ extension ClientConnectionHandler {
     // MARK: - Reading control
 
     func hold(_ reason: ReadHold) {
-        holds.insert(reason)
+        reads.hold(reason)
     }
 
     func release(_ reason: ReadHold) {
-        guard holds.contains(reason) else { return }
-        holds.remove(reason)
-        if holds.isEmpty, readPending {
-            readPending = false
-            context.read()
-        }
+        if reads.release(reason) { context.read() }
     }
 
     // MARK: - Flushing

@@ -13,17 +13,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     typealias OutboundOut = ByteBuffer
 
     /// Reasons for not reading from the client.
-    struct ReadHold: OptionSet {
-        let rawValue: UInt8
-        /// A pipelined request waits for the current one to finish.
-        static let pipelined = ReadHold(rawValue: 1)
-        /// The backend is not taking request-body bytes as fast as they come.
-        static let upstreamBackpressure = ReadHold(rawValue: 2)
-        /// Body bytes are piling up while a connection is being made.
-        static let buffering = ReadHold(rawValue: 4)
-        /// The connection closes after the current response.
-        static let closing = ReadHold(rawValue: 8)
-    }
+    typealias ReadHold = ClientReads.Hold
 
     /// What the connection is waiting for, which decides what its deadline means.
     typealias Waiting = ExchangeState.Waiting
@@ -48,8 +38,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var parser: RequestParser
     /// Bytes of requests that arrived while the current one was in flight.
     var stash: ByteBuffer?
-    var holds: ReadHold = []
-    var readPending = false
+    /// Whether the client is read now, and the read owed while it is not.
+    var reads = ClientReads()
     var acceptingRequests = true
     var closed = false
     /// The connection came beyond `limits.max_client_connections`: it was answered 503 and is closing.
@@ -205,11 +195,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     }
 
     func read(context: ChannelHandlerContext) {
-        if holds.isEmpty {
-            context.read()
-        } else {
-            readPending = true
-        }
+        if reads.readRequested() { context.read() }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
