@@ -134,6 +134,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "parser-benchmark",
+            dependencies: ["CutoverProxy", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Benchmarks/ParserBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "cutover-fuzz",
             dependencies: ["CutoverCore", "CutoverAdmin", "CutoverProxy", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")],
