@@ -81,7 +81,11 @@ for harness in "${HARNESSES[@]}"; do
   inputs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$WORK/$harness.log" | tail -1)
   speed=$(awk '/stat::average_exec_per_sec/ { print $NF }' "$WORK/$harness.log" | tail -1)
   grown=$(ls "$corpus" | wc -l)
-  if [ $status -ne 0 ]; then
+  if [ $status -eq 72 ] && grep -q 'run interrupted' "$WORK/$harness.log"; then
+    # Stopped with SIGINT (libFuzzer's interrupted exit code): what ran so far is a count, not a finding.
+    FAILED=1
+    verdict="interrupted, no finding"
+  elif [ $status -ne 0 ]; then
     FAILED=1
     verdict="FINDING (exit $status): $(grep -m1 -E 'ERROR|Fatal error|Precondition failed|SUMMARY' "$WORK/$harness.log" || echo see log)"
     cp "$WORK/$harness.log" "$ROOT/Benchmarks/Fuzz/findings/$harness.log"
