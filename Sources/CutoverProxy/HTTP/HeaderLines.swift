@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One `name: value` line inside a raw head, as byte ranges.
 struct HeaderLine {
     /// The whole line including its line ending.
@@ -31,6 +33,20 @@ enum HeaderLines {
             }
             position = lineEnd
         }
+    }
+
+    /// The value of the first header line of `raw` (a whole head) with this lower-case name, as text. For tests and
+    /// diagnostics, not the hot path.
+    static func firstValue(named lowercaseName: StaticString, in raw: ByteBuffer) -> String? {
+        var found: String?
+        raw.withUnsafeReadableBytes { bytes in
+            forEach(in: bytes) { line in
+                if found == nil, line.nameEquals(lowercaseName, in: bytes) {
+                    found = String(decoding: bytes[line.value], as: UTF8.self)
+                }
+            }
+        }
+        return found
     }
 
     /// The index just past the next `\n` at or after `start`, or the end.

@@ -57,15 +57,7 @@ struct RequestHead {
 
     /// The value of the first header with this (lower-case) name, as text. For tests and diagnostics.
     func header(_ lowercaseName: StaticString) -> String? {
-        var found: String?
-        raw.withUnsafeReadableBytes { bytes in
-            HeaderLines.forEach(in: bytes) { line in
-                if found == nil, line.nameEquals(lowercaseName, in: bytes) {
-                    found = String(decoding: bytes[line.value], as: UTF8.self)
-                }
-            }
-        }
-        return found
+        HeaderLines.firstValue(named: lowercaseName, in: raw)
     }
 
     /// The value of the first header with this name (any case), as text.

@@ -34,14 +34,6 @@ struct ResponseHead {
 
     /// The value of the first header with this (lower-case) name, decoded as text. For tests and diagnostics, not the hot path.
     func header(_ lowercaseName: StaticString) -> String? {
-        var found: String?
-        raw.withUnsafeReadableBytes { bytes in
-            HeaderLines.forEach(in: bytes) { line in
-                if found == nil, line.nameEquals(lowercaseName, in: bytes) {
-                    found = String(decoding: bytes[line.value], as: UTF8.self)
-                }
-            }
-        }
-        return found
+        HeaderLines.firstValue(named: lowercaseName, in: raw)
     }
 }
