@@ -19,14 +19,12 @@ struct RequestParser {
 
     private enum State {
         case head
-        case fixed(remaining: Int)
-        case chunked
+        case body
     }
 
     private var state = State.head
     private var partialHead: ByteBuffer?
-    private var endPending = false
-    private var chunks = ChunkedDecoder()
+    private var body = BodyReader()
     /// The largest request line plus headers accepted (431 beyond).
     var maxHeadBytes: Int
 
@@ -36,36 +34,25 @@ struct RequestParser {
 
     /// True while a head is partly received or a body is being read.
     var isInMessage: Bool {
-        if partialHead != nil || endPending { return true }
+        if partialHead != nil { return true }
         if case .head = state { return false }
         return true
     }
 
     /// The next event in `input`, consuming the bytes it covers.
     mutating func next(_ input: inout ByteBuffer) throws(RequestParseError) -> Event {
-        if endPending {
-            endPending = false
-            state = .head
-            return .end
-        }
         switch state {
         case .head:
             return try parseHead(&input)
-        case .fixed(let remaining):
-            guard input.readableBytes > 0 else { return .needMoreData }
-            let count = min(remaining, input.readableBytes)
-            let slice = input.readSlice(length: count)!
-            if count == remaining { endPending = true } else { state = .fixed(remaining: remaining - count) }
-            return .body(slice)
-        case .chunked:
-            let event: ChunkedDecoder.Event
+        case .body:
+            let event: BodyReader.Event
             do {
-                event = try chunks.next(&input, mode: .decoded)
+                event = try body.next(&input, mode: .decoded)
             } catch {
                 throw .invalidChunk
             }
             switch event {
-            case .bytes(let data, _): return .body(data)
+            case .body(let data): return .body(data)
             case .end:
                 state = .head
                 return .end
@@ -106,14 +93,11 @@ struct RequestParser {
         if head.readableBytes > maxHeadBytes { throw tooLarge(head) }
         let parsed = try Self.parse(head: head)
         switch parsed.framing {
-        case .none, .contentLength(0):
-            endPending = true
-        case .contentLength(let length):
-            state = .fixed(remaining: length)
-        case .chunked:
-            chunks.reset()
-            state = .chunked
+        case .none: body.start(.fixed(remaining: 0))
+        case .contentLength(let length): body.start(.fixed(remaining: length))
+        case .chunked: body.start(.chunked)
         }
+        state = .body
         return .head(parsed)
     }
 

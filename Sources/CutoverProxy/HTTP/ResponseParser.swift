@@ -21,17 +21,14 @@ struct ResponseParser {
 
     private enum State {
         case head
-        case fixed(remaining: Int)
-        case chunked
-        case untilClose
+        case body
         case done
     }
 
     private var state: State = .head
     private var partialHead: ByteBuffer?
-    private var endPending = false
     private var requestIsHEAD = false
-    private var chunks = ChunkedDecoder()
+    private var body = BodyReader()
     /// How chunked bodies are reported for the current response.
     private(set) var chunkMode: ChunkedDecoder.Mode = .raw
     /// The largest head accepted.
@@ -45,55 +42,31 @@ struct ResponseParser {
     mutating func expectResponse(toHEAD isHEAD: Bool, chunkMode: ChunkedDecoder.Mode = .raw) {
         state = .head
         partialHead = nil
-        endPending = false
         requestIsHEAD = isHEAD
         self.chunkMode = chunkMode
     }
 
-    /// True once a head has been parsed and the body is being read.
-    var isInBody: Bool {
-        switch state {
-        case .head, .done: return false
-        default: return true
-        }
-    }
-
     /// True when the current body ends only when the backend closes.
     var readsUntilClose: Bool {
-        if case .untilClose = state { return true }
-        return false
+        state == .body && body.framing == .untilClose
     }
 
     /// The next event found in `input`, consuming the bytes it covers.
     mutating func next(_ input: inout ByteBuffer) throws(ResponseParseError) -> Event {
-        if endPending {
-            endPending = false
-            state = .done
-            return .end
-        }
         switch state {
         case .done:
             return .needMoreData
         case .head:
             return try parseHead(&input)
-        case .fixed(let remaining):
-            guard input.readableBytes > 0 else { return .needMoreData }
-            let count = min(remaining, input.readableBytes)
-            let slice = input.readSlice(length: count)!
-            if count == remaining { endPending = true } else { state = .fixed(remaining: remaining - count) }
-            return .body(slice)
-        case .untilClose:
-            guard input.readableBytes > 0 else { return .needMoreData }
-            return .body(input.readSlice(length: input.readableBytes)!)
-        case .chunked:
-            let event: ChunkedDecoder.Event
+        case .body:
+            let event: BodyReader.Event
             do {
-                event = try chunks.next(&input, mode: chunkMode)
+                event = try body.next(&input, mode: chunkMode)
             } catch {
                 throw .invalidChunk
             }
             switch event {
-            case .bytes(let bytes, _): return .body(bytes)
+            case .body(let bytes): return .body(bytes)
             case .end:
                 state = .done
                 return .end
@@ -104,11 +77,9 @@ struct ResponseParser {
 
     /// The backend closed the connection: the end of an until-close body, otherwise nil (the response is cut short).
     mutating func inputClosed() -> Event? {
-        if case .untilClose = state {
-            state = .done
-            return .end
-        }
-        return nil
+        guard readsUntilClose else { return nil }
+        state = .done
+        return .end
     }
 
     // MARK: - Head
@@ -144,16 +115,12 @@ struct ResponseParser {
             return .head(parsed)
         }
         switch parsed.framing {
-        case .none:
-            endPending = true
-        case .contentLength(let length):
-            if length == 0 { endPending = true } else { state = .fixed(remaining: length) }
-        case .chunked:
-            chunks.reset()
-            state = .chunked
-        case .untilClose:
-            state = .untilClose
+        case .none: body.start(.fixed(remaining: 0))
+        case .contentLength(let length): body.start(.fixed(remaining: length))
+        case .chunked: body.start(.chunked)
+        case .untilClose: body.start(.untilClose)
         }
+        state = .body
         return .head(parsed)
     }
 
