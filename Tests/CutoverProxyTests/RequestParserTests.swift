@@ -79,6 +79,20 @@ struct RequestParserTests {
         #expect(try parseRequests(text) == expected)
     }
 
+    @Test func chunkExtensionsOfTheGrammarAreRead() throws {
+        let text = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "5;a;b=c;q=\"x y\\\"z;\"\r\nhello\r\n6;n=\"\"\r\n world\r\n0;last\r\n\r\n"
+        let expected: [Parsed] = [.head(method: "POST", target: "/", minor: 1, keepAlive: true), .body("hello world"), .end]
+        #expect(try parseRequests(text) == expected)
+    }
+
+    @Test func trailersNamedLikeFramingFieldsAreRead() throws {
+        let text = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "2\r\nhi\r\n0\r\nContent-Lengths: 1\r\nTransfer-Encodin: x\r\nContent: y\r\n\r\n"
+        let expected: [Parsed] = [.head(method: "POST", target: "/", minor: 1, keepAlive: true), .body("hi"), .end]
+        #expect(try parseRequests(text) == expected)
+    }
+
     @Test func pipelinedRequestsComeOutInOrder() throws {
         let text = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nokGET /c HTTP/1.1\r\nHost: a\r\n\r\n"
         let expected: [Parsed] = [
@@ -158,6 +172,27 @@ struct RequestParserTests {
         ("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", .invalidHost),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;" + String(repeating: "x", count: 5000) + "\r\nabc\r\n", .invalidChunk),
         ("GET / HTTP/1.1\r\nHost: a\u{1}b\r\n\r\n", .malformedHeader),
+        // Chunk extensions follow the grammar exactly (`;name[=token or "quoted"]`, no whitespace).
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0;er: x\r\n\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3; a\r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a =b\r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b=c\r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"b\r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"b\"c\r\nabc\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"\u{1}\"\r\nabc\r\n", .invalidChunk),
+        // Trailer fields are `token: value` (found by request-diff and response-diff).
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nhello\r\n\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTrail\u{9b}: x\r\n\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX Y: z\r\n\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: z\r\n\r\n", .invalidChunk),
+        // Framing fields in trailers (RFC 9110 §6.5.1), as llhttp refuses them.
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\ncontent-LENGTH: 5\r\n\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n", .invalidTransferEncoding),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n", .invalidTransferEncoding),
         ("GET  / HTTP/1.1\r\n\r\n", .malformedRequestLine),
         ("GET /a b HTTP/1.1\r\n\r\n", .malformedRequestLine),
         ("G(T / HTTP/1.1\r\n\r\n", .malformedRequestLine),

@@ -118,11 +118,15 @@ struct ResponseParserTests {
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n", .contentLengthWithTransferEncoding),
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", .unsupportedTransferEncoding),
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", .unsupportedTransferEncoding),
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n", .unsupportedTransferEncoding),
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", .unsupportedTransferEncoding),
         ("HTTP/1.1 200 OK\r\nContent-Length: 5, , 5\r\n\r\n", .invalidContentLength),
         ("HTTP/1.1 200 OK\r\nContent-Length: ,\r\n\r\n", .invalidContentLength),
         ("HTTP/1.1 099 Odd\r\n\r\n", .invalidStatus),
         ("HTTP/1.1 600 Odd\r\n\r\n", .invalidStatus),
+        // HTTP/1.0 has no 1xx: llhttp takes such a response as the connection's last (found by response-diff).
+        ("HTTP/1.0 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", .informationalFromHTTP10),
+        ("HTTP/1.0 103 Early Hints\r\n\r\n", .informationalFromHTTP10),
         ("HTTP/1.1 200 O\u{0}K\r\n\r\n", .invalidReasonPhrase),
         ("HTTP/1.1 200 OK\rInjected: yes\r\n\r\n", .invalidReasonPhrase),
         ("HTTP/1.1 200\rSet-Cookie: a=b\r\n\r\n", .invalidReasonPhrase),
@@ -132,6 +136,23 @@ struct ResponseParserTests {
     ])
     func invalidResponsesAreRefused(text: String, expected: ResponseParseError) {
         #expect(throws: expected) { try parseResponse(text) }
+    }
+
+    /// A broken status line is refused as soon as it is in, not when (or if) the rest of the head comes: llhttp reads
+    /// `\r\r\r\n` after a reason phrase as the whole head of a 204 (found by response-diff).
+    @Test(arguments: [
+        ("HTTP/1.1 204 No Content\r\r\r\n", ResponseParseError.invalidReasonPhrase),
+        ("HTTP/1.1 2x4 No Content\r\nX-A: b\r\n", .malformedStatusLine),
+        ("HTTP/1.0 100 Continue\r\n", .informationalFromHTTP10),
+    ])
+    func brokenStatusLineIsRefusedBeforeTheHeadEnds(text: String, expected: ResponseParseError) {
+        for split in [Int.max, 5] {
+            #expect(throws: expected, "split every \(split) bytes") { try parseResponse(text, chunk: split) }
+        }
+    }
+
+    @Test func partOfAGoodHeadWaitsForTheRest() throws {
+        #expect(try parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", chunk: 7).isEmpty)
     }
 
     @Test func oversizeHeadIsRefused() {

@@ -4,7 +4,7 @@ import Foundation
 import NIOCore
 
 /// The fuzz harnesses: each takes any bytes and drives one piece of Cutover that a client or an operator feeds,
-/// checking that it never traps and that what it promises holds (`precondition` failures are findings).
+/// checking that it never traps and that what it promises holds (a failed `finding` check is a finding).
 enum Harness: String, CaseIterable {
     /// The configuration loader: YAML in, a configuration or errors out, every error with its line.
     case config
@@ -49,11 +49,11 @@ enum Harness: String, CaseIterable {
         let text = String(decoding: bytes, as: UTF8.self)
         switch ConfigLoader.load(yaml: text, source: "fuzz.yaml", baseDirectory: "/nonexistent") {
         case .success(let config):
-            precondition(!config.backends.isEmpty, "a loaded configuration has its backends")
+            finding(!config.backends.isEmpty, "a loaded configuration has its backends")
         case .failure(let error):
-            precondition(!error.issues.isEmpty, "a refused configuration says why")
+            finding(!error.issues.isEmpty, "a refused configuration says why")
             for issue in error.issues {
-                precondition(issue.line.map { $0 >= 1 } ?? false, "every error names its line: \(issue)")
+                finding(issue.line.map { $0 >= 1 } ?? false, "every error names its line: \(issue)")
                 _ = issue.formatted(source: "fuzz.yaml")
             }
         }
@@ -69,25 +69,25 @@ enum Harness: String, CaseIterable {
         rules.sortArrays = [SortRule(array: PointerPattern.parse("/items")!, key: JSONPointer.parse("/id")!)]
         rules.floatTolerance = 0.001
         if let documentA {
-            precondition(JSONDiff.differences(old: documentA, new: documentA, rules: rules).isEmpty, "a document equals itself")
+            finding(JSONDiff.differences(old: documentA, new: documentA, rules: rules).isEmpty, "a document equals itself")
             let redacted = JSONRedactor.redact(a, patterns: patterns)
-            precondition(JSONDocument.parse(redacted) != nil, "a redacted document is still JSON")
+            finding(JSONDocument.parse(redacted) != nil, "a redacted document is still JSON")
         }
         if let documentA, let documentB {
             let differences = JSONDiff.differences(old: documentA, new: documentB, rules: rules)
             _ = JSONRedactor.redact(differences, patterns: patterns)
             let backwards = JSONDiff.differences(old: documentB, new: documentA, rules: rules)
-            precondition(differences.isEmpty == backwards.isEmpty, "equality is symmetric")
+            finding(differences.isEmpty == backwards.isEmpty, "equality is symmetric")
         }
         let comparison = ResponseComparison.compare(CapturedResponse(status: 200, headers: [], body: a, truncated: false),
                                                     CapturedResponse(status: 200, headers: [], body: b, truncated: false), rules: rules)
-        precondition(comparison.bodyCompared)
+        finding(comparison.bodyCompared)
     }
 
     static func id(_ bytes: [UInt8]) {
         for name in ["/id", "/order/id", "/items/0/id"] {
             let source = IDSource(from: .body, name: name, pointer: JSONPointer.parse(name), onMissing: .old)
-            if let id = source.id(inBody: bytes) { precondition(id >= 0 || id < 0) }
+            if let id = source.id(inBody: bytes) { finding(id >= 0 || id < 0) }
             _ = source.id(inHeader: Substring(String(decoding: bytes.prefix(64), as: UTF8.self)))
         }
         for pattern in ["/id", "/items/*/id", "/*/*"] {
@@ -106,7 +106,7 @@ enum Harness: String, CaseIterable {
         guard case .success(let parameters) = ListMerge.parameters(query: Substring(query), settings: aggregate) else { return }
         let cursor = parameters.cursor
         // A decoded cursor survives a round trip.
-        precondition(ListMerge.Cursor.decode(cursor.encoded) == cursor, "a cursor reads back as written")
+        finding(ListMerge.Cursor.decode(cursor.encoded) == cursor, "a cursor reads back as written")
         // Pages a well-behaved backend would send after the cursor's positions (descending keys).
         func page(_ side: ListMerge.SideCursor, _ seed: ArraySlice<UInt8>) -> [(key: ListMerge.Key, text: String)] {
             var keys = seed.prefix(4).map { Double($0) }
@@ -116,11 +116,11 @@ enum Harness: String, CaseIterable {
         let old = cursor.old.done ? nil : page(cursor.old, pageBytes[...])
         let new = cursor.new.done ? nil : page(cursor.new, pageBytes.dropFirst(4))
         let merged = ListMerge.merge(old: old, new: new, cursor: cursor, limit: parameters.limit, order: .desc)
-        precondition(merged.items.count <= parameters.limit)
+        finding(merged.items.count <= parameters.limit)
         if let next = merged.next {
             for (before, after) in [(cursor.old, next.old), (cursor.new, next.new)] {
-                precondition(!before.done || after.done, "a side that ran out stays out")
-                if let was = before.after, let now = after.after { precondition(!(was < now), "a side never moves backwards") }
+                finding(!before.done || after.done, "a side that ran out stays out")
+                if let was = before.after, let now = after.after { finding(!(was < now), "a side never moves backwards") }
             }
             _ = next.encoded
         }
@@ -135,11 +135,11 @@ enum Harness: String, CaseIterable {
         var raw = pathText
         raw.withUTF8 { buffer in
             let bytes = UnsafeRawBufferPointer(buffer)
-            precondition(template.matches(bytes) == matches, "both matchers agree")
+            finding(template.matches(bytes) == matches, "both matchers agree")
             for case .parameter(let name) in template.segments {
                 if let range = template.parameterRange(name, in: bytes) {
-                    precondition(matches, "a parameter is found only in a matching path")
-                    precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "a parameter lies inside the path")
+                    finding(matches, "a parameter is found only in a matching path")
+                    finding(range.lowerBound >= 0 && range.upperBound <= bytes.count, "a parameter lies inside the path")
                 }
             }
         }
@@ -153,8 +153,19 @@ enum Harness: String, CaseIterable {
         _ = try? AdminInput.positive("run id", text: Substring(text))
         let body = ByteBuffer(bytes: b)
         if let change = try? AdminInput.phaseChange(from: body) {
-            precondition(change.timeout > .zero && change.timeout <= AdminInput.maxWait, "a wait is bounded")
+            finding(change.timeout > .zero && change.timeout <= AdminInput.maxWait, "a wait is bounded")
         }
         _ = try? AdminInput.body(FlagPatch.self, from: body)
     }
+}
+
+/// A harness's check. Unlike `precondition`, whose message a release build drops, a failed check prints what
+/// disagreed, so a finding's log says it without a debug rebuild.
+func finding(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "a check failed") {
+    if !condition() { fatalError(message()) }
+}
+
+/// A check that failed where it stands (see ``finding(_:_:)``).
+func findingFailure(_ message: @autoclosure () -> String) -> Never {
+    fatalError(message())
 }

@@ -4,8 +4,10 @@ import NIOCore
 struct InvalidChunkedEncoding: Error, Equatable {}
 
 /// Walks a chunked message body (RFC 9112 §7.1) strictly: hex sizes without
-/// overflow, extensions of visible characters only, CRLF line ends everywhere,
-/// trailer lines up to the final empty line. A value-type state machine.
+/// overflow, extensions as the grammar has them (`;name[=value]`, a name a token, a
+/// value a token or a quoted string; bounded, and without the whitespace senders
+/// must not generate, which llhttp refuses too), CRLF line ends everywhere, trailer
+/// fields (`name: value`, a token name, never a framing field) up to the final empty line. A value-type state machine.
 struct ChunkedDecoder {
     /// How chunked bytes are reported.
     enum Mode {
@@ -27,13 +29,25 @@ struct ChunkedDecoder {
 
     private enum State {
         case size(value: Int, digits: Int)
-        case sizeSpace
-        case extensions
+        /// Right after a `;`: an extension's name starts.
+        case extensionNameStart
+        case extensionName
+        /// Right after `=`: a token or a quoted string starts.
+        case extensionValueStart
+        case extensionToken
+        case extensionQuoted
+        /// After a backslash inside a quoted string.
+        case extensionQuotedPair
+        /// After a quoted string's closing quote: `;` or the line's end.
+        case extensionQuotedEnd
         case sizeLF
         case data(remaining: Int)
         case dataCR
         case dataLF
         case trailerStart
+        /// A trailer field's name: a token up to its colon.
+        case trailerName
+        /// A trailer field's value, up to the line's end.
         case trailerLine
         case trailerLF(last: Bool)
         case done
@@ -47,6 +61,7 @@ struct ChunkedDecoder {
     /// The most trailer bytes accepted.
     let maxTrailerBytes: Int
     private var trailerBytes = 0
+    private var trailerName = FramingName()
 
     init(maxTrailerBytes: Int = 16 * 1024) {
         self.maxTrailerBytes = maxTrailerBytes
@@ -84,39 +99,23 @@ struct ChunkedDecoder {
                     } else if byte == 0x0D {
                         pendingSize = value
                         state = .sizeLF
-                    } else if byte == 0x20 || byte == 0x09 {
-                        pendingSize = value
-                        state = .sizeSpace
                     } else if byte == UInt8(ascii: ";") {
                         pendingSize = value
                         extensionBytes = 0
-                        state = .extensions
+                        state = .extensionNameStart
                     } else {
                         failed = true
                         break scan
                     }
                     offset += 1
-                case .sizeSpace:
-                    if byte == 0x20 || byte == 0x09 {
-                    } else if byte == UInt8(ascii: ";") {
-                        extensionBytes = 0
-                        state = .extensions
-                    } else if byte == 0x0D {
-                        state = .sizeLF
-                    } else {
-                        failed = true
-                        break scan
-                    }
-                    offset += 1
-                case .extensions:
-                    if byte == 0x0D {
-                        state = .sizeLF
-                    } else if !HTTPSyntax.isFieldValue(byte) {
-                        failed = true
-                        break scan
-                    }
+                case .extensionNameStart, .extensionName, .extensionValueStart, .extensionToken, .extensionQuoted,
+                     .extensionQuotedPair, .extensionQuotedEnd:
                     extensionBytes += 1
-                    if extensionBytes > Self.maxExtensionBytes { failed = true; break scan }
+                    guard extensionBytes <= Self.maxExtensionBytes, let next = Self.extension(state, byte) else {
+                        failed = true
+                        break scan
+                    }
+                    state = next
                     offset += 1
                 case .sizeLF:
                     guard byte == 0x0A else { failed = true; break scan }
@@ -141,11 +140,29 @@ struct ChunkedDecoder {
                     if byte == 0x0D {
                         state = .trailerLF(last: true)
                     } else if HTTPSyntax.isToken(byte) {
-                        state = .trailerLine
+                        state = .trailerName
+                        trailerName = FramingName()
+                        trailerName.add(byte)
                     } else {
                         failed = true
                         break scan
                     }
+                    trailerBytes += 1
+                    offset += 1
+                case .trailerName:
+                    if byte == UInt8(ascii: ":") {
+                        // Framing fields have no place in trailers (RFC 9110 §6.5.1): a recipient that merged one
+                        // into the head would frame the message anew.
+                        guard !trailerName.isFramingField else { failed = true; break scan }
+                        state = .trailerLine
+                    } else if HTTPSyntax.isToken(byte) {
+                        trailerName.add(byte)
+                    } else {
+                        failed = true
+                        break scan
+                    }
+                    trailerBytes += 1
+                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
                     offset += 1
                 case .trailerLine:
                     if byte == 0x0D {
@@ -194,6 +211,35 @@ struct ChunkedDecoder {
         return false
     }
 
+    /// The state after `byte` inside a chunk's extensions, or nil when the byte breaks the grammar there.
+    private static func `extension`(_ state: State, _ byte: UInt8) -> State? {
+        switch state {
+        case .extensionNameStart:
+            return HTTPSyntax.isToken(byte) ? .extensionName : nil
+        case .extensionName, .extensionToken:
+            if HTTPSyntax.isToken(byte) { return state }
+            if byte == UInt8(ascii: ";") { return .extensionNameStart }
+            if byte == 0x0D { return .sizeLF }
+            if byte == UInt8(ascii: "="), case .extensionName = state { return .extensionValueStart }
+            return nil
+        case .extensionValueStart:
+            if byte == UInt8(ascii: "\"") { return .extensionQuoted }
+            return HTTPSyntax.isToken(byte) ? .extensionToken : nil
+        case .extensionQuoted:
+            // qdtext: HTAB, SP, visible characters but `"` and `\`, obs-text.
+            if byte == UInt8(ascii: "\"") { return .extensionQuotedEnd }
+            if byte == UInt8(ascii: "\\") { return .extensionQuotedPair }
+            return HTTPSyntax.isFieldValue(byte) ? .extensionQuoted : nil
+        case .extensionQuotedPair:
+            return HTTPSyntax.isFieldValue(byte) ? .extensionQuoted : nil
+        case .extensionQuotedEnd:
+            if byte == UInt8(ascii: ";") { return .extensionNameStart }
+            return byte == 0x0D ? .sizeLF : nil
+        default:
+            return nil
+        }
+    }
+
     @inline(__always)
     private static func hexValue(_ byte: UInt8) -> Int? {
         switch byte {
@@ -206,6 +252,28 @@ struct ChunkedDecoder {
 }
 
 extension ChunkedDecoder {
+    /// Follows a field name byte by byte, telling whether it is `Content-Length` or `Transfer-Encoding` (any case).
+    struct FramingName {
+        private static let contentLength = Array("content-length".utf8)
+        private static let transferEncoding = Array("transfer-encoding".utf8)
+        private var length = 0
+        private var mayBeContentLength = true
+        private var mayBeTransferEncoding = true
+
+        mutating func add(_ byte: UInt8) {
+            let lower = byte | 0x20
+            mayBeContentLength = mayBeContentLength && length < Self.contentLength.count && Self.contentLength[length] == lower
+            mayBeTransferEncoding = mayBeTransferEncoding && length < Self.transferEncoding.count
+                && Self.transferEncoding[length] == lower
+            length += 1
+        }
+
+        var isFramingField: Bool {
+            (mayBeContentLength && length == Self.contentLength.count)
+                || (mayBeTransferEncoding && length == Self.transferEncoding.count)
+        }
+    }
+
     /// A whole chunked body's data, or nil when its framing is broken or cut short.
     static func dechunk(_ body: ByteBuffer) -> ByteBuffer? {
         var decoder = ChunkedDecoder()

@@ -203,7 +203,9 @@ struct RequestParser {
                             last = coding
                         }
                         let lastIsChunked = last.map { HTTPSyntax.equalsIgnoringCase(bytes, $0, "chunked") } ?? false
-                        if !lastIsChunked {
+                        // An empty element (`chunked,`) is refused rather than skipped: llhttp and nginx read such
+                        // a value as not ending in chunked, and no two parsers may frame one request differently.
+                        if !lastIsChunked || HTTPSyntax.hasEmptyElement(bytes, value) {
                             failure = failure ?? .invalidTransferEncoding
                         } else if codings > 1 {
                             failure = failure ?? .unsupportedTransferEncoding

@@ -11,6 +11,9 @@ enum ResponseParseError: Error, Equatable, CustomStringConvertible {
     case unsupportedTransferEncoding
     case invalidStatus
     case invalidReasonPhrase
+    /// A 1xx status from a server that says it speaks HTTP/1.0, which has no 1xx (RFC 9110 §15.2): llhttp reads such a
+    /// response as the connection's last, so neither framing of what follows it can be trusted.
+    case informationalFromHTTP10
 
     var description: String {
         switch self {
@@ -25,6 +28,7 @@ enum ResponseParseError: Error, Equatable, CustomStringConvertible {
         case .unsupportedTransferEncoding: return "a Transfer-Encoding other than chunked"
         case .invalidStatus: return "a status code outside 100-599"
         case .invalidReasonPhrase: return "a reason phrase with control characters"
+        case .informationalFromHTTP10: return "a 1xx status from an HTTP/1.0 server"
         }
     }
 }

@@ -92,6 +92,7 @@ struct ResponseParser {
             partial.writeBuffer(&input)
             guard let end = Self.headEnd(partial, from: searchFrom) else {
                 if partial.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+                try Self.checkStatusLine(ofPartial: partial)
                 partialHead = partial
                 return .needMoreData
             }
@@ -101,6 +102,7 @@ struct ResponseParser {
         } else {
             guard let end = Self.headEnd(input, from: 0) else {
                 if input.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+                try Self.checkStatusLine(ofPartial: input)
                 partialHead = input
                 input.moveReaderIndex(forwardBy: input.readableBytes)
                 return .needMoreData
@@ -139,36 +141,59 @@ struct ResponseParser {
         }
     }
 
+    /// Checks the status line at the start of `bytes` (`HTTP/1.x SSS[ reason]`, through its line end):
+    /// the version and status it names.
+    static func statusLine(_ bytes: UnsafeRawBufferPointer) -> Result<(minor: Int, status: Int), ResponseParseError> {
+        guard bytes.count >= 13,
+              bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+              bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), bytes[5] == UInt8(ascii: "1"),
+              bytes[6] == UInt8(ascii: "."), bytes[8] == 0x20
+        else { return .failure(.malformedStatusLine) }
+        let minor: Int
+        switch bytes[7] {
+        case UInt8(ascii: "0"): minor = 0
+        case UInt8(ascii: "1"): minor = 1
+        default: return .failure(.malformedStatusLine)
+        }
+        var status = 0
+        for index in 9..<12 {
+            let digit = bytes[index]
+            guard digit >= 48, digit <= 57 else { return .failure(.malformedStatusLine) }
+            status = status * 10 + Int(digit - 48)
+        }
+        guard bytes[12] == 0x20 || bytes[12] == 0x0D || bytes[12] == 0x0A else { return .failure(.malformedStatusLine) }
+        guard (100...599).contains(status) else { return .failure(.invalidStatus) }
+        guard status >= 200 || minor == 1 else { return .failure(.informationalFromHTTP10) }
+        // The reason phrase is copied to the client: HTAB, SP, visible characters and obs-text only.
+        let statusLineEnd = HeaderLines.endOfLine(bytes, from: 0)
+        var reasonEnd = statusLineEnd - 1
+        if reasonEnd > 12, bytes[reasonEnd - 1] == 0x0D { reasonEnd -= 1 }
+        // From byte 12 on: a CR right after the status code, not followed by LF, is a bare CR too.
+        if reasonEnd > 12 {
+            for index in 12..<reasonEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.invalidReasonPhrase) }
+        }
+        return .success((minor, status))
+    }
+
+    /// Checks as much of a head still incomplete as can be: once its status line is in, a broken one is refused at
+    /// once (a backend answering garbage is a prompt 502, not a response timeout; and a line llhttp would read
+    /// leniently as a whole response never waits for more).
+    static func checkStatusLine(ofPartial head: ByteBuffer) throws(ResponseParseError) {
+        let error: ResponseParseError? = head.withUnsafeReadableBytes { bytes in
+            guard HTTPSyntax.index(of: 0x0A, in: bytes, from: 0, to: bytes.count) != nil else { return nil }
+            if case .failure(let error) = statusLine(bytes) { return error }
+            return nil
+        }
+        if let error { throw error }
+    }
+
     /// Parses a complete raw head.
     static func parse(head: ByteBuffer, requestIsHEAD: Bool) throws(ResponseParseError) -> ResponseHead {
         let result: Result<ResponseHead, ResponseParseError> = head.withUnsafeReadableBytes { bytes in
-            // Status line: HTTP/1.x SSS[ reason]
-            guard bytes.count >= 12,
-                  bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
-                  bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), bytes[5] == UInt8(ascii: "1"),
-                  bytes[6] == UInt8(ascii: "."), bytes[8] == 0x20
-            else { return .failure(.malformedStatusLine) }
-            let minor: Int
-            switch bytes[7] {
-            case UInt8(ascii: "0"): minor = 0
-            case UInt8(ascii: "1"): minor = 1
-            default: return .failure(.malformedStatusLine)
-            }
-            var status = 0
-            for index in 9..<12 {
-                let digit = bytes[index]
-                guard digit >= 48, digit <= 57 else { return .failure(.malformedStatusLine) }
-                status = status * 10 + Int(digit - 48)
-            }
-            guard bytes[12] == 0x20 || bytes[12] == 0x0D || bytes[12] == 0x0A else { return .failure(.malformedStatusLine) }
-            guard (100...599).contains(status) else { return .failure(.invalidStatus) }
-            // The reason phrase is copied to the client: HTAB, SP, visible characters and obs-text only.
-            let statusLineEnd = HeaderLines.endOfLine(bytes, from: 0)
-            var reasonEnd = statusLineEnd - 1
-            if reasonEnd > 12, bytes[reasonEnd - 1] == 0x0D { reasonEnd -= 1 }
-            // From byte 12 on: a CR right after the status code, not followed by LF, is a bare CR too.
-            if reasonEnd > 12 {
-                for index in 12..<reasonEnd where !HTTPSyntax.isFieldValue(bytes[index]) { return .failure(.invalidReasonPhrase) }
+            let minor: Int, status: Int
+            switch statusLine(bytes) {
+            case .success(let line): (minor, status) = line
+            case .failure(let error): return .failure(error)
             }
 
             var contentLength: Int?
@@ -198,15 +223,17 @@ struct ResponseParser {
                     }
                 case UInt8(ascii: "t"):
                     if HTTPSyntax.equalsIgnoringCase(bytes, name, "transfer-encoding") {
-                        // Only `chunked`, once: another coding would lose its label when the gateway frames the
-                        // answer afresh (nginx refuses these too).
+                        // Only `chunked`, once, alone (`chunked,` too is refused): another coding would lose its label
+                        // when the gateway frames the answer afresh (nginx refuses these too).
                         var codings = 0
                         var onlyChunked = true
                         HTTPSyntax.forEachElement(bytes, value) { coding in
                             codings += 1
                             if !HTTPSyntax.equalsIgnoringCase(bytes, coding, "chunked") { onlyChunked = false }
                         }
-                        guard !transferEncoding, codings == 1, onlyChunked else { return .failure(.unsupportedTransferEncoding) }
+                        guard !transferEncoding, codings == 1, onlyChunked, !HTTPSyntax.hasEmptyElement(bytes, value) else {
+                            return .failure(.unsupportedTransferEncoding)
+                        }
                         transferEncoding = true
                         chunked = true
                     }
