@@ -5,9 +5,11 @@
 #   Benchmarks/proxy.sh [--runs N] [--duration SECONDS] [--connections N]
 #
 # wrk runs against (a) the upstream directly, (b) nginx proxy_pass with upstream
-# keepalive, (c) Cutover; runs alternate, each configuration N times; medians are
-# printed with the ratio Cutover / nginx and CPU seconds per request of each proxy.
-# Both proxies use one worker thread. Installs nginx and wrk from Debian if missing.
+# keepalive, (c) Cutover, (d) the same forwarding built on NIOHTTP1's llhttp decoders
+# and encoders (Benchmarks/NIOProxy: what the data plane would cost on them); runs
+# alternate, each configuration N times, every run printed; medians are printed with
+# the ratios against nginx and CPU seconds per request of each proxy. Every proxy
+# uses one worker thread. Installs nginx and wrk from Debian if missing.
 set -euo pipefail
 
 RUNS=5
@@ -31,6 +33,10 @@ BIN=${CUTOVER_BIN:-$ROOT/.build/release/cutover}
 if [ ! -x "$BIN" ]; then
   (cd "$ROOT" && swift build -c release --product cutover)
 fi
+NIO_BIN=${NIO_PROXY_BIN:-$ROOT/.build/release/nio-proxy}
+if [ ! -x "$NIO_BIN" ]; then
+  (cd "$ROOT" && swift build -c release --product nio-proxy)
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -44,7 +50,7 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-UPSTREAM_PORT=$(free_port); NGINX_PORT=$(free_port); CUTOVER_PORT=$(free_port); ADMIN_PORT=$(free_port)
+UPSTREAM_PORT=$(free_port); NGINX_PORT=$(free_port); CUTOVER_PORT=$(free_port); ADMIN_PORT=$(free_port); NIO_PORT=$(free_port)
 
 # A 209-byte JSON document.
 BODY='{"id":4711,"customer":"ada","status":"open","total":129.5,"currency":"EUR","items":[{"sku":"A-100","qty":2},{"sku":"B-200","qty":1}],"created_at":"2026-11-23T10:00:00Z","note":"benchmark document abcdefghijk"}'
@@ -91,10 +97,14 @@ CONF
 "$BIN" serve --config "$WORK/cutover.yaml" --log-level warning &
 CUTOVER_PID=$!
 PIDS+=("$CUTOVER_PID")
+"$NIO_BIN" --port "$NIO_PORT" --upstream-port "$UPSTREAM_PORT" &
+NIO_PID=$!
+PIDS+=("$NIO_PID")
 
 wait_port() { for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; echo "port $1 never answered" >&2; exit 1; }
-wait_port "$UPSTREAM_PORT"; wait_port "$NGINX_PORT"; wait_port "$CUTOVER_PORT"
+wait_port "$UPSTREAM_PORT"; wait_port "$NGINX_PORT"; wait_port "$CUTOVER_PORT"; wait_port "$NIO_PORT"
 [ "$(curl -fs "http://127.0.0.1:$CUTOVER_PORT/")" = "$BODY" ] || { echo "Cutover does not return the document" >&2; exit 1; }
+[ "$(curl -fs "http://127.0.0.1:$NIO_PORT/")" = "$BODY" ] || { echo "nio-proxy does not return the document" >&2; exit 1; }
 
 NGINX_WORKER=$(pgrep -P "$(cat "$WORK/proxy/nginx.pid")" | head -1)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -126,21 +136,22 @@ print("%.0f %.3f %.3f %.2f" % (rps, p50, p99, cpu / total * 1e6))
 declare -A RESULTS
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, $RUNS alternating runs each; document of ${#BODY} bytes"
 for run in $(seq 1 "$RUNS"); do
-  for target in upstream nginx cutover; do
+  for target in upstream nginx cutover nio; do
     case $target in
       upstream) line=$(measure "$UPSTREAM_PORT" "") ;;
       nginx) line=$(measure "$NGINX_PORT" "$NGINX_WORKER") ;;
       cutover) line=$(measure "$CUTOVER_PORT" "$CUTOVER_PID") ;;
+      nio) line=$(measure "$NIO_PORT" "$NIO_PID") ;;
     esac
     RESULTS[$target]+="$line;"
     printf '  run %d %-8s %s\n' "$run" "$target" "$line"
   done
 done
 
-python3 - "${RESULTS[upstream]}" "${RESULTS[nginx]}" "${RESULTS[cutover]}" <<'PY'
+python3 - "${RESULTS[upstream]}" "${RESULTS[nginx]}" "${RESULTS[cutover]}" "${RESULTS[nio]}" <<'PY'
 import statistics, sys
 def parse(s): return [list(map(float, r.split())) for r in s.strip(";").split(";")]
-names = ["upstream direct", "nginx proxy", "cutover (old)"]
+names = ["upstream direct", "nginx proxy", "cutover (old)", "NIOHTTP1 proxy"]
 data = [parse(a) for a in sys.argv[1:]]
 med = [[statistics.median(r[i] for r in d) for i in range(4)] for d in data]
 print()
@@ -148,7 +159,9 @@ print(f"{'target':<16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>1
 for name, m in zip(names, med):
     cpu = f"{m[3]:.2f}" if name != "upstream direct" else "-"
     print(f"{name:<16} {m[0]:>9.0f} {m[1]:>8.3f} {m[2]:>8.3f} {cpu:>11}")
-n, c = med[1], med[2]
+n, c, h = med[1], med[2], med[3]
 print()
 print(f"throughput cutover/nginx: {c[0] / n[0]:.2f}x   p99 cutover/nginx: {c[2] / n[2]:.2f}x   CPU per request cutover/nginx: {c[3] / n[3]:.2f}x")
+print(f"throughput NIOHTTP1/nginx: {h[0] / n[0]:.2f}x   p99 NIOHTTP1/nginx: {h[2] / n[2]:.2f}x   CPU per request NIOHTTP1/nginx: {h[3] / n[3]:.2f}x")
+print(f"CPU per request cutover/NIOHTTP1: {c[3] / h[3]:.2f}x")
 PY
