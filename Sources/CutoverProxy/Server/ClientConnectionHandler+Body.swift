@@ -46,7 +46,7 @@ extension ClientConnectionHandler {
     /// The body has not kept pace (``BodyPace``): unless it picked up, the request is refused with 408
     /// (or, with the answer under way, the connection closes).
     func bodyPaceDeadlinePassed() {
-        guard active, requestSide == .receiving, context != nil else { return }
+        guard session.takesBody, context != nil else { return }
         let now = loop.eventLoop.now
         if reads.gatewayHoldsBody {
             // The gateway is not reading the body (its backend is not taking it): the client is not the one pausing.
@@ -65,14 +65,14 @@ extension ClientConnectionHandler {
             return
         }
         abandonUpstream()
-        closeAfterResponse = true
+        session.closeAfterAnswer()
         let limits = routeTarget.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
         respondLocally(status: 408, reason: "the request body arrived too slowly: \(requestBody.received) bytes in \(Quantities.format(.nanoseconds((now - startTime).nanoseconds))) "
                        + "(nothing for \(Quantities.format(limits.bodyTimeout)) or below \(limits.bodyMinRate) bytes/s after it)", recordMetrics: false)
     }
 
     func receiveEnd() {
-        requestSide = .complete
+        session.requestCompleted()
         loop.sweeper.unregister(bodyPace)
         if awaitingID != nil { return resolveHeldID() }
         shadowRun?.requestEnd()
@@ -108,7 +108,7 @@ extension ClientConnectionHandler {
             return
         }
         abandonUpstream()
-        closeAfterResponse = true
+        session.closeAfterAnswer()
         respondLocally(status: 413, reason: "request body is larger than the limit of \(requestBody.limit) bytes", recordMetrics: false)
     }
 }

@@ -7,7 +7,7 @@ extension ClientConnectionHandler {
     /// Begins an exchange with no usable request head (a request that could not be parsed).
     func beginBareExchange() {
         resetExchange()
-        active = true
+        session.begin(keepAlive: true)
         startTime = loop.eventLoop.now
     }
 
@@ -17,10 +17,8 @@ extension ClientConnectionHandler {
         isHEAD = false
         isIdempotent = false
         clientMinor = 1
-        clientKeepAlive = true
         chunkedRequest = false
         hasBody = false
-        requestSide = .receiving
         dropHeldBody()
         requestBody.reset()
         loop.sweeper.unregister(bodyPace)
@@ -41,11 +39,10 @@ extension ClientConnectionHandler {
     /// Admits, routes and starts forwarding a request.
     func startExchange(_ head: RequestHead) {
         resetExchange()
-        active = true
+        session.begin(keepAlive: head.keepAlive)
         startTime = loop.eventLoop.now
         parser.maxHeadBytes = runtime.limits.maxHeaderBytes
         clientMinor = head.minorVersion
-        clientKeepAlive = head.keepAlive
         isHEAD = head.method == .head
         isIdempotent = head.method.isIdempotent
         switch head.framing {
@@ -57,7 +54,7 @@ extension ClientConnectionHandler {
         }
         if head.upgrade {
             // Cutover does not proxy protocol upgrades: the request is answered without one, then the connection closes.
-            closeAfterResponse = true
+            session.closeAfterAnswer()
         }
         if let range = head.requestID { clientRequestID = head.text(range) }
 
@@ -280,10 +277,10 @@ extension ClientConnectionHandler {
     func refuse(_ status: Int, _ reason: String, label: String, headers: [(String, String)] = []) {
         loop.metrics.rejected(label)
         if hasBody {
-            closeAfterResponse = true
+            session.closeAfterAnswer()
         } else {
             // Nothing follows the head: the connection can take the next request.
-            requestSide = .complete
+            session.requestCompleted()
         }
         respondLocally(status: status, reason: reason, recordMetrics: false, headers: headers)
     }

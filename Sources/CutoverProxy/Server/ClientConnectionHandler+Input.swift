@@ -9,11 +9,13 @@ extension ClientConnectionHandler {
     /// being answered: the next one waits its turn.
     func process(_ input: inout ByteBuffer) {
         while !closed {
-            if active, requestSide == .complete {
+            switch session.turn {
+            case .parse:
+                break
+            case .holdPipelined:
                 if input.readableBytes > 0 { hold(.pipelined) }
                 return
-            }
-            guard acceptingRequests else {
+            case .discard:
                 input.moveReaderIndex(to: input.writerIndex)
                 return
             }
@@ -29,9 +31,9 @@ extension ClientConnectionHandler {
             case .head(let head):
                 startExchange(head)
             case .body(let body):
-                if active, requestSide == .receiving { receiveBody(body) }
+                if session.takesBody { receiveBody(body) }
             case .end:
-                if active, requestSide == .receiving { receiveEnd() }
+                if session.takesBody { receiveEnd() }
             case .needMoreData:
                 return
             }
@@ -43,7 +45,7 @@ extension ClientConnectionHandler {
         if var input = stash {
             stash = nil
             process(&input)
-            if input.readableBytes > 0, acceptingRequests, !closed { stash = input }
+            if input.readableBytes > 0, session.acceptingRequests, !closed { stash = input }
         }
         if stash == nil { release(.pipelined) }
         flushUpstreamIfNeeded()
@@ -62,7 +64,7 @@ extension ClientConnectionHandler {
         } else {
             beginBareExchange()
         }
-        closeAfterResponse = true
+        session.closeAfterAnswer()
         respondLocally(status: error.status, reason: error.description, recordMetrics: false)
     }
 

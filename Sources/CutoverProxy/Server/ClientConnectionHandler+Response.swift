@@ -37,8 +37,7 @@ extension ClientConnectionHandler {
             }
             return
         }
-        if requestSide != .complete { closeAfterResponse = true }
-        let keepAlive = clientKeepAlive && !closeAfterResponse && !quiescing
+        let keepAlive = session.answerStarts()
         let framing = ClientFraming.decide(head.framing, clientMinor: clientMinor, clientKeepAlive: keepAlive)
         self.framing = framing
         status = head.status
@@ -142,7 +141,7 @@ extension ClientConnectionHandler {
             if !active { beginBareExchange() }
             abandonUpstream()
             loop.metrics.rejected("client_timeout")
-            closeAfterResponse = true
+            session.closeAfterAnswer()
             respondLocally(status: 408, reason: "the client took longer than \(Quantities.format(.nanoseconds(runtime.clientTimeout.nanoseconds))) to send its request", recordMetrics: false)
         case .closeIdle:
             context.close(promise: nil)
@@ -174,7 +173,7 @@ extension ClientConnectionHandler {
             recordAnswered()
             finishExchange(close: true)
         case .respond(let status, let retryAfter, let close):
-            if close { closeAfterResponse = true }
+            if close { session.closeAfterAnswer() }
             let headers = retryAfter ? [("Retry-After", LocalResponse.retryAfterSeconds)] : []
             respondLocally(status: status, reason: failure.description, recordMetrics: true, headers: headers)
         }
@@ -193,7 +192,7 @@ extension ClientConnectionHandler {
 
     /// Writes a whole answer of the gateway's making (an error, a merged list page) and finishes the exchange.
     func answerLocally(status: Int, headers: [(String, String)], body: String, requestID: String?, recordMetrics: Bool) {
-        let close = closeAfterResponse || !clientKeepAlive || quiescing
+        let close = !session.keepsAlive
         var buffer = allocator.buffer(capacity: body.utf8.count + 256)
         LocalResponse.write(status: status, headers: headers, body: body, requestID: requestID, bodyless: isHEAD, close: close,
                             clientMinor: clientMinor, into: &buffer)
@@ -220,12 +219,9 @@ extension ClientConnectionHandler {
     /// Ends the exchange; the connection either takes the next request or closes once its bytes are out.
     func finishExchange(close: Bool) {
         waiting = .nothing
-        active = false
         dropHeldBody()
         loop.sweeper.unregister(bodyPace)
-        let mustClose = close || closeAfterResponse || requestSide != .complete || quiescing || closed
-        if mustClose {
-            acceptingRequests = false
+        if session.finish(close: close) == .close {
             hold(.closing)
             stash = nil
             clientNeedsFlush = false
@@ -250,7 +246,6 @@ extension ClientConnectionHandler {
         aggregateRun = nil
         awaitingID = nil
         abandonUpstream()
-        active = false
     }
 
     /// Drops the backend side of the exchange: the connection closes (it holds an unfinished request) or the wait ends.

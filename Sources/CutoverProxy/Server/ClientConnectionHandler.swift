@@ -18,12 +18,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     /// What the connection is waiting for, which decides what its deadline means.
     typealias Waiting = ExchangeState.Waiting
 
-    /// Where the client's request stands.
-    enum RequestSide {
-        case receiving
-        case complete
-    }
-
     let loop: LoopContext
     let scheme: StaticString
     var context: ChannelHandlerContext!
@@ -40,14 +34,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var stash: ByteBuffer?
     /// Whether the client is read now, and the read owed while it is not.
     var reads = ClientReads()
-    var acceptingRequests = true
-    var closed = false
+    /// Whether an exchange is under way, its request complete, and whether the connection stays for the next one.
+    var session = ClientSession()
+    var active: Bool { session.active }
+    var requestSide: ClientSession.RequestSide { session.requestSide }
+    var closed: Bool { session.closed }
     /// The connection came beyond `limits.max_client_connections`: it was answered 503 and is closing.
     var refused = false
-    var quiescing = false
 
     // The current exchange.
-    var active = false
     /// The configuration and flags the exchange runs under, taken together when it starts (a reload or a flag change
     /// mid-exchange cannot mismatch them).
     var snapshot: LoopSnapshot
@@ -59,7 +54,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var isHEAD = false
     var isIdempotent = false
     var clientMinor = 1
-    var clientKeepAlive = true
     var chunkedRequest = false
     var hasBody = false
     /// A request whose body (up to the route's `request_buffer`) is being read before a backend connection is taken.
@@ -74,7 +68,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var aggregateRun: AggregateRun?
     /// The answer's body, kept to find the highest ID it names (routes with `max_id_seen`).
     var evidence: AnswerCapture?
-    var requestSide = RequestSide.receiving
     /// How much of the body came and is held, against the route's bounds.
     var requestBody = RequestBodyState()
     var pendingBody = CircularBuffer<ByteBuffer>()
@@ -103,7 +96,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
         get { exchangeState.inLine }
         set { exchangeState.inLine = newValue }
     }
-    var closeAfterResponse = false
     var upstreamNeedsFlush = false
     var clientNeedsFlush = false
 
@@ -143,7 +135,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
             // One connection more than the gateway takes: said so at once, and closed before it costs anything more.
             loop.metrics.rejected("too_many_connections")
             refused = true
-            acceptingRequests = false
+            session.refused()
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: LocalResponse.tooManyConnections))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
@@ -159,11 +151,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        closed = true
+        let wasActive = session.clientClosed()
         guard !refused else { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.metrics.clientConnections.decrement()
-        if active { abandonExchange() }
+        if wasActive { abandonExchange() }
         loop.sweeper.unregister(self)
         loop.sweeper.unregister(bodyPace)
         dropHeldBody()
@@ -179,7 +171,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
             input = pending
         }
         process(&input)
-        if input.readableBytes > 0, acceptingRequests, !closed { stash = input }
+        if input.readableBytes > 0, session.acceptingRequests, !closed { stash = input }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -200,11 +192,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            if !active, !parser.isInMessage, stash == nil {
+            if session.quiesce(partialRequest: parser.isInMessage || stash != nil) == .closeNow {
                 context.close(promise: nil)
-            } else {
-                closeAfterResponse = true
             }
             return
         }
