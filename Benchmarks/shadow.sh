@@ -11,6 +11,9 @@
 # three routes, one per case, so the cases differ in nothing but the phase and
 # the new backend; runs alternate; medians are printed with the ratios of
 # p50/p99 to phase old. The comparator stores its counts in a throwaway SQLite file.
+# A fourth case is the control: phase old while a second hey sends new the same
+# load directly, so the backends and the machine carry what they carry in shadow
+# but the gateway copies nothing; shadow against it is what copying itself costs.
 # Installs hey from Debian if missing.
 set -euo pipefail
 
@@ -104,8 +107,15 @@ print("%.0f %.3f %.3f %.3f %.1f" % (rps, pct(50), pct(90), pct(99), cpu / total 
 declare -A RESULTS
 echo "hey -c$CONNECTIONS at $RATE req/s offered for ${DURATION}s, $RUNS alternating runs; old and new answer after ${DELAY_MS} ms, the slow new after ${SLOW_MS} ms"
 for run in $(seq 1 "$RUNS"); do
-  for target in old shadow slow; do
-    line=$(measure "/$target/orders/$run")
+  for target in old shadow slow control; do
+    if [ "$target" = control ]; then
+      hey -z "${DURATION}s" -c "$CONNECTIONS" -q "$PER_CONNECTION" "http://127.0.0.1:$NEW_PORT/orders/$run" > /dev/null &
+      SIDE_LOAD=$!
+      line=$(measure "/old/orders/$run")
+      wait "$SIDE_LOAD"
+    else
+      line=$(measure "/$target/orders/$run")
+    fi
     RESULTS[$target]+="$line;"
     printf '  run %d %-7s %s\n' "$run" "$target" "$line"
   done
@@ -114,11 +124,11 @@ done
 COMPARED=$(curl -fs "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^cutover_diffs_total/ { sum += $NF } END { print sum + 0 }')
 DROPPED=$(curl -fs "http://127.0.0.1:$ADMIN_PORT/metrics" | awk '/^cutover_diff_queue_dropped_total/ { sum += $NF } END { print sum + 0 }')
 
-python3 - "${RESULTS[old]}" "${RESULTS[shadow]}" "${RESULTS[slow]}" "$COMPARED" "$DROPPED" <<'PY'
+python3 - "${RESULTS[old]}" "${RESULTS[shadow]}" "${RESULTS[slow]}" "${RESULTS[control]}" "$COMPARED" "$DROPPED" <<'PY'
 import statistics, sys
 def parse(s): return [list(map(float, r.split())) for r in s.strip(";").split(";")]
-names = ["phase old", "shadow", "shadow, new 10x slower"]
-data = [parse(a) for a in sys.argv[1:4]]
+names = ["phase old", "shadow", "shadow, new 10x slower", "old + load on new"]
+data = [parse(a) for a in sys.argv[1:5]]
 med = [[statistics.median(r[i] for r in d) for i in range(5)] for d in data]
 print()
 print(f"{'case':<24} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'cutover CPU us/req':>19}")
@@ -126,7 +136,10 @@ for name, m in zip(names, med):
     print(f"{name:<24} {m[0]:>7.0f} {m[1]:>8.3f} {m[2]:>8.3f} {m[3]:>8.3f} {m[4]:>19.1f}")
 base = med[0]
 print()
-for name, m in zip(names[1:], med[1:]):
-    print(f"{name}: p50 {m[1] / base[1]:.2f}x, p99 {m[3] / base[3]:.2f}x of phase old (target p99 <= 1.10x)")
-print(f"pairs compared: {sys.argv[4]}, dropped by a full diff queue: {sys.argv[5]}")
+for name, m in zip(names[1:3], med[1:3]):
+    print(f"{name}: p50 {m[1] / base[1]:.2f}x, p99 {m[3] / base[3]:.2f}x of phase old (target p99 <= 1.05x)")
+control = med[3]
+print(f"control (old while new carries the same load directly): p50 {control[1] / base[1]:.2f}x, p99 {control[3] / base[3]:.2f}x of phase old")
+print(f"shadow against the control: p50 {med[1][1] / control[1]:.2f}x, p99 {med[1][3] / control[3]:.2f}x (what copying itself costs)")
+print(f"pairs compared: {sys.argv[5]}, dropped by a full diff queue: {sys.argv[6]}")
 PY
