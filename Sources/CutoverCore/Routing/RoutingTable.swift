@@ -78,7 +78,12 @@ public final class RoutingTable: Sendable {
     /// What to do with a request, with method and target given as bytes. When the route's ID is in a header or the
     /// body, the plan says so (`awaitID`) and ``resolve(route:id:method:flags:)`` makes it once the ID is known.
     public func decide(method: UnsafeRawBufferPointer, target: UnsafeRawBufferPointer, flags: [RouteFlags]) -> RoutingPlan {
-        let kind = RequestMethod(method)
+        decide(method: method, kind: RequestMethod(method), target: target, flags: flags)
+    }
+
+    /// The same, for a method its parser has already classified as `kind` (the data plane's request heads carry it).
+    public func decide(method: UnsafeRawBufferPointer, kind: RequestMethod, target: UnsafeRawBufferPointer,
+                       flags: [RouteFlags]) -> RoutingPlan {
         guard let index = match(method: method, target: target) else {
             return .forward(RoutingTarget(route: nil, backend: defaultBackend, side: .old))
         }

@@ -71,10 +71,10 @@ extension ClientConnectionHandler {
             let method = UnsafeRawBufferPointer(rebasing: bytes[head.methodRange])
             let target = UnsafeRawBufferPointer(rebasing: bytes[head.targetRange])
             if target.first == UInt8(ascii: "/") {
-                return runtime.routing.decide(method: method, target: target, flags: flags)
+                return runtime.routing.decide(method: method, kind: head.method, target: target, flags: flags)
             }
             if target.count == 1, target.first == UInt8(ascii: "*") {
-                return head.method == .options ? runtime.routing.decide(method: method, target: target, flags: flags) : nil
+                return head.method == .options ? runtime.routing.decide(method: method, kind: head.method, target: target, flags: flags) : nil
             }
             return nil
         }
