@@ -5,11 +5,12 @@
 # against NIOHTTP1's llhttp decoder (request-diff, response-diff: framing must agree outside the intended differences
 # written in Benchmarks/Fuzz/Sources/RequestDifferential.swift and ResponseDifferential.swift).
 #
-#   Benchmarks/fuzz.sh [--seconds N] [--runs N] [--harness NAME]... [--corpus DIR]
+#   Benchmarks/fuzz.sh [--seconds N] [--runs N] [--harness NAME]... [--corpus DIR] [--seed N]
 #
 # Each harness runs for N seconds or N inputs, whichever ends first (defaults: 60 s, no input bound), from the
 # committed seed corpus in Benchmarks/Fuzz/corpus/HARNESS (copied: the run's own corpus grows in a work folder and
-# the seeds stay as committed), with a fixed seed. With --corpus, the run's corpora are DIR/HARNESS and are kept, so a
+# the seeds stay as committed), with a fixed seed (--seed: another one, for a second worker on the same --corpus,
+# whose inputs add to the first's). With --corpus, the run's corpora are DIR/HARNESS and are kept, so a
 # long run can be stopped (for a benchmark) and resumed where it was; never SIGSTOP a fuzzer instead, its per-input
 # timeout is wall-clock and reports a false timeout on resume. A finding (a crash, a failed precondition, a leak, an
 # AddressSanitizer report) stops that harness, keeps the input as Benchmarks/Fuzz/findings/HARNESS-*, and makes the
@@ -22,12 +23,14 @@ SECONDS_PER=60
 RUNS=-1
 HARNESSES=()
 CORPORA=""
+SEED=20261201
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_PER="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --harness) HARNESSES+=("$2"); shift 2 ;;
     --corpus) CORPORA="$2"; shift 2 ;;
+    --seed) SEED="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -73,7 +76,7 @@ for harness in "${HARNESSES[@]}"; do
   # the binary on it alone with ASAN_OPTIONS=malloc_context_size=30 gives them.
   CUTOVER_FUZZ_TARGET=$harness SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:malloc_context_size=0 \
     "$BIN" "$corpus" \
-    -max_total_time="$SECONDS_PER" -runs="$RUNS" -seed=20261201 -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
+    -max_total_time="$SECONDS_PER" -runs="$RUNS" -seed="$SEED" -max_len=4096 -timeout=10 -rss_limit_mb=4096 \
     -print_final_stats=1 -artifact_prefix="$ROOT/Benchmarks/Fuzz/findings/$harness-" > "$WORK/$harness.log" 2>&1
   status=$?
   set -e
