@@ -93,6 +93,13 @@ struct RequestParserTests {
         #expect(try parseRequests(text) == expected)
     }
 
+    @Test func trailerBytesAreBoundedWhateverTheirLines() {
+        // 4,200 four-byte lines (`a:` CR LF) are 16,800 bytes, past the 16 KiB bound: every byte counts, line ends too.
+        let text = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+            + String(repeating: "a:\r\n", count: 4200) + "\r\n"
+        #expect(parseError(text) == .invalidChunk)
+    }
+
     @Test func pipelinedRequestsComeOutInOrder() throws {
         let text = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nokGET /c HTTP/1.1\r\nHost: a\r\n\r\n"
         let expected: [Parsed] = [

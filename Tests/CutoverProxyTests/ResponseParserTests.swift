@@ -144,6 +144,8 @@ struct ResponseParserTests {
         ("HTTP/1.1 204 No Content\r\r\r\n", ResponseParseError.invalidReasonPhrase),
         ("HTTP/1.1 2x4 No Content\r\nX-A: b\r\n", .malformedStatusLine),
         ("HTTP/1.0 100 Continue\r\n", .informationalFromHTTP10),
+        // The final head's status line after an interim answer is checked as soon as it is in, too.
+        ("HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 2x0 OK\r\nX-A: b\r\n", .malformedStatusLine),
     ])
     func brokenStatusLineIsRefusedBeforeTheHeadEnds(text: String, expected: ResponseParseError) {
         for split in [Int.max, 5] {

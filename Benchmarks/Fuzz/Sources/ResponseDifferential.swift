@@ -123,7 +123,12 @@ enum ResponseDifferential {
             var rewritten = IntendedDifferences.lengthTabsAsSpaces(bytes, heads: mine.headRanges)
             rewritten = IntendedDifferences.singleLength(rewritten, heads: mine.headRanges)
             if mine.headRanges.contains(where: { hasBareLineFeed(bytes[$0]) }) { rewritten = crlfHeads(rewritten, mine.headRanges) }
-            if rewritten != bytes { return check(rewritten) }
+            if rewritten != bytes {
+                let again = ours(rewritten)
+                finding(again.messages == mine.messages && again.error == mine.error,
+                        "undoing the intended differences changed our framing: \(mine.messages) then \(again.messages)")
+                return check(rewritten)
+            }
             findingFailure("we took a response llhttp did not (\(String(describing: theirs.llhttpError))): \(mine.messages[common])")
         } else if theirs.messages.count > common {
             finding(mine.refused, "llhttp completed a response we are still reading: \(theirs.messages[common])")

@@ -55,7 +55,8 @@ struct ChunkedDecoder {
 
     private var state = State.size(value: 0, digits: 0)
     private var pendingSize = 0
-    /// The most bytes of chunk extensions accepted on one chunk-size line (llhttp and nginx bound them too).
+    /// The most bytes of chunk extensions accepted on one chunk-size line, from the first `;` through the line's CR
+    /// (llhttp and nginx bound them too).
     static let maxExtensionBytes = 4096
     private var extensionBytes = 0
     /// The most trailer bytes accepted.
@@ -148,6 +149,7 @@ struct ChunkedDecoder {
                         break scan
                     }
                     trailerBytes += 1
+                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
                     offset += 1
                 case .trailerName:
                     if byte == UInt8(ascii: ":") {
@@ -176,6 +178,8 @@ struct ChunkedDecoder {
                     offset += 1
                 case .trailerLF(let last):
                     guard byte == 0x0A else { failed = true; break scan }
+                    trailerBytes += 1
+                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
                     offset += 1
                     if last {
                         state = .done

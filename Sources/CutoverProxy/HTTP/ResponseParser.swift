@@ -27,6 +27,8 @@ struct ResponseParser {
 
     private var state: State = .head
     private var partialHead: ByteBuffer?
+    /// The status line of the head being read has been checked (it is checked once, as soon as it is in).
+    private var statusLineChecked = false
     private var requestIsHEAD = false
     private var body = BodyReader()
     /// How chunked bodies are reported for the current response.
@@ -42,6 +44,7 @@ struct ResponseParser {
     mutating func expectResponse(toHEAD isHEAD: Bool, chunkMode: ChunkedDecoder.Mode = .raw) {
         state = .head
         partialHead = nil
+        statusLineChecked = false
         requestIsHEAD = isHEAD
         self.chunkMode = chunkMode
     }
@@ -88,11 +91,13 @@ struct ResponseParser {
         guard input.readableBytes > 0 else { return .needMoreData }
         let head: ByteBuffer
         if var partial = partialHead {
+            // Let go of the stored copy first, so the bytes are appended in place rather than into a new buffer.
+            partialHead = nil
             let searchFrom = max(0, partial.readableBytes - 3)
             partial.writeBuffer(&input)
             guard let end = Self.headEnd(partial, from: searchFrom) else {
                 if partial.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
-                try Self.checkStatusLine(ofPartial: partial)
+                if !statusLineChecked { statusLineChecked = try Self.checkStatusLine(ofPartial: partial, from: searchFrom) }
                 partialHead = partial
                 return .needMoreData
             }
@@ -102,7 +107,7 @@ struct ResponseParser {
         } else {
             guard let end = Self.headEnd(input, from: 0) else {
                 if input.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
-                try Self.checkStatusLine(ofPartial: input)
+                statusLineChecked = try Self.checkStatusLine(ofPartial: input, from: 0)
                 partialHead = input
                 input.moveReaderIndex(forwardBy: input.readableBytes)
                 return .needMoreData
@@ -110,6 +115,7 @@ struct ResponseParser {
             head = input.readSlice(length: end)!
         }
         if head.readableBytes > maxHeadBytes { throw .headTooLarge(limit: maxHeadBytes) }
+        statusLineChecked = false
         let parsed = try Self.parse(head: head, requestIsHEAD: requestIsHEAD)
         if parsed.isInformational {
             if parsed.status == 101 { throw .upgradeNotRequested }
@@ -177,14 +183,15 @@ struct ResponseParser {
 
     /// Checks as much of a head still incomplete as can be: once its status line is in, a broken one is refused at
     /// once (a backend answering garbage is a prompt 502, not a response timeout; and a line llhttp would read
-    /// leniently as a whole response never waits for more).
-    static func checkStatusLine(ofPartial head: ByteBuffer) throws(ResponseParseError) {
-        let error: ResponseParseError? = head.withUnsafeReadableBytes { bytes in
-            guard HTTPSyntax.index(of: 0x0A, in: bytes, from: 0, to: bytes.count) != nil else { return nil }
-            if case .failure(let error) = statusLine(bytes) { return error }
-            return nil
+    /// leniently as a whole response never waits for more). The status line's end is looked for from `start` (the
+    /// bytes before it held none). True when the status line is in and good; false while it is still coming.
+    static func checkStatusLine(ofPartial head: ByteBuffer, from start: Int) throws(ResponseParseError) -> Bool {
+        let result: Result<Bool, ResponseParseError> = head.withUnsafeReadableBytes { bytes in
+            guard HTTPSyntax.index(of: 0x0A, in: bytes, from: start, to: bytes.count) != nil else { return .success(false) }
+            if case .failure(let error) = statusLine(bytes) { return .failure(error) }
+            return .success(true)
         }
-        if let error { throw error }
+        return try result.get()
     }
 
     /// Parses a complete raw head.
