@@ -86,6 +86,21 @@ struct ProxyStrictnessTests {
         #expect(response.status == 400)
     }
 
+    /// Found by the differential fuzzing against llhttp: chunk lines and trailers llhttp refuses, and a coding list
+    /// with an empty element, are refused before a backend sees a byte.
+    @Test(arguments: [
+        "Transfer-Encoding: chunked\r\n\r\n0;er: x\r\n\r\n",
+        "Transfer-Encoding: chunked\r\n\r\n2 \r\nhi\r\n0\r\n\r\n",
+        "Transfer-Encoding: chunked\r\n\r\n2;a=\"b\r\nhi\r\n0\r\n\r\n",
+        "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nContent-Length: 5\r\n\r\nhello",
+        "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nnot a field\r\n\r\n",
+        "Transfer-Encoding: chunked,\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+    ])
+    func aChunkedBodyLlhttpWouldReadOtherwiseIs400(rest: String) async throws {
+        let response = try await refused("POST / HTTP/1.1\r\nHost: a\r\n" + rest)
+        #expect(response.status == 400, "\(response)")
+    }
+
     @Test func aContentLengthListWithAnEmptyElementIs400() async throws {
         let response = try await refused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2, , 2\r\n\r\nhi")
         #expect(response.status == 400)
@@ -120,6 +135,9 @@ struct ProxyStrictnessTests {
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
         "HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\nContent-Length: 2, , 2\r\n\r\nok",
+        // Found by the differential fuzzing against llhttp.
+        "HTTP/1.0 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     ])
     func aBadBackendAnswerIs502AndItsConnectionIsNotReused(bad: String) async throws {
         let (response, connections) = try await afterABadAnswer(bad)
