@@ -60,7 +60,7 @@ extension ClientConnectionHandler {
             return
         }
         loop.metrics.rejected("body_timeout")
-        guard framing == nil else {
+        guard !response.started else {
             context.close(promise: nil)
             return
         }
@@ -103,7 +103,7 @@ extension ClientConnectionHandler {
 
     func bodyTooLarge() {
         loop.metrics.rejected("body_too_large")
-        guard framing == nil else {
+        guard !response.started else {
             context.close(promise: nil)
             return
         }

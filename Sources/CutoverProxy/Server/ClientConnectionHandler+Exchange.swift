@@ -24,9 +24,7 @@ extension ClientConnectionHandler {
         loop.sweeper.unregister(bodyPace)
         requestIDLocation = nil
         clientRequestID = nil
-        framing = nil
-        headPending = false
-        status = 0
+        response = ResponseSide()
         exchangeState.reset()
         pool = nil
         awaitingBody = nil

@@ -122,6 +122,6 @@ extension ClientConnectionHandler {
     func recordNewAnswer() {
         guard routeTarget.side == .new, let route = routeTarget.route else { return }
         let elapsed = loop.eventLoop.now - startTime
-        loop.newAnswer(route: runtime.routeNames[route], error: status >= 500 || status == 0, latency: .nanoseconds(elapsed.nanoseconds))
+        loop.newAnswer(route: runtime.routeNames[route], error: response.status >= 500 || response.status == 0, latency: .nanoseconds(elapsed.nanoseconds))
     }
 }

@@ -29,7 +29,7 @@ extension ClientConnectionHandler {
     func upstream(_ connection: UpstreamConnection, didReceive head: ResponseHead) {
         if head.isInformational {
             // Cutover answers `Expect: 100-continue` itself; other interim responses reach HTTP/1.1 clients.
-            if head.status != 100, clientMinor >= 1, framing == nil {
+            if response.passesInterim(status: head.status, clientMinor: clientMinor) {
                 var buffer = allocator.buffer(capacity: head.raw.readableBytes)
                 ResponseHeadWriter.writeInformational(head, into: &buffer)
                 context.write(wrapOutboundOut(buffer), promise: nil)
@@ -39,8 +39,7 @@ extension ClientConnectionHandler {
         }
         let keepAlive = session.answerStarts()
         let framing = ClientFraming.decide(head.framing, clientMinor: clientMinor, clientKeepAlive: keepAlive)
-        self.framing = framing
-        status = head.status
+        response.head(status: head.status, framing: framing)
         shadowRun?.primaryHead(head, chunkedBody: head.framing == .chunked && framing.chunkMode == .raw)
         if evidence != nil {
             evidence?.head(head)
@@ -50,50 +49,46 @@ extension ClientConnectionHandler {
         // The head is written with the first body bytes, so a small response leaves in one write.
         responseHead.clear()
         ResponseHeadWriter.write(head, framing: framing, clientMinor: clientMinor, into: &responseHead)
-        headPending = true
     }
-
-    /// Body bytes small enough to travel in the head's buffer (a copy) rather than as a second write.
-    static let coalescedBodyLimit = 8 * 1024
 
     /// Writes the response head if it is still waiting for body bytes.
     func writePendingHead() {
-        guard headPending else { return }
-        headPending = false
+        if response.takePendingHead() { writeHead() }
+    }
+
+    private func writeHead() {
         context.write(wrapOutboundOut(responseHead), promise: nil)
         clientNeedsFlush = true
     }
 
     func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
-        guard let framing else { return }
+        guard response.started else { return }
         exchangeState.moved()
         shadowRun?.primaryBody(body)
         evidence?.body(body)
-        switch framing.body {
-        case .passthrough:
-            if headPending, body.readableBytes <= Self.coalescedBodyLimit {
-                var body = body
-                responseHead.writeBuffer(&body)
-                writePendingHead()
-            } else {
-                writePendingHead()
-                context.write(wrapOutboundOut(body), promise: nil)
-            }
-        case .rechunk:
-            writePendingHead()
+        switch response.body(count: body.readableBytes) {
+        case .drop:
+            return
+        case .withHead:
+            var body = body
+            responseHead.writeBuffer(&body)
+            writeHead()
+        case .plain(let headFirst):
+            if headFirst { writeHead() }
+            context.write(wrapOutboundOut(body), promise: nil)
+        case .chunk(let headFirst):
+            if headFirst { writeHead() }
             guard body.readableBytes > 0 else { return }
             ChunkWriter.write(body, allocator: allocator) { context.write(wrapOutboundOut($0), promise: nil) }
-        case .none:
-            return
         }
         clientNeedsFlush = true
         if !clientWritable { connection.pauseReading() }
     }
 
     func upstreamDidFinishResponse(_ connection: UpstreamConnection) {
-        guard let framing else { return }
-        writePendingHead()
-        if framing.body == .rechunk {
+        guard let ending = response.end() else { return }
+        if ending.writeHead { writeHead() }
+        if ending.lastChunk {
             context.write(wrapOutboundOut(ChunkWriter.lastChunk), promise: nil)
         }
         clientNeedsFlush = true
@@ -103,7 +98,7 @@ extension ClientConnectionHandler {
         shadowRun = nil
         finishEvidence()
         recordAnswered()
-        finishExchange(close: framing.closeAfter)
+        finishExchange(close: ending.close)
     }
 
     func upstreamDidCompleteRead(_ connection: UpstreamConnection) {
@@ -115,7 +110,7 @@ extension ClientConnectionHandler {
         guard upstream === connection else { return }
         upstream = nil
         pool?.metricsForFailures.upstreamError(failure)
-        switch exchangeState.upstreamFailed(failure, reused: connection.completedResponses > 0, responseStarted: framing != nil,
+        switch exchangeState.upstreamFailed(failure, reused: connection.completedResponses > 0, responseStarted: response.started,
                                             idempotent: isIdempotent, hasBody: hasBody) {
         case .retryOnFreshConnection:
             // A pooled connection the backend had already closed: try once more on a new one.
@@ -168,7 +163,7 @@ extension ClientConnectionHandler {
         writePendingHead()
         shadowRun?.primaryFailed()
         shadowRun = nil
-        switch ExchangeState.answer(for: failure, responseStarted: framing != nil, requestComplete: requestSide == .complete) {
+        switch ExchangeState.answer(for: failure, responseStarted: response.started, requestComplete: requestSide == .complete) {
         case .cutResponse:
             recordAnswered()
             finishExchange(close: true)
@@ -198,8 +193,7 @@ extension ClientConnectionHandler {
                             clientMinor: clientMinor, into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: nil)
         clientNeedsFlush = true
-        self.status = status
-        self.framing = ClientFraming(body: .none, chunkedHeader: false, closeAfter: close, chunkMode: .raw)
+        response.answeredLocally(status: status, close: close)
         if recordMetrics { recordAnswered() }
         finishExchange(close: close)
     }
@@ -212,7 +206,7 @@ extension ClientConnectionHandler {
 
     func recordAnswered() {
         let elapsed = loop.eventLoop.now - startTime
-        loop.routeMetrics(runtime: runtime, route: routeTarget.route, backend: routeTarget.backend).record(status: status, nanoseconds: elapsed.nanoseconds)
+        loop.routeMetrics(runtime: runtime, route: routeTarget.route, backend: routeTarget.backend).record(status: response.status, nanoseconds: elapsed.nanoseconds)
         recordNewAnswer()
     }
 

@@ -82,8 +82,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     /// The pool the exchange takes its connection from (fixed at admission, so a reload mid-exchange changes nothing).
     var pool: UpstreamPool?
     var upstreamTicket: UInt64 = 0
-    var framing: ClientFraming?
-    var status = 0
+    /// The answer to the client as it goes out: its framing, status, and the head waiting for body bytes.
+    var response = ResponseSide()
     var startTime = NIODeadline.uptimeNanoseconds(0)
     /// What the exchange waits for, and the decisions about its failures and deadlines.
     var exchangeState = ExchangeState()
@@ -104,8 +104,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var sweepIndex = -1
     /// Whether the client channel takes writes without building a backlog.
     var clientWritable = true
-    /// The client's response head, built but not yet written (it goes out with the first body bytes).
-    var headPending = false
 
     init(loop: LoopContext, scheme: StaticString) {
         self.loop = loop
