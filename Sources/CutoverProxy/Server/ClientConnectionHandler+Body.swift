@@ -76,7 +76,7 @@ extension ClientConnectionHandler {
         loop.sweeper.unregister(bodyPace)
         if awaitingID != nil { return resolveHeldID() }
         shadowRun?.requestEnd()
-        if upstream != nil, chunkedRequest {
+        if upstream != nil, request.isChunked {
             writeEndUpstream()
             upstreamNeedsFlush = true
         } else if let pending = awaitingBody {
@@ -88,7 +88,7 @@ extension ClientConnectionHandler {
     /// Writes body data to the backend, re-chunked when the request is chunked.
     func writeBodyUpstream(_ body: ByteBuffer) {
         guard let upstream, body.readableBytes > 0 else { return }
-        if chunkedRequest {
+        if request.isChunked {
             ChunkWriter.write(body, allocator: allocator) { upstream.write($0) }
         } else {
             upstream.write(body)
@@ -97,7 +97,7 @@ extension ClientConnectionHandler {
 
     /// Ends a chunked request body (its trailers are not forwarded).
     func writeEndUpstream() {
-        guard chunkedRequest, let upstream else { return }
+        guard request.isChunked, let upstream else { return }
         upstream.write(ChunkWriter.lastChunk)
     }
 

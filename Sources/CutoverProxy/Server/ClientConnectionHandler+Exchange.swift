@@ -13,12 +13,8 @@ extension ClientConnectionHandler {
 
     func resetExchange() {
         snapshot = loop.snapshot
+        request = RequestFacts()
         plan = .forward(RoutingTarget(route: nil, backend: runtime.routing.defaultBackend, side: .old))
-        isHEAD = false
-        isIdempotent = false
-        clientMinor = 1
-        chunkedRequest = false
-        hasBody = false
         dropHeldBody()
         requestBody.reset()
         loop.sweeper.unregister(bodyPace)
@@ -40,16 +36,7 @@ extension ClientConnectionHandler {
         session.begin(keepAlive: head.keepAlive)
         startTime = loop.eventLoop.now
         parser.maxHeadBytes = runtime.limits.maxHeaderBytes
-        clientMinor = head.minorVersion
-        isHEAD = head.method == .head
-        isIdempotent = head.method.isIdempotent
-        switch head.framing {
-        case .none: hasBody = false
-        case .contentLength(let length): hasBody = length > 0
-        case .chunked:
-            hasBody = true
-            chunkedRequest = true
-        }
+        request = RequestFacts(head)
         if head.upgrade {
             // Cutover does not proxy protocol upgrades: the request is answered without one, then the connection closes.
             session.closeAfterAnswer()
@@ -220,7 +207,7 @@ extension ClientConnectionHandler {
             }
         }
         let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[route], settings: settings, timeout: timeout,
-                            requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: chunkedRequest,
+                            requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: request.isChunked,
                             primarySide: primarySide, copyPool: loop.mirrorPools[mirror], noisePool: noise.map { loop.mirrorPools[$0] },
                             makeHead: headFor(mirrorTarget), makeNoiseHead: noiseTarget.map(headFor))
         shadowRun = run

@@ -111,7 +111,7 @@ extension ClientConnectionHandler {
         upstream = nil
         pool?.metricsForFailures.upstreamError(failure)
         switch exchangeState.upstreamFailed(failure, reused: connection.completedResponses > 0, responseStarted: response.started,
-                                            idempotent: isIdempotent, hasBody: hasBody) {
+                                            idempotent: request.isIdempotent, hasBody: hasBody) {
         case .retryOnFreshConnection:
             // A pooled connection the backend had already closed: try once more on a new one.
             acquireUpstream(fresh: true, now: loop.eventLoop.now)

@@ -51,11 +51,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var plan: RoutingPlan = .forward(RoutingTarget(route: nil, backend: 0, side: .old))
     /// Where the plan sends the request (the answering side).
     var routeTarget: RoutingTarget { plan.target }
-    var isHEAD = false
-    var isIdempotent = false
-    var clientMinor = 1
-    var chunkedRequest = false
-    var hasBody = false
+    /// What the exchange keeps of its request's head.
+    var request = RequestFacts()
+    var isHEAD: Bool { request.isHEAD }
+    var clientMinor: Int { request.minorVersion }
+    var hasBody: Bool { request.hasBody }
     /// A request whose body (up to the route's `request_buffer`) is being read before a backend connection is taken.
     var awaitingBody: PendingLaunch?
     /// Bounds how slowly the request body may arrive.
