@@ -1,23 +1,23 @@
 /// Rewrites of an input that undo one intended difference between Cutover's parsers and llhttp: where we take a
 /// message llhttp refuses only because of it, llhttp must frame the rewritten input exactly as we framed the original.
 enum IntendedDifferences {
-    /// The input with every HTAB in a `Content-Length` field line of the given heads written as SP. RFC 9110 §5.6.3 lets optional
-    /// whitespace be HTAB as well as SP and both parsers trim it; llhttp takes a trailing SP but refuses a trailing
-    /// HTAB in that one field.
-    static func lengthTabsAsSpaces(_ bytes: [UInt8], heads: [Range<Int>]) -> [UInt8] {
+    /// The input with every HTAB in a `Content-Length` or `Transfer-Encoding` field line of the given heads written as
+    /// SP. RFC 9110 §5.6.3 lets optional whitespace be HTAB as well as SP, and we trim both; llhttp takes a trailing SP
+    /// but refuses a trailing HTAB in a length, and reads `chunked` followed by HTAB as another coding.
+    static func framingTabsAsSpaces(_ bytes: [UInt8], heads: [Range<Int>]) -> [UInt8] {
         var result = bytes
-        for head in heads { lengthTabsAsSpaces(&result, head) }
+        for head in heads { framingTabsAsSpaces(&result, head) }
         return result
     }
 
-    private static func lengthTabsAsSpaces(_ result: inout [UInt8], _ head: Range<Int>) {
-        let name = Array("content-length:".utf8)
+    private static func framingTabsAsSpaces(_ result: inout [UInt8], _ head: Range<Int>) {
+        let names = [Array("content-length:".utf8), Array("transfer-encoding:".utf8)]
         var lineStart = head.lowerBound
         while lineStart < head.upperBound {
             var lineEnd = lineStart
             while lineEnd < head.upperBound, result[lineEnd] != 0x0A { lineEnd += 1 }
-            if lineEnd - lineStart > name.count,
-               zip(result[lineStart..<(lineStart + name.count)], name).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) {
+            for name in names where lineEnd - lineStart > name.count
+                && zip(result[lineStart..<(lineStart + name.count)], name).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) {
                 for index in (lineStart + name.count)..<lineEnd where result[index] == 0x09 { result[index] = 0x20 }
             }
             lineStart = lineEnd + 1

@@ -142,16 +142,14 @@ enum RequestDifferential {
     /// Runs both parsers and fails (a finding) on a disagreement that is not an intended one.
     static func check(_ bytes: [UInt8]) {
         let mine = ours(bytes), theirs = llhttp(bytes)
-        // HTAB as optional whitespace in Content-Length (``IntendedDifferences``): the input is judged with those
-        // HTABs written as SP, which we frame exactly the same.
-        if theirs.llhttpError == .invalidContentLength {
-            let rewritten = IntendedDifferences.lengthTabsAsSpaces(bytes, heads: mine.headRanges)
-            if rewritten != bytes {
-                let again = ours(rewritten)
-                finding(again.messages == mine.messages && again.current == mine.current && again.error == mine.error,
-                        "writing HTAB as SP in Content-Length changed our framing: \(mine.messages) then \(again.messages)")
-                return check(rewritten)
-            }
+        // HTAB as optional whitespace in Content-Length or Transfer-Encoding (``IntendedDifferences``): the input is
+        // judged with those HTABs written as SP, which we frame exactly the same.
+        let untabbed = IntendedDifferences.framingTabsAsSpaces(bytes, heads: mine.headRanges)
+        if untabbed != bytes {
+            let again = ours(untabbed)
+            finding(again.messages == mine.messages && again.current == mine.current && again.error == mine.error,
+                    "writing HTAB as SP in framing fields changed our framing: \(mine.messages) then \(again.messages)")
+            return check(untabbed)
         }
         var common = min(mine.messages.count, theirs.messages.count)
         // llhttp stops at a message after which the connection closes, upgrades or tunnels (CONNECT): what follows
