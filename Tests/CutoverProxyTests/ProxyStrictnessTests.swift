@@ -93,6 +93,7 @@ struct ProxyStrictnessTests {
         "Transfer-Encoding: chunked\r\n\r\n2 \r\nhi\r\n0\r\n\r\n",
         "Transfer-Encoding: chunked\r\n\r\n2;a=\"b\r\nhi\r\n0\r\n\r\n",
         "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nContent-Length: 5\r\n\r\nhello",
+        "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
         "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nnot a field\r\n\r\n",
         "Transfer-Encoding: chunked,\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
     ])

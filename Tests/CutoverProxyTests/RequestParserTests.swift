@@ -88,7 +88,7 @@ struct RequestParserTests {
 
     @Test func trailersNamedLikeFramingFieldsAreRead() throws {
         let text = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + "2\r\nhi\r\n0\r\nContent-Lengths: 1\r\nTransfer-Encodin: x\r\nContent: y\r\n\r\n"
+            + "2\r\nhi\r\n0\r\nContent-Lengths: 1\r\nTransfer-Encodin: x\r\nContent: y\r\nConnections: z\r\nConnectio: z\r\n\r\n"
         let expected: [Parsed] = [.head(method: "POST", target: "/", minor: 1, keepAlive: true), .body("hi"), .end]
         #expect(try parseRequests(text) == expected)
     }
@@ -195,9 +195,10 @@ struct RequestParserTests {
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTrail\u{9b}: x\r\n\r\n", .invalidChunk),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX Y: z\r\n\r\n", .invalidChunk),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n: z\r\n\r\n", .invalidChunk),
-        // Framing fields in trailers (RFC 9110 §6.5.1), as llhttp refuses them.
+        // Framing and connection fields in trailers (RFC 9110 §6.5.1), as llhttp refuses or obeys them.
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n", .invalidChunk),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\ncontent-LENGTH: 5\r\n\r\n", .invalidChunk),
+        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n", .invalidChunk),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n", .invalidTransferEncoding),
         ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n", .invalidTransferEncoding),
         ("GET  / HTTP/1.1\r\n\r\n", .malformedRequestLine),

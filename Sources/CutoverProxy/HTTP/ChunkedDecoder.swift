@@ -7,7 +7,7 @@ struct InvalidChunkedEncoding: Error, Equatable {}
 /// overflow, extensions as the grammar has them (`;name[=value]`, a name a token, a
 /// value a token or a quoted string; bounded, and without the whitespace senders
 /// must not generate, which llhttp refuses too), CRLF line ends everywhere, trailer
-/// fields (`name: value`, a token name, never a framing field) up to the final empty line. A value-type state machine.
+/// fields (`name: value`, a token name, never a framing or connection field) up to the final empty line. A value-type state machine.
 struct ChunkedDecoder {
     /// How chunked bytes are reported.
     enum Mode {
@@ -153,9 +153,10 @@ struct ChunkedDecoder {
                     offset += 1
                 case .trailerName:
                     if byte == UInt8(ascii: ":") {
-                        // Framing fields have no place in trailers (RFC 9110 §6.5.1): a recipient that merged one
-                        // into the head would frame the message anew.
-                        guard !trailerName.isFramingField else { failed = true; break scan }
+                        // Framing and connection fields have no place in trailers (RFC 9110 §6.5.1): a recipient that
+                        // merged one into the head would frame the message anew (llhttp closes on a trailing
+                        // `Connection: close`, where a parser ignoring it reads the next request).
+                        guard !trailerName.isForbiddenInTrailers else { failed = true; break scan }
                         state = .trailerLine
                     } else if HTTPSyntax.isToken(byte) {
                         trailerName.add(byte)
@@ -256,25 +257,24 @@ struct ChunkedDecoder {
 }
 
 extension ChunkedDecoder {
-    /// Follows a field name byte by byte, telling whether it is `Content-Length` or `Transfer-Encoding` (any case).
+    /// Follows a field name byte by byte, telling whether it is one that must not come as a trailer:
+    /// `Content-Length`, `Transfer-Encoding` or `Connection` (any case).
     struct FramingName {
-        private static let contentLength = Array("content-length".utf8)
-        private static let transferEncoding = Array("transfer-encoding".utf8)
+        private static let forbidden = [Array("content-length".utf8), Array("transfer-encoding".utf8), Array("connection".utf8)]
         private var length = 0
-        private var mayBeContentLength = true
-        private var mayBeTransferEncoding = true
+        /// Bit `i`: the name so far is a prefix of `forbidden[i]`.
+        private var candidates: UInt8 = 0b111
 
         mutating func add(_ byte: UInt8) {
             let lower = byte | 0x20
-            mayBeContentLength = mayBeContentLength && length < Self.contentLength.count && Self.contentLength[length] == lower
-            mayBeTransferEncoding = mayBeTransferEncoding && length < Self.transferEncoding.count
-                && Self.transferEncoding[length] == lower
+            for (index, name) in Self.forbidden.enumerated() where candidates & (1 << index) != 0 {
+                if length >= name.count || name[length] != lower { candidates &= ~(1 << index) }
+            }
             length += 1
         }
 
-        var isFramingField: Bool {
-            (mayBeContentLength && length == Self.contentLength.count)
-                || (mayBeTransferEncoding && length == Self.transferEncoding.count)
+        var isForbiddenInTrailers: Bool {
+            Self.forbidden.indices.contains { candidates & (1 << $0) != 0 && length == Self.forbidden[$0].count }
         }
     }
 
