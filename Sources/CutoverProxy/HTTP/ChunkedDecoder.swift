@@ -137,57 +137,18 @@ struct ChunkedDecoder {
                     guard byte == 0x0A else { failed = true; break scan }
                     offset += 1
                     state = .size(value: 0, digits: 0)
-                case .trailerStart:
-                    if byte == 0x0D {
-                        state = .trailerLF(last: true)
-                    } else if HTTPSyntax.isToken(byte) {
-                        state = .trailerName
-                        trailerName = FramingName()
-                        trailerName.add(byte)
-                    } else {
+                case .trailerStart, .trailerName, .trailerLine, .trailerLF:
+                    trailerBytes += 1
+                    guard trailerBytes <= maxTrailerBytes, let next = trailer(state, byte) else {
                         failed = true
                         break scan
                     }
-                    trailerBytes += 1
-                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
                     offset += 1
-                case .trailerName:
-                    if byte == UInt8(ascii: ":") {
-                        // Framing and connection fields have no place in trailers (RFC 9110 §6.5.1): a recipient that
-                        // merged one into the head would frame the message anew (llhttp closes on a trailing
-                        // `Connection: close`, where a parser ignoring it reads the next request).
-                        guard !trailerName.isForbiddenInTrailers else { failed = true; break scan }
-                        state = .trailerLine
-                    } else if HTTPSyntax.isToken(byte) {
-                        trailerName.add(byte)
-                    } else {
-                        failed = true
-                        break scan
-                    }
-                    trailerBytes += 1
-                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
-                    offset += 1
-                case .trailerLine:
-                    if byte == 0x0D {
-                        state = .trailerLF(last: false)
-                    } else if !HTTPSyntax.isFieldValue(byte) {
-                        failed = true
-                        break scan
-                    }
-                    trailerBytes += 1
-                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
-                    offset += 1
-                case .trailerLF(let last):
-                    guard byte == 0x0A else { failed = true; break scan }
-                    trailerBytes += 1
-                    if trailerBytes > maxTrailerBytes { failed = true; break scan }
-                    offset += 1
-                    if last {
-                        state = .done
+                    state = next
+                    if case .done = next {
                         finished = true
                         break scan
                     }
-                    state = .trailerStart
                 case .done:
                     break scan
                 }
@@ -240,6 +201,36 @@ struct ChunkedDecoder {
         case .extensionQuotedEnd:
             if byte == UInt8(ascii: ";") { return .extensionNameStart }
             return byte == 0x0D ? .sizeLF : nil
+        default:
+            return nil
+        }
+    }
+
+    /// The state after `byte` inside the trailer section, or nil when the byte breaks its grammar there.
+    private mutating func trailer(_ state: State, _ byte: UInt8) -> State? {
+        switch state {
+        case .trailerStart:
+            if byte == 0x0D { return .trailerLF(last: true) }
+            guard HTTPSyntax.isToken(byte) else { return nil }
+            trailerName = FramingName()
+            trailerName.add(byte)
+            return .trailerName
+        case .trailerName:
+            if byte == UInt8(ascii: ":") {
+                // Framing and connection fields have no place in trailers (RFC 9110 §6.5.1): a recipient that
+                // merged one into the head would frame the message anew (llhttp closes on a trailing
+                // `Connection: close`, where a parser ignoring it reads the next request).
+                return trailerName.isForbiddenInTrailers ? nil : .trailerLine
+            }
+            guard HTTPSyntax.isToken(byte) else { return nil }
+            trailerName.add(byte)
+            return .trailerName
+        case .trailerLine:
+            if byte == 0x0D { return .trailerLF(last: false) }
+            return HTTPSyntax.isFieldValue(byte) ? .trailerLine : nil
+        case .trailerLF(let last):
+            guard byte == 0x0A else { return nil }
+            return last ? .done : .trailerStart
         default:
             return nil
         }
