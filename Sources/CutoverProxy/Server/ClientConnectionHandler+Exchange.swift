@@ -30,7 +30,7 @@ extension ClientConnectionHandler {
         evidence = nil
     }
 
-    /// Admits, routes and starts forwarding a request.
+    /// Admits, routes and starts forwarding a request (``RequestAdmission`` decides; this carries it out).
     func startExchange(_ head: RequestHead) {
         resetExchange()
         session.begin(keepAlive: head.keepAlive)
@@ -43,81 +43,36 @@ extension ClientConnectionHandler {
         }
         if let range = head.requestID { clientRequestID = head.text(range) }
 
-        guard head.method != .connect else {
-            return refuse(405, "CONNECT is not supported: Cutover is not a forward proxy", label: "method")
-        }
-        if clientMinor >= 1, head.hostCount == 0 { return refuse(400, "missing Host header", label: "host") }
-        if head.hostCount > 1 { return refuse(400, "more than one Host header", label: "host") }
-
-        // Route on the target as the client sent it, or on the path of an absolute-form target naming this gateway.
-        var targetOverride: String?
-        var hostOverride: String?
-        let routed: RoutingPlan? = head.raw.withUnsafeReadableBytes { bytes in
-            let method = UnsafeRawBufferPointer(rebasing: bytes[head.methodRange])
-            let target = UnsafeRawBufferPointer(rebasing: bytes[head.targetRange])
-            if target.first == UInt8(ascii: "/") {
-                return runtime.routing.decide(method: method, kind: head.method, target: target, flags: flags)
-            }
-            if target.count == 1, target.first == UInt8(ascii: "*") {
-                return head.method == .options ? runtime.routing.decide(method: method, kind: head.method, target: target, flags: flags) : nil
-            }
-            return nil
-        }
-        if let routed {
-            plan = routed
-        } else {
-            switch RequestTarget.parse(head.targetText) {
-            case .asterisk:
-                return refuse(400, "'*' is a target for OPTIONS only", label: "target")
-            case .absolute(let authority, let host, let path):
-                let lowered = host.lowercased()
-                guard runtime.serverNames.contains(lowered) || lowered == localHost else {
-                    return refuse(421, "host '\(host)' is not served here: Cutover is not an open proxy", label: "foreign_host")
-                }
-                hostOverride = String(authority)
-                targetOverride = String(path)
-                plan = runtime.routing.decide(method: head.methodText, target: path, flags: flags)
-            case .origin, .invalid:
-                return refuse(400, "invalid request target", label: "target")
-            }
-        }
-
-        let limits = routeTarget.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
-        if head.byteCount > limits.maxHeaderBytes {
-            return refuse(431, "request header fields larger than the route's \(limits.maxHeaderBytes) bytes", label: "header_too_large")
-        }
+        let admission = RequestAdmission.admit(head, runtime: runtime, flags: flags, localHost: localHost,
+                                               bodyMemoryFull: loop.heldBodyBytes >= loop.bufferBudget)
+        plan = admission.plan
+        let limits = admission.limits
         requestBody.bound(limit: limits.maxBodyBytes, readAhead: limits.requestBuffer)
-        if case .contentLength(let length) = head.framing, length > limits.maxBodyBytes {
-            return refuse(413, "request body of \(length) bytes is larger than the limit of \(limits.maxBodyBytes)", label: "body_too_large")
+        let targetOverride = admission.targetOverride, hostOverride = admission.hostOverride
+        switch admission.next {
+        case .refuse(let refusal):
+            refuse(refusal.status, refusal.reason, label: refusal.label,
+                   headers: refusal.retryAfter ? [("Retry-After", LocalResponse.retryAfterSeconds)] : [])
+        case .dispatch:
+            admitBody(admission)
+            dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
+        case .holdForBodyID(let route, let source):
+            admitBody(admission)
+            awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
+            // The body is needed before a backend is chosen: ask for it now (its pace is bounded by `body_timeout`).
+            if requestBody.bodyWanted() { sendContinue() }
+        case .aggregate(let list):
+            startAggregate(head, list, hostOverride: hostOverride)
         }
-        if hasBody {
-            bodyPace.begin(now: startTime, limits: limits)
-            loop.sweeper.register(bodyPace)
-            if loop.heldBodyBytes >= loop.bufferBudget {
-                // Shed load before memory grows: the gateway already holds as much request data as it may.
-                return refuse(503, "the gateway holds as many request bodies as it may; retry shortly", label: "buffer_memory",
-                              headers: [("Retry-After", LocalResponse.retryAfterSeconds)])
-            }
-        }
-        // An HTTP/1.0 client's Expect is ignored (RFC 9110 §10.1.1: it cannot expect an interim answer).
-        if let expect = head.expect, clientMinor >= 1 {
-            let value = head.text(expect)
-            guard value.lowercased() == "100-continue" else {
-                return refuse(417, "unsupported expectation '\(value)'", label: "expect")
-            }
-            requestBody.clientExpectsContinue()
-        }
+    }
 
-        switch plan {
-        case .awaitID(let primary, _):
-            if let route = primary.route { return awaitID(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride) }
-        case .aggregate(let primary) where !hasBody:
-            // A list read with a body is forwarded to the primary side whole.
-            if let route = primary.route { return startAggregate(head, route: route, targetOverride: targetOverride, hostOverride: hostOverride) }
-        default:
-            break
+    /// An admitted request's body is expected: its pace is watched, and the client is told to send it when it asked.
+    private func admitBody(_ admission: RequestAdmission) {
+        if hasBody {
+            bodyPace.begin(now: startTime, limits: admission.limits)
+            loop.sweeper.register(bodyPace)
         }
-        dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
+        if admission.expectsContinue { requestBody.clientExpectsContinue() }
     }
 
     /// Sends a routed request on its way: its head written for the decided backend, copies started

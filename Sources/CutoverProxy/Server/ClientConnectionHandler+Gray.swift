@@ -21,26 +21,6 @@ struct HeldRequest {
 /// the body, merging list pages from both sides, and the evidence the control
 /// plane needs (IDs seen in answers, new's answers).
 extension ClientConnectionHandler {
-    /// Finishes routing a request whose route reads its ID from a header or the body.
-    func awaitID(_ head: RequestHead, route: Int, targetOverride: String?, hostOverride: String?) {
-        guard let source = runtime.gray[route].id else {
-            return dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
-        }
-        switch source.from {
-        case .header:
-            let id = head.header(named: source.name).flatMap { source.id(inHeader: Substring($0)) }
-            plan = runtime.routing.resolve(route: route, id: id, method: head.method, flags: flags)
-            dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
-        case .body where hasBody:
-            awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
-            // The body is needed before a backend is chosen: ask for it now (its pace is bounded by `body_timeout`).
-            if requestBody.bodyWanted() { sendContinue() }
-        default:
-            plan = runtime.routing.resolve(route: route, id: nil, method: head.method, flags: flags)
-            dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
-        }
-    }
-
     /// The body is in (or has passed the bound): the ID decides the backend and the held request goes on.
     func resolveHeldID() {
         guard let held = awaitingID else { return }
@@ -58,22 +38,12 @@ extension ClientConnectionHandler {
     }
 
     /// Answers a list request of a route in `gray` from both sides' pages, merged.
-    func startAggregate(_ head: RequestHead, route: Int, targetOverride: String?, hostOverride: String?) {
-        guard let settings = runtime.gray[route].aggregate else {
-            return dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
-        }
-        let target = targetOverride ?? head.targetText
-        let path = target.prefix { $0 != "?" }
-        let query = target.dropFirst(path.count).dropFirst()
-        let parameters: (limit: Int, cursor: ListMerge.Cursor)
-        switch ListMerge.parameters(query: query, settings: settings) {
-        case .success(let value): parameters = value
-        case .failure(let error): return refuse(400, error.reason, label: "bad_cursor")
-        }
+    func startAggregate(_ head: RequestHead, _ list: RequestAdmission.ListRead, hostOverride: String?) {
+        let (route, settings, path, query, limit) = (list.route, list.settings, list.path, list.query, list.limit)
         let routeName = runtime.routeNames[route]
         let requestID = currentRequestID()
         let (oldIndex, newIndex) = runtime.routing.sides(of: route)
-        let run = AggregateRun(settings: settings, cursor: parameters.cursor, limit: parameters.limit) { [weak self] answer in
+        let run = AggregateRun(settings: settings, cursor: list.cursor, limit: limit) { [weak self] answer in
             guard let self, self.active else { return }
             self.aggregateRun = nil
             self.loop.metrics.aggregated(route: routeName, result: answer.error != nil ? "failed"
@@ -92,7 +62,7 @@ extension ClientConnectionHandler {
         run.start(now: startTime) { role, side in
             let index = role == .old ? oldIndex : newIndex
             let backend = runtime.targets[index]
-            let sideTarget = AggregateRun.target(path: path, query: query, side: side, limit: parameters.limit, settings: settings)
+            let sideTarget = AggregateRun.target(path: path, query: query, side: side, limit: limit, settings: settings)
             guard let buffer = RequestHeadWriter.head(from: raw, for: backend, targetOverride: sideTarget, hostOverride: hostOverride,
                                                       forwarding: forwarding, requestID: requestID, extraHeaders: []) else { return nil }
             return SideExchange(role: role, run: run, loop: loop, pool: loop.pools[index], head: buffer, chunked: false,

@@ -21,13 +21,18 @@ struct RequestFacts: Equatable {
     /// Whether the request may be sent again (RFC 9110 §9.2.2).
     var isIdempotent: Bool { method.isIdempotent }
     /// Whether a body follows the head (a zero length is no body).
+    var hasBody: Bool { framing.hasBody }
+
+    var isChunked: Bool { framing == .chunked }
+}
+
+extension RequestHead.Framing {
+    /// Whether a body follows the head (a zero length is no body).
     var hasBody: Bool {
-        switch framing {
+        switch self {
         case .none: return false
         case .contentLength(let length): return length > 0
         case .chunked: return true
         }
     }
-
-    var isChunked: Bool { framing == .chunked }
 }
