@@ -111,6 +111,21 @@ struct RoutingPlanTests {
         #expect(settings.skipReason(method: .get, requestID: "x", bodyLength: nil) == "sample")
     }
 
+    @Test func idsThatDifferOnlyAtTheirEndAreSampledEvenly() {
+        var settings = ShadowSettings.defaults
+        settings.sample = 0.5
+        func share(_ ids: [String]) -> Double {
+            Double(ids.filter { settings.skipReason(method: .get, requestID: $0, bodyLength: nil) == nil }.count) / Double(ids.count)
+        }
+        // Sequential IDs of one length, and time-ordered UUIDs of one millisecond (only their last bytes differ).
+        let sequential = (100..<300).map { "request-\($0)" }
+        let uuids = (0..<256).map { "0190f4c2-7a1b-7000-8000-0000000000" + String($0, radix: 16).leftPadded(to: 2) }
+        let lastLetter = (0..<26).map { "order-" + String(UnicodeScalar(UInt8(ascii: "a") + UInt8($0))) }
+        for (name, ids) in [("sequential", sequential), ("uuid", uuids), ("last letter", lastLetter)] {
+            #expect((0.3...0.7).contains(share(ids)), "\(name): \(share(ids)) copied")
+        }
+    }
+
     @Test func noReadIsComparedWithoutItsIDOrOutsideGrayAndDrain() throws {
         var config = try ConfigLoader.load(yaml: Self.config).get()
         config.routes[0].id?.onMissing = .old
@@ -143,5 +158,11 @@ struct RoutingPlanTests {
             return
         }
         #expect(reason == "the request has no integer ID in its header 'X-Order'")
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
     }
 }

@@ -109,10 +109,17 @@ extension ShadowSettings {
         return nil
     }
 
-    /// Where a request ID falls in [0, 1): the same ID always lands in the same place (FNV-1a).
+    /// Where a request ID falls in [0, 1): the same ID always lands in the same place (FNV-1a, then the 64-bit
+    /// finaliser of MurmurHash3: FNV-1a alone moves its high bits little for a change in the last bytes, so IDs that
+    /// differ only at their end — sequential IDs, time-ordered UUIDs — would all fall on one side of the sample).
     public static func sampleFraction(_ requestID: String) -> Double {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in requestID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        hash ^= hash >> 33
+        hash &*= 0xFF51_AFD7_ED55_8CCD
+        hash ^= hash >> 33
+        hash &*= 0xC4CE_B9FE_1A85_EC53
+        hash ^= hash >> 33
         return Double(hash >> 11) / Double(1 << 53)
     }
 }
