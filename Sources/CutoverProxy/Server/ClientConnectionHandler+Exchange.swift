@@ -107,18 +107,13 @@ extension ClientConnectionHandler {
     /// and a connection asked for. The body held so far reaches the copies too.
     func launch(_ pending: PendingLaunch, now: NIODeadline) {
         let head = pending.head
-        switch plan {
-        case .shadow(let primary, let copy, let noise):
-            if let route = primary.route {
-                startShadow(head, route: route, mirror: copy, noise: noise, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride)
-            }
-        case .readCompare(let primary, let other, let sample):
-            if let route = primary.route {
-                startShadow(head, route: route, mirror: other, noise: nil, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride,
-                            sample: sample, primarySide: primary.side)
-            }
-        case .forward, .aggregate, .awaitID, .reject:
+        switch CopyDecision.decide(plan, runtime: runtime, method: head.method, framing: head.framing, requestID: currentRequestID) {
+        case .none:
             break
+        case .skipped(let route, let reason):
+            loop.shadowCounts.skipped(route: runtime.routeNames[route], reason: reason)
+        case .copy(let copies):
+            startShadow(head, copies, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride)
         }
         if let shadowRun {
             for part in pendingBody { shadowRun.requestBody(part) }
@@ -132,24 +127,11 @@ extension ClientConnectionHandler {
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
     }
 
-    /// Starts the copies of a request of a route in phase shadow, unless the route's settings skip it.
-    /// `sample` overrides the route's shadow sample; `primarySide` is the side answering the client (new in a gray read
-    /// comparison of an ID that new serves: the copy then goes to old).
-    func startShadow(_ head: RequestHead, route: Int, mirror: Int, noise: Int?, targetOverride: String?, hostOverride: String?,
-                     sample: Double? = nil, primarySide: RoutingTarget.Side = .old) {
-        var (settings, timeout) = runtime.shadow[route]
-        if let sample {
-            settings.sample = sample
-            settings.order = .parallel
-        }
-        let routeName = runtime.routeNames[route]
+    /// Starts a request's copies (``CopyDecision`` decided where they go).
+    func startShadow(_ head: RequestHead, _ copies: CopyDecision.Copies, targetOverride: String?, hostOverride: String?) {
+        let (mirror, noise) = (copies.mirror, copies.noise)
+        let routeName = runtime.routeNames[copies.route]
         let requestID = currentRequestID()
-        var length: Int?
-        if case .contentLength(let value) = head.framing { length = value }
-        if let reason = settings.skipReason(method: head.method, requestID: requestID, bodyLength: length) {
-            loop.shadowCounts.skipped(route: routeName, reason: reason)
-            return
-        }
         let raw = ByteBuffer(buffer: head.raw)
         let forwarding = self.forwarding
         let mirrorTarget = runtime.targets[mirror]
@@ -161,9 +143,9 @@ extension ClientConnectionHandler {
                                        requestID: requestID, extraHeaders: [("X-Cutover-Shadow", "1")] + extra)
             }
         }
-        let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[route], settings: settings, timeout: timeout,
+        let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[copies.route], settings: copies.settings, timeout: copies.timeout,
                             requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: request.isChunked,
-                            primarySide: primarySide, copyPool: loop.mirrorPools[mirror], noisePool: noise.map { loop.mirrorPools[$0] },
+                            primarySide: copies.primarySide, copyPool: loop.mirrorPools[mirror], noisePool: noise.map { loop.mirrorPools[$0] },
                             makeHead: headFor(mirrorTarget), makeNoiseHead: noiseTarget.map(headFor))
         shadowRun = run
         run.start(now: startTime)
