@@ -6,7 +6,7 @@ import NIOCore
 extension ClientConnectionHandler {
     /// Body bytes of the request: held, or written to the backend.
     func receiveBody(_ body: ByteBuffer) {
-        switch requestBody.arrived(body.readableBytes, holdingForID: awaitingID != nil, readingAhead: awaitingBody != nil,
+        switch requestBody.arrived(body.readableBytes, holdingForID: exchange.awaitingID != nil, readingAhead: exchange.awaitingBody != nil,
                                    connected: upstream != nil) {
         case .tooLarge:
             bodyTooLarge()
@@ -14,17 +14,17 @@ extension ClientConnectionHandler {
             keep(body)
             if resolve { resolveHeldID() }
         case .forward:
-            shadowRun?.requestBody(body)
+            exchange.shadowRun?.requestBody(body)
             guard let upstream else { return }
             writeBodyUpstream(body)
             upstreamNeedsFlush = true
             exchangeState.moved()
             if !upstream.isWritable { hold(.upstreamBackpressure) }
         case .hold(let launchNow, let pauseReads):
-            shadowRun?.requestBody(body)
+            exchange.shadowRun?.requestBody(body)
             keep(body)
-            if launchNow, let pending = awaitingBody {
-                awaitingBody = nil
+            if launchNow, let pending = exchange.awaitingBody {
+                exchange.awaitingBody = nil
                 launch(pending, now: loop.eventLoop.now)
             }
             if pauseReads { hold(.buffering) }
@@ -60,27 +60,27 @@ extension ClientConnectionHandler {
             return
         }
         loop.metrics.rejected("body_timeout")
-        guard !response.started else {
+        guard !exchange.response.started else {
             context.close(promise: nil)
             return
         }
         abandonUpstream()
         session.closeAfterAnswer()
         let limits = routeTarget.route.map { runtime.routing.routeLimits[$0] } ?? runtime.limits
-        respondLocally(status: 408, reason: "the request body arrived too slowly: \(requestBody.received) bytes in \(Quantities.format(.nanoseconds((now - startTime).nanoseconds))) "
+        respondLocally(status: 408, reason: "the request body arrived too slowly: \(requestBody.received) bytes in \(Quantities.format(.nanoseconds((now - exchange.startTime).nanoseconds))) "
                        + "(nothing for \(Quantities.format(limits.bodyTimeout)) or below \(limits.bodyMinRate) bytes/s after it)", recordMetrics: false)
     }
 
     func receiveEnd() {
         session.requestCompleted()
         loop.sweeper.unregister(bodyPace)
-        if awaitingID != nil { return resolveHeldID() }
-        shadowRun?.requestEnd()
-        if upstream != nil, request.isChunked {
+        if exchange.awaitingID != nil { return resolveHeldID() }
+        exchange.shadowRun?.requestEnd()
+        if upstream != nil, exchange.request.isChunked {
             writeEndUpstream()
             upstreamNeedsFlush = true
-        } else if let pending = awaitingBody {
-            awaitingBody = nil
+        } else if let pending = exchange.awaitingBody {
+            exchange.awaitingBody = nil
             launch(pending, now: loop.eventLoop.now)
         }
     }
@@ -88,7 +88,7 @@ extension ClientConnectionHandler {
     /// Writes body data to the backend, re-chunked when the request is chunked.
     func writeBodyUpstream(_ body: ByteBuffer) {
         guard let upstream, body.readableBytes > 0 else { return }
-        if request.isChunked {
+        if exchange.request.isChunked {
             ChunkWriter.write(body, allocator: allocator) { upstream.write($0) }
         } else {
             upstream.write(body)
@@ -97,13 +97,13 @@ extension ClientConnectionHandler {
 
     /// Ends a chunked request body (its trailers are not forwarded).
     func writeEndUpstream() {
-        guard request.isChunked, let upstream else { return }
+        guard exchange.request.isChunked, let upstream else { return }
         upstream.write(ChunkWriter.lastChunk)
     }
 
     func bodyTooLarge() {
         loop.metrics.rejected("body_too_large")
-        guard !response.started else {
+        guard !exchange.response.started else {
             context.close(promise: nil)
             return
         }

@@ -8,44 +8,36 @@ extension ClientConnectionHandler {
     func beginBareExchange() {
         resetExchange()
         session.begin(keepAlive: true)
-        startTime = loop.eventLoop.now
+        exchange.startTime = loop.eventLoop.now
     }
 
+    /// Starts a new exchange from nothing: the loop's current configuration and flags, a new exchange value, and the
+    /// previous exchange's held body and pace given up.
     func resetExchange() {
         snapshot = loop.snapshot
-        request = RequestFacts()
-        plan = .forward(RoutingTarget(route: nil, backend: runtime.routing.defaultBackend, side: .old))
+        exchange = CurrentExchange(defaultBackend: runtime.routing.defaultBackend)
         dropHeldBody()
         requestBody.reset()
         loop.sweeper.unregister(bodyPace)
-        requestIDLocation = nil
-        clientRequestID = nil
-        response = ResponseSide()
         exchangeState.reset()
-        pool = nil
-        awaitingBody = nil
-        shadowRun = nil
-        awaitingID = nil
-        aggregateRun = nil
-        evidence = nil
     }
 
     /// Admits, routes and starts forwarding a request (``RequestAdmission`` decides; this carries it out).
     func startExchange(_ head: RequestHead) {
         resetExchange()
         session.begin(keepAlive: head.keepAlive)
-        startTime = loop.eventLoop.now
+        exchange.startTime = loop.eventLoop.now
         parser.maxHeadBytes = runtime.limits.maxHeaderBytes
-        request = RequestFacts(head)
+        exchange.request = RequestFacts(head)
         if head.upgrade {
             // Cutover does not proxy protocol upgrades: the request is answered without one, then the connection closes.
             session.closeAfterAnswer()
         }
-        if let range = head.requestID { clientRequestID = head.text(range) }
+        if let range = head.requestID { exchange.clientRequestID = head.text(range) }
 
         let admission = RequestAdmission.admit(head, runtime: runtime, flags: flags, localHost: localHost,
                                                bodyMemoryFull: loop.heldBodyBytes >= loop.bufferBudget)
-        plan = admission.plan
+        exchange.plan = admission.plan
         let limits = admission.limits
         requestBody.bound(limit: limits.maxBodyBytes, readAhead: limits.requestBuffer)
         let targetOverride = admission.targetOverride, hostOverride = admission.hostOverride
@@ -58,7 +50,7 @@ extension ClientConnectionHandler {
             dispatch(head, targetOverride: targetOverride, hostOverride: hostOverride)
         case .holdForBodyID(let route, let source):
             admitBody(admission)
-            awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
+            exchange.awaitingID = HeldRequest(head: head, route: route, source: source, targetOverride: targetOverride, hostOverride: hostOverride)
             // The body is needed before a backend is chosen: ask for it now (its pace is bounded by `body_timeout`).
             if requestBody.bodyWanted() { sendContinue() }
         case .aggregate(let list):
@@ -69,7 +61,7 @@ extension ClientConnectionHandler {
     /// An admitted request's body is expected: its pace is watched, and the client is told to send it when it asked.
     private func admitBody(_ admission: RequestAdmission) {
         if hasBody {
-            bodyPace.begin(now: startTime, limits: admission.limits)
+            bodyPace.begin(now: exchange.startTime, limits: admission.limits)
             loop.sweeper.register(bodyPace)
         }
         if admission.expectsContinue { requestBody.clientExpectsContinue() }
@@ -80,7 +72,7 @@ extension ClientConnectionHandler {
     func dispatch(_ head: RequestHead, targetOverride: String?, hostOverride: String?) {
         let target = routeTarget
         if target.missingID, let route = target.route { loop.metrics.missingID(route: runtime.routeNames[route]) }
-        if case .reject(_, let status, let reason, let label) = plan {
+        if case .reject(_, let status, let reason, let label) = exchange.plan {
             return refuse(status, reason, label: label)
         }
         let backend = runtime.targets[target.backend]
@@ -89,25 +81,25 @@ extension ClientConnectionHandler {
         // The head is written into the buffer of the previous request: by now that write has
         // completed, so clearing it reuses its memory instead of allocating.
         requestHead.clear()
-        requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
-        pool = loop.pools[target.backend]
+        exchange.requestIDLocation = writer.write(head, into: &requestHead, ids: &loop.requestIDs)
+        exchange.pool = loop.pools[target.backend]
         if let route = target.route { prepareEvidence(route: route) }
         let pending = PendingLaunch(head: head, targetOverride: targetOverride, hostOverride: hostOverride)
         if hasBody, requestSide != .complete, requestBody.readsAhead {
             // Read the body (up to `request_buffer`) before anything reaches a backend: a body that fits is checked
             // whole (framing, size limit) first, and a slow client never holds a backend connection while it sends.
-            awaitingBody = pending
+            exchange.awaitingBody = pending
             if requestBody.bodyWanted() { sendContinue() }
             return
         }
-        launch(pending, now: startTime)
+        launch(pending, now: exchange.startTime)
     }
 
     /// Sends a request that passed every check: copies started for a shadow route (or a gray read comparison),
     /// and a connection asked for. The body held so far reaches the copies too.
     func launch(_ pending: PendingLaunch, now: NIODeadline) {
         let head = pending.head
-        switch CopyDecision.decide(plan, runtime: runtime, method: head.method, framing: head.framing, requestID: currentRequestID) {
+        switch CopyDecision.decide(exchange.plan, runtime: runtime, method: head.method, framing: head.framing, requestID: currentRequestID) {
         case .none:
             break
         case .skipped(let route, let reason):
@@ -115,7 +107,7 @@ extension ClientConnectionHandler {
         case .copy(let copies):
             startShadow(head, copies, targetOverride: pending.targetOverride, hostOverride: pending.hostOverride)
         }
-        if let shadowRun {
+        if let shadowRun = exchange.shadowRun {
             for part in pendingBody { shadowRun.requestBody(part) }
             if requestSide == .complete { shadowRun.requestEnd() }
         }
@@ -144,17 +136,17 @@ extension ClientConnectionHandler {
             }
         }
         let run = ShadowRun(loop: loop, route: routeName, rules: runtime.compare[copies.route], settings: copies.settings, timeout: copies.timeout,
-                            requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: request.isChunked,
+                            requestID: requestID, requestHead: raw, isHEAD: isHEAD, chunked: exchange.request.isChunked,
                             primarySide: copies.primarySide, copyPool: loop.mirrorPools[mirror], noisePool: noise.map { loop.mirrorPools[$0] },
                             makeHead: headFor(mirrorTarget), makeNoiseHead: noiseTarget.map(headFor))
-        shadowRun = run
-        run.start(now: startTime)
+        exchange.shadowRun = run
+        run.start(now: exchange.startTime)
     }
 
     /// Asks the route's pool for a connection; the exchange waits (with a deadline) when none is ready.
     /// `now` is the loop's time, read once by the caller.
     func acquireUpstream(fresh: Bool, now: NIODeadline) {
-        guard let pool, !pool.isRetired else {
+        guard let pool = exchange.pool, !pool.isRetired else {
             return fail(.poolExhausted)
         }
         upstreamTicket &+= 1

@@ -23,8 +23,8 @@ struct HeldRequest {
 extension ClientConnectionHandler {
     /// The body is in (or has passed the bound): the ID decides the backend and the held request goes on.
     func resolveHeldID() {
-        guard let held = awaitingID else { return }
-        awaitingID = nil
+        guard let held = exchange.awaitingID else { return }
+        exchange.awaitingID = nil
         var id: Int64?
         if requestSide == .complete, requestBody.held <= IDSource.maxBodyBytes {
             var bytes: [UInt8] = []
@@ -33,7 +33,7 @@ extension ClientConnectionHandler {
             for part in pendingBody { bytes.append(contentsOf: part.readableBytesView) }
             id = held.source.id(inBody: bytes)
         }
-        plan = runtime.routing.resolve(route: held.route, id: id, method: held.head.method, flags: flags)
+        exchange.plan = runtime.routing.resolve(route: held.route, id: id, method: held.head.method, flags: flags)
         dispatch(held.head, targetOverride: held.targetOverride, hostOverride: held.hostOverride)
     }
 
@@ -45,7 +45,7 @@ extension ClientConnectionHandler {
         let (oldIndex, newIndex) = runtime.routing.sides(of: route)
         let run = AggregateRun(settings: settings, cursor: list.cursor, limit: limit) { [weak self] answer in
             guard let self, self.active else { return }
-            self.aggregateRun = nil
+            self.exchange.aggregateRun = nil
             self.loop.metrics.aggregated(route: routeName, result: answer.error != nil ? "failed"
                                          : answer.headers.contains { $0.0 == "X-Cutover-Partial" } ? "partial" : "merged")
             if let error = answer.error {
@@ -56,10 +56,10 @@ extension ClientConnectionHandler {
                 self.answerLocally(status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID, recordMetrics: true)
             }
         }
-        aggregateRun = run
+        exchange.aggregateRun = run
         let raw = ByteBuffer(buffer: head.raw)
         let forwarding = self.forwarding
-        run.start(now: startTime) { role, side in
+        run.start(now: exchange.startTime) { role, side in
             let index = role == .old ? oldIndex : newIndex
             let backend = runtime.targets[index]
             let sideTarget = AggregateRun.target(path: path, query: query, side: side, limit: limit, settings: settings)
@@ -75,13 +75,13 @@ extension ClientConnectionHandler {
     /// Starts keeping the answer's body when the route names where IDs are in it.
     func prepareEvidence(route: Int) {
         guard runtime.gray[route].maxIDSeen != nil else { return }
-        evidence = AnswerCapture(cap: 1024 * 1024)
+        exchange.evidence = AnswerCapture(cap: 1024 * 1024)
     }
 
     /// The answer is complete: the highest ID it names is the route's evidence for its side.
     func finishEvidence() {
-        guard let capture = evidence, let route = routeTarget.route, let pointer = runtime.gray[route].maxIDSeen else { return }
-        evidence = nil
+        guard let capture = exchange.evidence, let route = routeTarget.route, let pointer = runtime.gray[route].maxIDSeen else { return }
+        exchange.evidence = nil
         let response = PairEvaluation.response(capture.answer)
         guard (200..<300).contains(response.status), !response.truncated,
               let id = IDSource.maxID(in: response.body, at: pointer) else { return }
@@ -91,7 +91,7 @@ extension ClientConnectionHandler {
     /// Tells the control plane how new answered, for the gates and automatic rollback.
     func recordNewAnswer() {
         guard routeTarget.side == .new, let route = routeTarget.route else { return }
-        let elapsed = loop.eventLoop.now - startTime
-        loop.newAnswer(route: runtime.routeNames[route], error: response.status >= 500 || response.status == 0, latency: .nanoseconds(elapsed.nanoseconds))
+        let elapsed = loop.eventLoop.now - exchange.startTime
+        loop.newAnswer(route: runtime.routeNames[route], error: exchange.response.status >= 500 || exchange.response.status == 0, latency: .nanoseconds(elapsed.nanoseconds))
     }
 }

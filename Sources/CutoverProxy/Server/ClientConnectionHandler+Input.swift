@@ -56,7 +56,7 @@ extension ClientConnectionHandler {
     func requestFailed(_ error: RequestParseError) {
         loop.metrics.rejected(error.metricReason)
         if active {
-            guard !response.started else {
+            guard !exchange.response.started else {
                 context.close(promise: nil)
                 return
             }

@@ -29,7 +29,7 @@ extension ClientConnectionHandler {
     func upstream(_ connection: UpstreamConnection, didReceive head: ResponseHead) {
         if head.isInformational {
             // Cutover answers `Expect: 100-continue` itself; other interim responses reach HTTP/1.1 clients.
-            if response.passesInterim(status: head.status, clientMinor: clientMinor) {
+            if exchange.response.passesInterim(status: head.status, clientMinor: clientMinor) {
                 var buffer = allocator.buffer(capacity: head.raw.readableBytes)
                 ResponseHeadWriter.writeInformational(head, into: &buffer)
                 context.write(wrapOutboundOut(buffer), promise: nil)
@@ -39,11 +39,11 @@ extension ClientConnectionHandler {
         }
         let keepAlive = session.answerStarts()
         let framing = ClientFraming.decide(head.framing, clientMinor: clientMinor, clientKeepAlive: keepAlive)
-        response.head(status: head.status, framing: framing)
-        shadowRun?.primaryHead(head, chunkedBody: head.framing == .chunked && framing.chunkMode == .raw)
-        if evidence != nil {
-            evidence?.head(head)
-            evidence?.chunked = head.framing == .chunked && framing.chunkMode == .raw
+        exchange.response.head(status: head.status, framing: framing)
+        exchange.shadowRun?.primaryHead(head, chunkedBody: head.framing == .chunked && framing.chunkMode == .raw)
+        if exchange.evidence != nil {
+            exchange.evidence?.head(head)
+            exchange.evidence?.chunked = head.framing == .chunked && framing.chunkMode == .raw
         }
         // Reuse the previous response head's memory when its write has completed (the usual case).
         // The head is written with the first body bytes, so a small response leaves in one write.
@@ -53,7 +53,7 @@ extension ClientConnectionHandler {
 
     /// Writes the response head if it is still waiting for body bytes.
     func writePendingHead() {
-        if response.takePendingHead() { writeHead() }
+        if exchange.response.takePendingHead() { writeHead() }
     }
 
     private func writeHead() {
@@ -62,11 +62,11 @@ extension ClientConnectionHandler {
     }
 
     func upstream(_ connection: UpstreamConnection, didReceiveBody body: ByteBuffer) {
-        guard response.started else { return }
+        guard exchange.response.started else { return }
         exchangeState.moved()
-        shadowRun?.primaryBody(body)
-        evidence?.body(body)
-        switch response.body(count: body.readableBytes) {
+        exchange.shadowRun?.primaryBody(body)
+        exchange.evidence?.body(body)
+        switch exchange.response.body(count: body.readableBytes) {
         case .drop:
             return
         case .withHead:
@@ -86,7 +86,7 @@ extension ClientConnectionHandler {
     }
 
     func upstreamDidFinishResponse(_ connection: UpstreamConnection) {
-        guard let ending = response.end() else { return }
+        guard let ending = exchange.response.end() else { return }
         if ending.writeHead { writeHead() }
         if ending.lastChunk {
             context.write(wrapOutboundOut(ChunkWriter.lastChunk), promise: nil)
@@ -94,8 +94,8 @@ extension ClientConnectionHandler {
         clientNeedsFlush = true
         upstream = nil
         connection.release(reusable: requestSide == .complete)
-        shadowRun?.primaryFinished()
-        shadowRun = nil
+        exchange.shadowRun?.primaryFinished()
+        exchange.shadowRun = nil
         finishEvidence()
         recordAnswered()
         finishExchange(close: ending.close)
@@ -109,9 +109,9 @@ extension ClientConnectionHandler {
     func upstream(_ connection: UpstreamConnection, didFail failure: UpstreamFailure) {
         guard upstream === connection else { return }
         upstream = nil
-        pool?.metricsForFailures.upstreamError(failure)
-        switch exchangeState.upstreamFailed(failure, reused: connection.completedResponses > 0, responseStarted: response.started,
-                                            idempotent: request.isIdempotent, hasBody: hasBody) {
+        exchange.pool?.metricsForFailures.upstreamError(failure)
+        switch exchangeState.upstreamFailed(failure, reused: connection.completedResponses > 0, responseStarted: exchange.response.started,
+                                            idempotent: exchange.request.isIdempotent, hasBody: hasBody) {
         case .retryOnFreshConnection:
             // A pooled connection the backend had already closed: try once more on a new one.
             acquireUpstream(fresh: true, now: loop.eventLoop.now)
@@ -151,7 +151,7 @@ extension ClientConnectionHandler {
                 upstream = nil
                 connection?.close()
             }
-            pool?.metricsForFailures.upstreamError(failure)
+            exchange.pool?.metricsForFailures.upstreamError(failure)
             fail(failure)
         }
     }
@@ -161,9 +161,9 @@ extension ClientConnectionHandler {
     /// The backend could not answer: a local error response if nothing was sent yet, otherwise the connection closes.
     func fail(_ failure: UpstreamFailure) {
         writePendingHead()
-        shadowRun?.primaryFailed()
-        shadowRun = nil
-        switch ExchangeState.answer(for: failure, responseStarted: response.started, requestComplete: requestSide == .complete) {
+        exchange.shadowRun?.primaryFailed()
+        exchange.shadowRun = nil
+        switch ExchangeState.answer(for: failure, responseStarted: exchange.response.started, requestComplete: requestSide == .complete) {
         case .cutResponse:
             recordAnswered()
             finishExchange(close: true)
@@ -176,12 +176,12 @@ extension ClientConnectionHandler {
 
     /// Writes a response of Cutover's own and finishes the exchange.
     func respondLocally(status: Int, reason: String, recordMetrics: Bool, headers: [(String, String)] = []) {
-        shadowRun?.primaryFailed()
-        shadowRun = nil
+        exchange.shadowRun?.primaryFailed()
+        exchange.shadowRun = nil
         let route = routeTarget.route.map { runtime.routeNames[$0] }
         let backendName = recordMetrics ? runtime.targets[routeTarget.backend].backend.name : nil
-        let response = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
-        answerLocally(status: status, headers: [("Content-Type", "application/json")] + headers, body: response.body, requestID: response.requestID,
+        let local = LocalResponse(status: status, reason: reason, route: route, backend: backendName, requestID: currentRequestID())
+        answerLocally(status: status, headers: [("Content-Type", "application/json")] + headers, body: local.body, requestID: local.requestID,
                       recordMetrics: recordMetrics)
     }
 
@@ -193,20 +193,20 @@ extension ClientConnectionHandler {
                             clientMinor: clientMinor, into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: nil)
         clientNeedsFlush = true
-        response.answeredLocally(status: status, close: close)
+        exchange.response.answeredLocally(status: status, close: close)
         if recordMetrics { recordAnswered() }
         finishExchange(close: close)
     }
 
     /// The request ID the backend got, or a new one when the request never got that far.
     func currentRequestID() -> String {
-        if let location = requestIDLocation { return location.read(from: requestHead) }
-        return clientRequestID ?? loop.requestIDs.make()
+        if let location = exchange.requestIDLocation { return location.read(from: requestHead) }
+        return exchange.clientRequestID ?? loop.requestIDs.make()
     }
 
     func recordAnswered() {
-        let elapsed = loop.eventLoop.now - startTime
-        loop.routeMetrics(runtime: runtime, route: routeTarget.route, backend: routeTarget.backend).record(status: response.status, nanoseconds: elapsed.nanoseconds)
+        let elapsed = loop.eventLoop.now - exchange.startTime
+        loop.routeMetrics(runtime: runtime, route: routeTarget.route, backend: routeTarget.backend).record(status: exchange.response.status, nanoseconds: elapsed.nanoseconds)
         recordNewAnswer()
     }
 
@@ -233,12 +233,12 @@ extension ClientConnectionHandler {
 
     /// The client went away mid-exchange: let go of the backend.
     func abandonExchange() {
-        shadowRun?.primaryFailed()
-        shadowRun = nil
-        awaitingBody = nil
-        aggregateRun?.abandon()
-        aggregateRun = nil
-        awaitingID = nil
+        exchange.shadowRun?.primaryFailed()
+        exchange.shadowRun = nil
+        exchange.awaitingBody = nil
+        exchange.aggregateRun?.abandon()
+        exchange.aggregateRun = nil
+        exchange.awaitingID = nil
         abandonUpstream()
     }
 
@@ -255,7 +255,7 @@ extension ClientConnectionHandler {
     /// Stops waiting for a connection: a connection still to arrive for the old ticket is not taken, and a place in line is given up.
     func stopWaitingForConnection() {
         upstreamTicket &+= 1
-        if inLine { pool?.withdraw() }
+        if inLine { exchange.pool?.withdraw() }
         inLine = false
         waiting = .nothing
     }

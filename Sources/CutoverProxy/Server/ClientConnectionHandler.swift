@@ -48,26 +48,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var snapshot: LoopSnapshot
     var runtime: RuntimeConfig { snapshot.runtime }
     var flags: [RouteFlags] { snapshot.flags }
-    var plan: RoutingPlan = .forward(RoutingTarget(route: nil, backend: 0, side: .old))
+    /// The exchange under way (a new value for each).
+    var exchange = CurrentExchange(defaultBackend: 0)
     /// Where the plan sends the request (the answering side).
-    var routeTarget: RoutingTarget { plan.target }
-    /// What the exchange keeps of its request's head.
-    var request = RequestFacts()
-    var isHEAD: Bool { request.isHEAD }
-    var clientMinor: Int { request.minorVersion }
-    var hasBody: Bool { request.hasBody }
-    /// A request whose body (up to the route's `request_buffer`) is being read before a backend connection is taken.
-    var awaitingBody: PendingLaunch?
+    var routeTarget: RoutingTarget { exchange.plan.target }
+    var isHEAD: Bool { exchange.request.isHEAD }
+    var clientMinor: Int { exchange.request.minorVersion }
+    var hasBody: Bool { exchange.request.hasBody }
     /// Bounds how slowly the request body may arrive.
     var bodyPace: BodyPace!
-    /// The shadow copies of the current request (routes in phase shadow).
-    var shadowRun: ShadowRun?
-    /// A request whose route's ID is in its body: held until the body (or its first 64 KiB) is in.
-    var awaitingID: HeldRequest?
-    /// The two sides' pages of a list request being merged (list routes in `gray`).
-    var aggregateRun: AggregateRun?
-    /// The answer's body, kept to find the highest ID it names (routes with `max_id_seen`).
-    var evidence: AnswerCapture?
     /// How much of the body came and is held, against the route's bounds.
     var requestBody = RequestBodyState()
     var pendingBody = CircularBuffer<ByteBuffer>()
@@ -75,16 +64,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, DeadlineTracked, Upst
     var requestHead = ByteBuffer()
     /// The head sent to the client; reused from response to response.
     var responseHead = ByteBuffer()
-    var requestIDLocation: RequestIDLocation?
-    /// The client's request ID when the request was refused before its head was written for a backend.
-    var clientRequestID: String?
     var upstream: UpstreamConnection?
-    /// The pool the exchange takes its connection from (fixed at admission, so a reload mid-exchange changes nothing).
-    var pool: UpstreamPool?
     var upstreamTicket: UInt64 = 0
-    /// The answer to the client as it goes out: its framing, status, and the head waiting for body bytes.
-    var response = ResponseSide()
-    var startTime = NIODeadline.uptimeNanoseconds(0)
     /// What the exchange waits for, and the decisions about its failures and deadlines.
     var exchangeState = ExchangeState()
     var waiting: Waiting {
