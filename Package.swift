@@ -102,9 +102,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CCutoverHost"),
+        .target(
+            name: "CutoverHost",
+            dependencies: ["CutoverCore", "CCutoverHost"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "cutover",
             dependencies: [
+                "CutoverHost",
                 "CutoverCore",
                 "CutoverProxy",
                 "CutoverStore",
@@ -182,6 +189,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CutoverCoreTests", dependencies: ["CutoverCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "CutoverHostTests", dependencies: ["CutoverHost", "CutoverTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CutoverProxyTests",
             dependencies: [

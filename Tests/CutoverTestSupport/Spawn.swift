@@ -9,12 +9,12 @@ import Glibc
 /// NIO's accepted sockets are not close-on-exec, and a daemon the command starts
 /// (`pg_ctl start`) holding a copy of a test's socket would keep that connection
 /// from ever closing (a peer waiting for the close would wait forever).
-enum Spawn {
-    struct Failure: Error, CustomStringConvertible {
+public enum Spawn {
+    public struct Failure: Error, CustomStringConvertible {
         let command: String
         let status: Int32
         let output: String
-        var description: String { "\(command) exited with \(status): \(output)" }
+        public var description: String { "\(command) exited with \(status): \(output)" }
     }
 
     /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does not export.
@@ -26,7 +26,7 @@ enum Spawn {
     /// Runs `arguments` (looked up on PATH) with this process's environment plus `environment` (`NAME=value`);
     /// returns what it wrote; throws when it exits non-zero.
     @discardableResult
-    static func run(_ arguments: [String], environment: [String] = []) throws -> String {
+    public static func run(_ arguments: [String], environment: [String] = []) throws -> String {
         let outputPath = NSTemporaryDirectory() + "cutover-spawn-" + UUID().uuidString
         defer { unlink(outputPath) }
         var actions = posix_spawn_file_actions_t()

@@ -1,0 +1,126 @@
+import CutoverCore
+@testable import CutoverHost
+import CutoverTestSupport
+import Testing
+
+/// The float, the announcements and the check, in a lab of network namespaces: what the client neighbour caches,
+/// who answers for the address, and that exactly one host holds it afterwards.
+@Suite("Floating an address in a lab", .serialized, .timeLimit(.minutes(1)), .enabled(if: Lab.available, Lab.unavailableReason))
+struct FloatLabTests {
+    @Test func aGratuitousARPMovesTheClientsCacheToTheNewHolder() async throws {
+        try await Lab.with { lab in
+            let (old, new) = (try lab.mac(.old), try lab.mac(.new))
+            try lab.hold(lab.vip, on: .new)
+            try lab.clientCaches(lab.vip.address, as: old)
+            #expect(try lab.clientCache(lab.vip.address) == old.description)
+            try Announcer(addresses: [lab.vip.address], interface: "eth0", namespace: lab.new).announce()
+            #expect(try await lab.clientCache(lab.vip.address, becomes: new) == new.description)
+        }
+    }
+
+    @Test func anUnsolicitedAdvertisementWithOverrideMovesTheClientsIPv6Cache() async throws {
+        try await Lab.with { lab in
+            let (old, new) = (try lab.mac(.old), try lab.mac(.new))
+            try lab.hold(lab.vip6, on: .new)
+            try lab.clientCaches(lab.vip6.address, as: old)
+            try Announcer(addresses: [lab.vip6.address], interface: "eth0", namespace: lab.new).announce()
+            #expect(try await lab.clientCache(lab.vip6.address, becomes: new) == new.description)
+        }
+    }
+
+    @Test func theCheckNamesTheOneHolderAndBothWhenTwoHoldIt() async throws {
+        try await Lab.with { lab in
+            let (old, new) = (try lab.mac(.old), try lab.mac(.new))
+            let nobody = try NeighbourProbe(address: lab.vip.address, interface: "eth0", namespace: lab.client).holders(within: .milliseconds(200))
+            #expect(nobody.isEmpty)
+            try lab.hold(lab.vip, on: .old)
+            let probe = try NeighbourProbe(address: lab.vip.address, interface: "eth0", namespace: lab.client)
+            #expect(try probe.holders(within: .milliseconds(200)) == [old])
+            try lab.hold(lab.vip, on: .new)
+            #expect(Set(try probe.holders(within: .milliseconds(300))) == [old, new], "two holders of one address are both named")
+            try lab.hold(lab.vip6, on: .new)
+            let probe6 = try NeighbourProbe(address: lab.vip6.address, interface: "eth0", namespace: lab.client)
+            #expect(try probe6.holders(within: .milliseconds(300)) == [new])
+        }
+    }
+
+    @Test func aFloatLeavesExactlyOneHolderTheNewOne() async throws {
+        try await Lab.with { lab in
+            let (old, new) = (try lab.mac(.old), try lab.mac(.new))
+            try lab.hold(lab.vip, on: .old)
+            try lab.clientCaches(lab.vip.address, as: old)
+            let float = IPFloat(addresses: [lab.vip], from: FloatSide(executor: .netns(lab.old), interface: "eth0"),
+                                to: FloatSide(executor: .netns(lab.new), interface: "eth0"),
+                                schedule: AnnouncementSchedule(count: 2, interval: .milliseconds(20), refreshAfter: .zero),
+                                vantage: FloatSide(executor: .netns(lab.client), interface: "eth0"))
+            let report = try await float.run()
+            #expect(report.method == "in-process packet socket")
+            #expect(report.newMAC == new.description)
+            #expect(report.announcements == 2)
+            #expect(report.outage != nil, "the vantage point heard old answer before and new after")
+            #expect(report.heardAfter?.last == new.description)
+            #expect(try !lab.holds(lab.vip.address, .old))
+            #expect(try lab.holds(lab.vip.address, .new))
+            let holders = try NeighbourProbe(address: lab.vip.address, interface: "eth0", namespace: lab.client).holders(within: .milliseconds(200))
+            #expect(holders == [new])
+            #expect(try await lab.clientCache(lab.vip.address, becomes: new) == new.description)
+        }
+    }
+
+    @Test func bothFamiliesFloatTogether() async throws {
+        try await Lab.with { lab in
+            let new = try lab.mac(.new)
+            try lab.hold(lab.vip, on: .old)
+            try lab.hold(lab.vip6, on: .old)
+            let float = IPFloat(addresses: [lab.vip, lab.vip6], from: FloatSide(executor: .netns(lab.old), interface: "eth0"),
+                                to: FloatSide(executor: .netns(lab.new), interface: "eth0"),
+                                schedule: AnnouncementSchedule(count: 1, interval: .zero, refreshAfter: .zero))
+            _ = try await float.run()
+            for address in [lab.vip.address, lab.vip6.address] {
+                #expect(try !lab.holds(address, .old))
+                #expect(try lab.holds(address, .new))
+                let holders = try NeighbourProbe(address: address, interface: "eth0", namespace: lab.client).holders(within: .milliseconds(200))
+                #expect(holders == [new], "\(address)")
+            }
+        }
+    }
+
+    @Test func aFloatByCommandsDoesWhatAnSSHHostGets() async throws {
+        _ = try TestTools.executable("arping", debianPackage: "iputils-arping")
+        try await Lab.with { lab in
+            let (old, new) = (try lab.mac(.old), try lab.mac(.new))
+            try lab.hold(lab.vip, on: .old)
+            try lab.clientCaches(lab.vip.address, as: old)
+            var float = IPFloat(addresses: [lab.vip], from: FloatSide(executor: .netns(lab.old), interface: "eth0"),
+                                to: FloatSide(executor: .netns(lab.new), interface: "eth0"))
+            float.inProcess = false
+            let report = try await float.run()
+            #expect(report.method == "arping -U / ndsend on the host")
+            #expect(try !lab.holds(lab.vip.address, .old))
+            #expect(try lab.holds(lab.vip.address, .new))
+            #expect(try await lab.clientCache(lab.vip.address, becomes: new) == new.description)
+            // Run again, the steps find the address already moved and change nothing.
+            _ = try await float.run()
+            #expect(try lab.holds(lab.vip.address, .new))
+        }
+    }
+
+    @Test func aSideThatCannotBeUsedFailsBeforeAnythingChanges() async throws {
+        try await Lab.with { lab in
+            try lab.hold(lab.vip, on: .old)
+            let float = IPFloat(addresses: [lab.vip], from: FloatSide(executor: .netns(lab.old), interface: "eth0"),
+                                to: FloatSide(executor: .netns(lab.new), interface: "eth9"))
+            await #expect(throws: PacketSocket.Failure.self) { try await float.run() }
+            #expect(try lab.holds(lab.vip.address, .old), "the address stayed where it was")
+            let missing = IPFloat(addresses: [lab.vip], from: FloatSide(executor: .netns(lab.old), interface: "eth0"),
+                                  to: FloatSide(executor: .netns("\(lab.id)x"), interface: "eth0"))
+            do {
+                _ = try await missing.run()
+                Issue.record("a float to a namespace that does not exist went ahead")
+            } catch {
+                #expect("\(error)".contains("network namespace '\(lab.id)x' cannot be opened"))
+            }
+            #expect(try lab.holds(lab.vip.address, .old))
+        }
+    }
+}
