@@ -179,6 +179,7 @@ let package = Package(
             name: "CutoverTestSupport",
             dependencies: [
                 "CutoverCore",
+                "CutoverHost",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -216,7 +217,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CutoverReconcileTests", dependencies: ["CutoverReconcile", "CutoverTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "cutoverTests", dependencies: ["cutover", "cutover-fuzz", "CutoverAdmin", "CutoverStore", "CutoverTestSupport"],
+        .testTarget(name: "cutoverTests", dependencies: ["cutover", "cutover-fuzz", "CutoverAdmin", "CutoverStore", "CutoverHost", "CutoverTestSupport"],
                     swiftSettings: swiftSettings),
     ]
 )

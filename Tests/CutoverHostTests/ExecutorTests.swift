@@ -1,5 +1,6 @@
 import CutoverCore
 @testable import CutoverHost
+import CutoverTestSupport
 import Testing
 
 /// The command lines each executor runs, and a command run for real through the local and the namespace executor.

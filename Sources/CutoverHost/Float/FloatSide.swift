@@ -31,7 +31,7 @@ public struct FloatSide: Sendable, Hashable, CustomStringConvertible {
             executorText = String(text[..<slash])
             interface = String(text[text.index(after: slash)...])
         } else {
-            guard let colon = text.lastIndex(of: ":") else {
+            guard let colon = text.lastIndex(of: ":"), !(text.hasPrefix("netns:") && text.filter({ $0 == ":" }).count == 1) else {
                 return .failure(HostInputError("'\(text)' names no interface: write netns:NAME:INTERFACE, local:INTERFACE or ssh://user@host/INTERFACE"))
             }
             let head = String(text[..<colon])
