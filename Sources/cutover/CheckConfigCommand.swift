@@ -41,6 +41,9 @@ struct CheckConfigCommand: ParsableCommand {
             let pairs = "\(reconcile.tables.count) table pair\(reconcile.tables.count == 1 ? "" : "s")"
             parts.append("reconcile \(pairs)" + (reconcile.every.map { " every \(Quantities.format($0))" } ?? ""))
         }
+        if let host = config.hostCutover {
+            parts.append("host cutover \(host.hosts.count) host\(host.hosts.count == 1 ? "" : "s"), \(host.tasks.count) task\(host.tasks.count == 1 ? "" : "s")")
+        }
         return parts.joined(separator: ", ")
     }
 }

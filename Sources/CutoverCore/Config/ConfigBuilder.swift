@@ -13,7 +13,7 @@ final class ConfigBuilder {
     }
 
     static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "client_timeout", "shutdown", "admin", "store",
-                          "diff_queue", "backends", "routes", "reconcile"]
+                          "diff_queue", "backends", "routes", "reconcile", "host_cutover"]
 
     func build(_ root: Node) -> CutoverConfig? {
         guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
@@ -31,6 +31,7 @@ final class ConfigBuilder {
         let admin = required(top, "admin").flatMap { self.admin($0, at: top.path("admin")) }
         let store = self.store(top)
         let reconcile = top["reconcile"].flatMap { self.reconcile($0, at: top.path("reconcile")) }
+        let hostCutover = top["host_cutover"].flatMap { self.hostCutover($0, at: top.path("host_cutover")) }
         var diffQueue = DiffQueueSettings.defaults
         if let node = top["diff_queue"], let queue = reader.mapping(node, at: top.path("diff_queue"), keys: ["size", "max_bytes"]) {
             if let value = queue["size"] { diffQueue.size = reader.int(value, at: queue.path("size"), in: 1...10_000_000) ?? diffQueue.size }
@@ -55,7 +56,22 @@ final class ConfigBuilder {
         guard reader.issues.isEmpty, let listen, let admin else { return nil }
         return CutoverConfig(listen: listen, tls: tls, serverNames: serverNames, threads: threads, limits: limits,
                              gatewayLimits: gatewayLimits, drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60),
-                             admin: admin, store: store, diffQueue: diffQueue, backends: backends, routes: routes, reconcile: reconcile)
+                             admin: admin, store: store, diffQueue: diffQueue, backends: backends, routes: routes, reconcile: reconcile,
+                             hostCutover: hostCutover)
+    }
+
+    /// Only what `cutover host` needs: the `host_cutover:` section (required) and the store.
+    /// The gateway's keys may be present (one file can serve both); `check-config` validates them.
+    func buildHost(_ root: Node) -> HostConfig? {
+        guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
+        let store = self.store(top)
+        guard let node = top["host_cutover"] else {
+            reader.report(.root, root, "no host_cutover section", fix: "add host_cutover: { hosts: {...}, tasks: [...] }")
+            return nil
+        }
+        let settings = self.hostCutover(node, at: top.path("host_cutover"))
+        guard reader.issues.isEmpty, let settings else { return nil }
+        return HostConfig(hostCutover: settings, store: store)
     }
 
     /// Only what `cutover reconcile` needs: the `reconcile:` section (required) and the store.

@@ -21,6 +21,18 @@ public enum ConfigLoader {
         parse(yaml: yaml, source: source, baseDirectory: ".") { builder, root in builder.buildReconcile(root) }
     }
 
+    /// Reads what `cutover host` needs from a configuration file.
+    public static func loadHost(file path: String) -> Result<HostConfig, ConfigError> {
+        read(file: path).flatMap { text, baseDirectory in
+            parse(yaml: text, source: path, baseDirectory: baseDirectory) { builder, root in builder.buildHost(root) }
+        }
+    }
+
+    /// The configuration for `cutover host`, given as text.
+    public static func loadHost(yaml: String, source: String = "config") -> Result<HostConfig, ConfigError> {
+        parse(yaml: yaml, source: source, baseDirectory: ".") { builder, root in builder.buildHost(root) }
+    }
+
     private static func read(file path: String) -> Result<(String, String), ConfigError> {
         let text: String
         do {

@@ -33,6 +33,8 @@ public struct CutoverConfig: Sendable, Hashable {
     public var routes: [Route]
     /// The databases and tables `cutover reconcile` compares, if configured.
     public var reconcile: ReconcileSettings? = nil
+    /// The hosts and tasks `cutover host` moves the service with, if configured.
+    public var hostCutover: HostCutoverSettings? = nil
 
     /// The backend with this name, if configured.
     public func backend(named name: String) -> Backend? {

@@ -72,3 +72,12 @@ public enum ExecutorAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+/// Interface names as Linux takes them.
+public enum InterfaceName {
+    /// 1 to 15 bytes (IFNAMSIZ 16 with its NUL), not `.` or `..`, no '/', ':' or whitespace.
+    public static func isValid(_ name: String) -> Bool {
+        (1...15).contains(name.utf8.count) && name != "." && name != ".."
+            && name.allSatisfy { $0.isASCII && !$0.isWhitespace && $0 != "/" && $0 != ":" }
+    }
+}

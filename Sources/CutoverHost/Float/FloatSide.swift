@@ -48,10 +48,7 @@ public struct FloatSide: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A name Linux takes for an interface (IFNAMSIZ 16 with its NUL; no '/', ':' or whitespace).
-    public static func isInterfaceName(_ name: String) -> Bool {
-        (1...15).contains(name.utf8.count) && name != "." && name != ".."
-            && name.allSatisfy { $0.isASCII && !$0.isWhitespace && $0 != "/" && $0 != ":" }
-    }
+    public static func isInterfaceName(_ name: String) -> Bool { InterfaceName.isValid(name) }
 
     public var description: String {
         switch executor {
