@@ -82,6 +82,20 @@ enum Schema {
                 """,
             ]
         },
+        Migration(version: 4, description: "host cutover journal") { dialect in
+            let id = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+            return [
+                """
+                CREATE TABLE host_runs (id \(id), task TEXT NOT NULL, hosts TEXT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT,
+                  status TEXT NOT NULL, reason TEXT, figures TEXT NOT NULL)
+                """,
+                "CREATE INDEX host_runs_status ON host_runs (status)",
+                """
+                CREATE TABLE host_steps (run_id BIGINT NOT NULL, seq BIGINT NOT NULL, step TEXT NOT NULL, pass BIGINT NOT NULL,
+                  started_ms BIGINT NOT NULL, finished_ms BIGINT, result TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (run_id, seq))
+                """,
+            ]
+        },
     ]
 
     /// The newest version this build knows.
