@@ -83,6 +83,12 @@ public struct Lab {
         _ = try? Spawn.run(["ip", "link", "del", bridge])
     }
 
+    /// Gives this machine's own namespace an address on the lab's bridge (198.18.1.254/24), so that it can reach
+    /// the lab's addresses, as a runbook's vantage point does.
+    public func reachFromHere() throws {
+        try Spawn.run(["ip", "addr", "add", "198.18.1.254/24", "dev", bridge])
+    }
+
     /// `host`'s MAC on the bridge.
     public func mac(_ host: Host) throws -> MACAddress {
         try PacketSocket(interface: "eth0", namespace: namespace(host), protocol: NeighbourFrames.etherTypeARP).mac

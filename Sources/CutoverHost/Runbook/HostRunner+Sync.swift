@@ -1,0 +1,76 @@
+import CutoverCore
+
+/// The data sync: rsync (`-aHAX --delete --numeric-ids`) for every data path, each pass's bytes counted; the final
+/// pass is followed by a checksum comparison of the trees.
+extension HostRunner {
+    static let rsyncOptions = ["-aHAX", "--delete", "--numeric-ids"]
+
+    /// One pass over every data path (the final one compares the trees after copying).
+    func sync(final: Bool) async throws -> StepResult {
+        var result = StepResult()
+        let clock = ContinuousClock()
+        let start = clock.now
+        var bytes = 0, differences = 0
+        for data in task.data {
+            let source = Self.folder(data.path), destination = Self.folder(data.toPath ?? data.path)
+            let copy = rsync(Self.rsyncOptions + ["--stats"], source: source, destination: destination)
+            let outcome = try await copy.executor.run(copy.command, timeout: commandTimeout)
+            result.keep(outcome, on: copy.host)
+            guard outcome.succeeded else {
+                result.failure = "syncing \(data.path): \(outcome.summary)"
+                return result
+            }
+            bytes += Self.transferredBytes(in: outcome.stdout) ?? 0
+            if final {
+                let check = rsync(Self.rsyncOptions + ["--checksum", "--dry-run", "--itemize-changes"], source: source, destination: destination)
+                let compared = try await check.executor.run(check.command, timeout: commandTimeout)
+                result.keep(compared, on: check.host)
+                guard compared.succeeded else {
+                    result.failure = "comparing \(data.path): \(compared.summary)"
+                    return result
+                }
+                differences += compared.stdout.split(separator: "\n").filter { !$0.isEmpty }.count
+            }
+        }
+        let duration = clock.now - start
+        result.sync = SyncPass(bytes: bytes, duration: duration)
+        result.figures = ["bytes": Double(bytes), "seconds": duration.seconds]
+        if final {
+            result.figures["differences"] = Double(differences)
+            if differences > 0 { result.failure = "after the final pass \(differences) entries still differ (rsync --checksum --dry-run)" }
+        }
+        return result
+    }
+
+    /// Where rsync runs and its command line: on this machine when neither host is an ssh host (they share its
+    /// file system), else on `from` pushing to an ssh `to`, or here pulling from an ssh `from`.
+    func rsync(_ options: [String], source: String, destination: String) -> (host: String, executor: any Executor, command: [String]) {
+        switch (from.executor, to.executor) {
+        case (_, .ssh(let user, let host, let port)):
+            return (from.name, executor(from), ["rsync"] + options + ["-e", sshTransport(port: port, host: to), source, "\(user)@\(bracketed(host)):\(destination)"])
+        case (.ssh(let user, let host, let port), _):
+            return ("local", LocalExecutor(), ["rsync"] + options + ["-e", sshTransport(port: port, host: from), "\(user)@\(bracketed(host)):\(source)", destination])
+        default:
+            // Both on this machine: the destination folder is made first (rsync makes only its last component).
+            return ("local", LocalExecutor(), ["sh", "-c", "mkdir -p \"$0\" && exec rsync \"$@\"", destination] + options + [source, destination])
+        }
+    }
+
+    private func sshTransport(port: Int, host: HostCutoverSettings.Host) -> String {
+        var transport = "ssh -o BatchMode=yes -o ConnectTimeout=5 -p \(port)"
+        if !host.hostKeyCheck { transport += " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" }
+        if let identity = host.identityFile { transport += " -i \(identity)" }
+        return transport
+    }
+
+    private func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+
+    /// A folder as rsync copies its contents: with a trailing slash.
+    static func folder(_ path: String) -> String { path.hasSuffix("/") ? path : path + "/" }
+
+    /// "Total transferred file size: 1,234 bytes" of rsync's `--stats`.
+    static func transferredBytes(in stats: String) -> Int? {
+        guard let line = stats.split(separator: "\n").first(where: { $0.hasPrefix("Total transferred file size:") }) else { return nil }
+        return Int(line.dropFirst("Total transferred file size:".count).filter(\.isNumber))
+    }
+}

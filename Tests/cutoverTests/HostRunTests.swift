@@ -1,0 +1,125 @@
+import CutoverCore
+import CutoverHost
+import CutoverTestSupport
+import Foundation
+import Testing
+
+/// A whole host run in a lab of namespaces: a small HTTP service in each host serving its data folder, a few
+/// thousand files synced, the service stopped, started on the new host, its address floated and verified; and a run
+/// whose new service is not healthy, rolled back.
+@Suite("cutover host", .serialized, .timeLimit(.minutes(2)), .enabled(if: Lab.available, Lab.unavailableReason))
+struct HostRunTests {
+    /// Runs `body` with a lab, the old host serving its data folder (`files` files) behind the service address, and
+    /// a configuration moving it to the new host; `health` is the task's health command.
+    func withRunbook(files: Int = 2000, health: String? = nil, _ body: (Lab, String, String) async throws -> Void) async throws {
+        _ = try TestTools.executable("rsync", debianPackage: "rsync")
+        _ = try TestTools.executable("curl", debianPackage: "curl")
+        try await Lab.with { lab in
+            let folder = try TemporaryFolder()
+            defer {
+                for ns in [lab.old, lab.new] { _ = try? Spawn.run(["sh", "-c", "[ -f \(folder.path)/\(ns).pid ] && kill $(cat \(folder.path)/\(ns).pid) || true"]) }
+                folder.remove()
+            }
+            try lab.reachFromHere()
+            try lab.hold(lab.vip, on: .old)
+            let old = folder.path + "/" + lab.old
+            try FileManager.default.createDirectory(atPath: old + "/items", withIntermediateDirectories: true)
+            for index in 0..<files { try "item \(index)\n".write(toFile: old + "/items/\(index).txt", atomically: false, encoding: .utf8) }
+            try "old and new serve this\n".write(toFile: old + "/index.html", atomically: false, encoding: .utf8)
+            let here = "\(folder.path)/$(ip netns identify)"
+            let start = "cd \(here) && (nohup python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 & echo $! > \(here).pid)"
+            let stop = "[ -f \(here).pid ] && kill $(cat \(here).pid); rm -f \(here).pid"
+            let healthy = health ?? "curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:8080/index.html"
+            _ = try Spawn.run(["ip", "netns", "exec", lab.old, "sh", "-c", start])
+            let config = try folder.write("cutover.yaml", """
+                store: "sqlite:\(folder.path)/cutover.db"
+                host_cutover:
+                  hosts:
+                    old: { executor: "netns:\(lab.old)", interface: eth0, address: 198.18.1.1/24 }
+                    new: { executor: "netns:\(lab.new)", interface: eth0, address: 198.18.1.2/24 }
+                  tasks:
+                    - name: shop
+                      from: old
+                      to: new
+                      service: { stop: '\(stop)', start: '\(start)', health: '\(healthy)', ports: [8080] }
+                      data: [{ path: \(old)/, to_path: \(folder.path)/\(lab.new)/ }]
+                      vip: { address: \(lab.vip) }
+                      verify: { url: "http://\(lab.vip.address):8080/index.html", every: 20ms, timeout: 10s }
+                      garp: { repeat: 2, interval: 50ms }
+                """)
+            // The old host serves through the address before the run.
+            let probe = try #require(HTTPProbe(url: "http://\(lab.vip.address):8080/index.html"))
+            for _ in 0..<100 where probe.get(timeout: .milliseconds(200)) != 200 { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(probe.get(timeout: .seconds(1)) == 200)
+            try await body(lab, config, folder.path)
+        }
+    }
+
+    @Test func aRunMovesTheServiceAndItsTreeAndJournalsEveryStep() async throws {
+        try await withRunbook { lab, config, folder in
+            let result = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(90))
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            #expect(result.stdout.contains("run 1: done, shop runs on new"))
+            #expect(result.stdout.contains("downtime: "), "the downtime through the address is printed")
+            // The new host serves the same tree, behind the address; the old holds the address no more.
+            let same = try? Spawn.run(["diff", "-r", "\(folder)/\(lab.old)", "\(folder)/\(lab.new)"])
+            #expect(same == "", "the trees differ")
+            #expect(try lab.holds(lab.vip.address, .new))
+            #expect(try !lab.holds(lab.vip.address, .old))
+            #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/items/1999.txt")?.get(timeout: .seconds(1)) == 200)
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"), "the old service was stopped")
+            let status = try await CutoverProcess.run(["host", "status", "--config", config, "--json"])
+            #expect(status.status == 0)
+            let runs = try JSONDecoder().decode([HostRun].self, from: Data(status.stdout.utf8))
+            let run = try #require(runs.first)
+            #expect(run.status == .done)
+            let steps = run.steps.map(\.step)
+            #expect(steps.first == "precheck" && steps.last == "verify")
+            #expect(Array(steps.drop { $0 == "precheck" || $0 == "sync" }) == ["stop_old", "final_sync", "start_new", "health", "float", "verify"])
+            #expect(run.steps.allSatisfy { $0.result == .ok && $0.finishedAt != nil })
+            #expect(run.steps.first { $0.step == "sync" }?.figures["bytes"].map { $0 > 0 } == true, "the first pass copied the tree")
+            #expect(run.figures["downtime_seconds"] != nil && run.figures["migration_seconds"] != nil)
+            // A second run of the task is refused by the pre-checks: the new host holds the port and the address.
+            let again = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(60))
+            #expect(again.status == 1)
+            #expect(again.stdout.contains("stopped at precheck before anything changed"))
+        }
+    }
+
+    @Test func anUnhealthyNewServiceIsRolledBack() async throws {
+        try await withRunbook(files: 10, health: "[ \"$(ip netns identify)\" != NEWNS ] && curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:8080/index.html") { lab, config, folder in
+            // The health command fails on the new host only.
+            let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "NEWNS", with: lab.new)
+            try text.write(toFile: config, atomically: true, encoding: .utf8)
+            let result = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(90))
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("rolled back after health"), "\(result.stdout)")
+            #expect(try lab.holds(lab.vip.address, .old), "the address never left the old host")
+            #expect(try !lab.holds(lab.vip.address, .new))
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"), "the old service runs again")
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/\(lab.new).pid"), "the new service was stopped")
+            #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/index.html")?.get(timeout: .seconds(1)) == 200)
+        }
+    }
+
+    @Test func aFailedPrecheckChangesNothing() async throws {
+        try await withRunbook(files: 10) { lab, config, folder in
+            // The new host's port is taken: the pre-checks say so and nothing moves.
+            _ = try Spawn.run(["ip", "netns", "exec", lab.new, "sh", "-c",
+                               "cd \(folder) && (nohup python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 & echo $! > \(folder)/\(lab.new).pid)"])
+            for _ in 0..<100 {
+                let listening = try Spawn.run(["ip", "netns", "exec", lab.new, "ss", "-Hltn", "sport", "=", ":8080"])
+                if !listening.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let precheck = try await CutoverProcess.run(["host", "precheck", "--config", config, "--task", "shop"], timeout: .seconds(60))
+            #expect(precheck.status == 1)
+            #expect(precheck.stdout.contains("port 8080 free on new") && precheck.stdout.contains("fail"))
+            let result = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(60))
+            #expect(result.status == 1)
+            #expect(result.stdout.contains("stopped at precheck before anything changed"))
+            #expect(try lab.holds(lab.vip.address, .old))
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"), "the old service was not stopped")
+        }
+    }
+}
