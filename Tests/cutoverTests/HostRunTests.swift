@@ -3,6 +3,9 @@ import CutoverHost
 import CutoverTestSupport
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A whole host run in a lab of namespaces: a small HTTP service in each host serving its data folder, a few
 /// thousand files synced, the service stopped, started on the new host, its address floated and verified; and a run
@@ -11,13 +14,13 @@ import Testing
 struct HostRunTests {
     /// Runs `body` with a lab, the old host serving its data folder (`files` files) behind the service address, and
     /// a configuration moving it to the new host; `health` is the task's health command.
-    func withRunbook(files: Int = 2000, health: String? = nil, _ body: (Lab, String, String) async throws -> Void) async throws {
+    func withRunbook(files: Int = 2000, health: String? = nil, stopFirst: String = "", _ body: (Lab, String, String) async throws -> Void) async throws {
         _ = try TestTools.executable("rsync", debianPackage: "rsync")
         _ = try TestTools.executable("curl", debianPackage: "curl")
         try await Lab.with { lab in
             let folder = try TemporaryFolder()
             defer {
-                for ns in [lab.old, lab.new] { _ = try? Spawn.run(["sh", "-c", "[ -f \(folder.path)/\(ns).pid ] && kill $(cat \(folder.path)/\(ns).pid) || true"]) }
+                for ns in [lab.old, lab.new] { _ = try? Spawn.run(["sh", "-c", "[ -f \(folder.path)/\(ns).pid ] && kill -9 $(cat \(folder.path)/\(ns).pid) || true"]) }
                 folder.remove()
             }
             try lab.reachFromHere()
@@ -27,10 +30,13 @@ struct HostRunTests {
             for index in 0..<files { try "item \(index)\n".write(toFile: old + "/items/\(index).txt", atomically: false, encoding: .utf8) }
             try "old and new serve this\n".write(toFile: old + "/index.html", atomically: false, encoding: .utf8)
             let here = "\(folder.path)/$(ip netns identify)"
-            let start = "cd \(here) && (nohup python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 & echo $! > \(here).pid)"
-            let stop = "[ -f \(here).pid ] && kill $(cat \(here).pid); rm -f \(here).pid"
+            // Idempotent, as a service manager's start is: a running service is left as it is.
+            let start = "[ -f \(here).pid ] && kill -0 $(cat \(here).pid) 2>/dev/null || "
+                + "(cd \(here) && (nohup python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 & echo $! > \(here).pid))"
+            let stop = stopFirst.replacingOccurrences(of: "FOLDER", with: folder.path) + "[ -f \(here).pid ] && kill $(cat \(here).pid); rm -f \(here).pid"
             let healthy = health ?? "curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:8080/index.html"
-            _ = try Spawn.run(["ip", "netns", "exec", lab.old, "sh", "-c", start])
+            // Started as the runbook starts services: default signal handling (the test process blocks some signals).
+            #expect(try ProcessRunner.runBlocking(["ip", "netns", "exec", lab.old, "sh", "-c", start], timeout: .seconds(30)).succeeded)
             let config = try folder.write("cutover.yaml", """
                 store: "sqlite:\(folder.path)/cutover.db"
                 host_cutover:
@@ -105,8 +111,9 @@ struct HostRunTests {
     @Test func aFailedPrecheckChangesNothing() async throws {
         try await withRunbook(files: 10) { lab, config, folder in
             // The new host's port is taken: the pre-checks say so and nothing moves.
-            _ = try Spawn.run(["ip", "netns", "exec", lab.new, "sh", "-c",
-                               "cd \(folder) && (nohup python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 & echo $! > \(folder)/\(lab.new).pid)"])
+            _ = try ProcessRunner.runBlocking(["ip", "netns", "exec", lab.new, "sh", "-c",
+                                               "cd \(folder) && (nohup python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 & echo $! > \(folder)/\(lab.new).pid)"],
+                                              timeout: .seconds(30))
             for _ in 0..<100 {
                 let listening = try Spawn.run(["ip", "netns", "exec", lab.new, "ss", "-Hltn", "sport", "=", ":8080"])
                 if !listening.isEmpty { break }
@@ -120,6 +127,55 @@ struct HostRunTests {
             #expect(result.stdout.contains("stopped at precheck before anything changed"))
             #expect(try lab.holds(lab.vip.address, .old))
             #expect(FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"), "the old service was not stopped")
+        }
+    }
+
+    /// The old service's stop waits for a file, so the runner can be killed while the journal shows it under way.
+    static let stopWaits = "echo $$ > FOLDER/stopping; while [ ! -f FOLDER/go ]; do sleep 0.05; done; "
+
+    /// Starts a run, waits until its stop of the old service is under way, and kills the runner with SIGKILL (and
+    /// the stop command it left behind); the stop may then go on.
+    func killDuringTheStop(config: String, folder: String) async throws {
+        let runner = try CutoverProcess(["host", "run", "--config", config, "--task", "shop"])
+        for _ in 0..<1200 where !FileManager.default.fileExists(atPath: folder + "/stopping") { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(FileManager.default.fileExists(atPath: folder + "/stopping"), "the run reached the stop")
+        runner.signal(SIGKILL)
+        _ = try await runner.exitStatus()
+        if let text = try? String(contentsOfFile: folder + "/stopping", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
+        FileManager.default.createFile(atPath: folder + "/go", contents: nil)
+    }
+
+    @Test func aRunKilledDuringTheStopIsResumedToTheEnd() async throws {
+        try await withRunbook(files: 50, stopFirst: Self.stopWaits) { lab, config, folder in
+            try await killDuringTheStop(config: config, folder: folder)
+            let journal = try await CutoverProcess.run(["host", "status", "--config", config, "--json"])
+            let run = try #require(try JSONDecoder().decode([HostRun].self, from: Data(journal.stdout.utf8)).first)
+            #expect(run.status == .running)
+            #expect(run.steps.last?.step == "stop_old" && run.steps.last?.result == .running, "the journal shows the stop under way")
+            let resumed = try await CutoverProcess.run(["host", "resume", "--config", config, "1"], timeout: .seconds(90))
+            #expect(resumed.status == 0, "\(resumed.stdout)\n\(resumed.stderr)")
+            #expect(resumed.stdout.contains("resuming shop at stop_old"))
+            #expect(try lab.holds(lab.vip.address, .new) && !lab.holds(lab.vip.address, .old), "exactly one owner: the new host")
+            #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/index.html")?.get(timeout: .seconds(1)) == 200)
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"))
+            let again = try await CutoverProcess.run(["host", "resume", "--config", config, "1"])
+            #expect(again.status == 2 && again.stderr.contains("run 1 is done; there is nothing to resume"))
+        }
+    }
+
+    @Test func aRunKilledDuringTheStopIsRolledBack() async throws {
+        try await withRunbook(files: 50, stopFirst: Self.stopWaits) { lab, config, folder in
+            try await killDuringTheStop(config: config, folder: folder)
+            // The killed stop went on: the old service may be down. The rollback starts it again and verifies it.
+            let rolledBack = try await CutoverProcess.run(["host", "rollback", "--config", config, "1", "--reason", "runner killed"], timeout: .seconds(90))
+            #expect(rolledBack.status == 1, "a run that was rolled back exits 1: \(rolledBack.stdout)\n\(rolledBack.stderr)")
+            #expect(rolledBack.stdout.contains("rolled back after stop_old: runner killed"))
+            #expect(try lab.holds(lab.vip.address, .old) && !lab.holds(lab.vip.address, .new), "exactly one owner: the old host")
+            #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/index.html")?.get(timeout: .seconds(1)) == 200)
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"), "the old service runs")
         }
     }
 }
