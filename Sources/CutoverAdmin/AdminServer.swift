@@ -93,6 +93,7 @@ public enum AdminServer {
         let api = router.group("/api/v1")
         DiffsAPI.register(on: api, environment: environment)
         ReconcileAPI.register(on: api, environment: environment)
+        HostRunsAPI.register(on: api, environment: environment)
         RoutesAPI.register(on: api, environment: environment)
         return router
     }

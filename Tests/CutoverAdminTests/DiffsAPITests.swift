@@ -63,6 +63,11 @@ struct DiffsAPITests {
                                         columns: [ColumnDifference(column: "total", newColumn: "amount", old: "10.5", new: nil)])],
             seconds: 0.5))
         try await store.finishReconcileRun(run, status: .finished, error: nil, at: now * 60_000 + 500)
+        // A host run (run 1) that is done.
+        let hostRun = try await store.startHostRun(task: "shop", hosts: ["shop-old", "shop-new"], at: now * 60_000)
+        let step = try await store.beginHostStep(run: hostRun, step: "precheck", pass: 0, at: now * 60_000)
+        try await store.finishHostStep(run: hostRun, seq: step, result: .ok, figures: ["passed": 7], commands: [], failure: nil, at: now * 60_000 + 10)
+        try await store.finishHostRun(hostRun, status: .done, reason: nil, figures: ["migration_seconds": 3.2], at: now * 60_000 + 3_200)
         return (store, { try? FileManager.default.removeItem(atPath: folder) })
     }
 

@@ -119,7 +119,8 @@ struct OpenAPITests {
             }
             let properties = (schema["properties"] as? [String: Any]) ?? [:]
             for (name, member) in object {
-                guard let property = properties[name] as? [String: Any] else {
+                // A map (`additionalProperties: SCHEMA`) documents every name its members may have.
+                guard let property = properties[name] as? [String: Any] ?? schema["additionalProperties"] as? [String: Any] else {
                     problems.append("\(path): undocumented property '\(name)'")
                     continue
                 }

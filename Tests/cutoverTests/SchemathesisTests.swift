@@ -45,6 +45,6 @@ extension ServeTests {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         run.waitUntilExit()
         #expect(run.terminationStatus == 0, "\(text.suffix(6000))")
-        #expect(text.contains("Tested: 14"), "every operation was exercised: \(text.suffix(2000))")
+        #expect(text.contains("Tested: 16"), "every operation was exercised: \(text.suffix(2000))")
     }
 }

@@ -27,6 +27,12 @@ public struct HostRun: Sendable, Hashable, Codable {
     public var figures: [String: Double]
     public var steps: [HostStepRecord]
 
+    enum CodingKeys: String, CodingKey {
+        case id, task, hosts, status, reason, figures, steps
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
+
     public init(id: Int64, task: String, hosts: [String], startedAt: Int64, finishedAt: Int64?, status: Status, reason: String?,
                 figures: [String: Double], steps: [HostStepRecord]) {
         self.id = id
@@ -60,6 +66,11 @@ public struct HostStepRecord: Sendable, Hashable, Codable {
         public var stderr: String
         public var seconds: Double
 
+        enum CodingKeys: String, CodingKey {
+            case host, command, status, stdout, stderr, seconds
+            case timedOut = "timed_out"
+        }
+
         public init(host: String, command: String, status: Int32, timedOut: Bool, stdout: String, stderr: String, seconds: Double) {
             self.host = host
             self.command = command
@@ -83,6 +94,12 @@ public struct HostStepRecord: Sendable, Hashable, Codable {
     public var figures: [String: Double]
     public var commands: [Command]
     public var failure: String?
+
+    enum CodingKeys: String, CodingKey {
+        case seq, step, pass, result, figures, commands, failure
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
 
     public init(seq: Int64, step: String, pass: Int, startedAt: Int64, finishedAt: Int64? = nil, result: Result = .running,
                 figures: [String: Double] = [:], commands: [Command] = [], failure: String? = nil) {
