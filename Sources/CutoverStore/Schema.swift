@@ -86,8 +86,8 @@ enum Schema {
             let id = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
             return [
                 """
-                CREATE TABLE host_runs (id \(id), task TEXT NOT NULL, hosts TEXT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT,
-                  status TEXT NOT NULL, reason TEXT, figures TEXT NOT NULL)
+                CREATE TABLE host_runs (id \(id), task TEXT NOT NULL, group_name TEXT, hosts TEXT NOT NULL, started_ms BIGINT NOT NULL,
+                  finished_ms BIGINT, status TEXT NOT NULL, reason TEXT, figures TEXT NOT NULL)
                 """,
                 "CREATE INDEX host_runs_status ON host_runs (status)",
                 """

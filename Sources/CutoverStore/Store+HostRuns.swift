@@ -12,21 +12,29 @@ extension Store {
         var failure: String?
     }
 
-    /// Starts a run of `task` on `hosts`; refused (``StoreError/conflict(_:)``) while another running run holds one of
-    /// them, naming it. Returns the run's ID.
-    public func startHostRun(task: String, hosts: [String], at time: Int64) async throws -> Int64 {
+    /// Starts a run of `task` on `hosts`, as part of `group` when it is run in one. Refused (``StoreError/conflict(_:)``)
+    /// while another running run holds one of the hosts (naming it), or when `group` is not running yet and
+    /// `maxParallelGroups` groups already are (naming them). Returns the run's ID.
+    public func startHostRun(task: String, group: String? = nil, hosts: [String], maxParallelGroups: Int = .max, at time: Int64) async throws -> Int64 {
         let encoded = try Self.encode(JSONEncoder(), hosts)
         return try await database.withTransaction { session in
-            let running = try await session.run("SELECT id, task, hosts FROM host_runs WHERE status = 'running' ORDER BY id")
+            let running = try await session.run("SELECT id, task, hosts, group_name FROM host_runs WHERE status = 'running' ORDER BY id")
+            var groups: [String] = []
             for row in running {
                 guard let id = row[0].integer, let other = row[1].text, let text = row[2].text else { throw StoreError.corrupt("host_runs row") }
                 let held = try Self.decode(JSONDecoder(), [String].self, text)
                 if let host = hosts.first(where: held.contains) {
                     throw StoreError.conflict("host '\(host)' is in run \(id) (task '\(other)'), which is still running: resume or roll it back first")
                 }
+                if let name = row[3].text, !groups.contains(name) { groups.append(name) }
             }
-            let rows = try await session.run(
-                "INSERT INTO host_runs (task, hosts, started_ms, status, figures) VALUES (\(bind: task), \(bind: encoded), \(bind: time), 'running', '{}') RETURNING id")
+            if let group, !groups.contains(group), groups.count >= maxParallelGroups {
+                throw StoreError.conflict("\(groups.count) groups are running (\(groups.joined(separator: ", "))) and max_parallel_groups is \(maxParallelGroups): group '\(group)' is not started")
+            }
+            let rows = try await session.run("""
+                INSERT INTO host_runs (task, group_name, hosts, started_ms, status, figures)
+                VALUES (\(bind: task), \(bind: group.map(SQLValue.text) ?? .null), \(bind: encoded), \(bind: time), 'running', '{}') RETURNING id
+                """)
             guard let id = rows.first?.first?.integer else { throw StoreError.corrupt("no id for a new host run") }
             return id
         }
@@ -78,7 +86,7 @@ extension Store {
         let (runs, steps) = try await database.withSession { session -> ([[SQLValue]], [[SQLValue]]) in
             let filter: SQLQueryString = id.map { " WHERE id = \(bind: $0)" } ?? ""
             let runs = try await session.run(
-                "SELECT id, task, hosts, started_ms, finished_ms, status, reason, figures FROM host_runs\(filter) ORDER BY id DESC LIMIT \(bind: Int64(limit))")
+                "SELECT id, task, hosts, started_ms, finished_ms, status, reason, figures, group_name FROM host_runs\(filter) ORDER BY id DESC LIMIT \(bind: Int64(limit))")
             let ids = runs.compactMap { $0.first?.integer }
             guard let low = ids.min(), let high = ids.max() else { return (runs, []) }
             let steps = try await session.run("""
@@ -101,9 +109,9 @@ extension Store {
             guard let id = row[0].integer, let task = row[1].text, let hostsText = row[2].text, let started = row[3].integer,
                   let statusText = row[5].text, let status = HostRun.Status(rawValue: statusText), let figuresText = row[7].text
             else { throw StoreError.corrupt("host_runs row") }
-            return HostRun(id: id, task: task, hosts: try Self.decode(decoder, [String].self, hostsText), startedAt: started, finishedAt: row[4].integer,
-                           status: status, reason: row[6].text, figures: try Self.decode(decoder, [String: Double].self, figuresText),
-                           steps: byRun[id] ?? [])
+            return HostRun(id: id, task: task, group: row[8].text, hosts: try Self.decode(decoder, [String].self, hostsText), startedAt: started,
+                           finishedAt: row[4].integer, status: status, reason: row[6].text,
+                           figures: try Self.decode(decoder, [String: Double].self, figuresText), steps: byRun[id] ?? [])
         }
     }
 }

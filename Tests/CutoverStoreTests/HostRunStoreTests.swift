@@ -50,4 +50,22 @@ struct HostRunStoreTests {
             #expect(try await store.hostRuns(limit: 1).map(\.id) == [again])
         }
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func aGroupBeyondTheParallelLimitIsRefusedNotQueued(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            _ = try await store.startHostRun(task: "a", group: "wave-1", hosts: ["a1", "a2"], maxParallelGroups: 2, at: 1)
+            _ = try await store.startHostRun(task: "b", group: "wave-2", hosts: ["b1", "b2"], maxParallelGroups: 2, at: 2)
+            do {
+                _ = try await store.startHostRun(task: "c", group: "wave-3", hosts: ["c1", "c2"], maxParallelGroups: 2, at: 3)
+                Issue.record("a third group started beside two with max_parallel_groups 2")
+            } catch let error as StoreError {
+                #expect("\(error)".contains("2 groups are running (wave-1, wave-2) and max_parallel_groups is 2: group 'wave-3' is not started"))
+            }
+            // A group already running takes its next task; a task outside every group is not counted.
+            _ = try await store.startHostRun(task: "a-next", group: "wave-1", hosts: ["a3"], maxParallelGroups: 2, at: 4)
+            _ = try await store.startHostRun(task: "alone", hosts: ["d1"], maxParallelGroups: 2, at: 5)
+            #expect(try await store.hostRuns(limit: 2).map(\.group) == [nil, "wave-1"])
+        }
+    }
 }

@@ -10,8 +10,47 @@ import Glibc
 /// A whole host run in a lab of namespaces: a small HTTP service in each host serving its data folder, a few
 /// thousand files synced, the service stopped, started on the new host, its address floated and verified; and a run
 /// whose new service is not healthy, rolled back.
-@Suite("cutover host", .serialized, .timeLimit(.minutes(2)), .enabled(if: Lab.available, Lab.unavailableReason))
+@Suite("cutover host", .serialized, .timeLimit(.minutes(2)))
 struct HostRunTests {
+    static let groups = """
+        host_cutover:
+          hosts:
+            a: { executor: "netns:a", interface: eth0 }
+            b: { executor: "netns:b", interface: eth0 }
+          tasks:
+            - { name: t, from: a, to: b, service: { stop: x, start: y, health: z } }
+          groups:
+            - { name: g1, tasks: [t] }
+            - { name: g2, tasks: [t] }
+          max_parallel_groups: 1
+        """
+
+    @Test(arguments: [
+        ([String](), "name what to run: --task NAME or --group NAME"),
+        (["--task", "nope"], "--task 'nope' is not a task of host_cutover.tasks (t)"),
+        (["--group", "nope"], "--group 'nope' is not a group of host_cutover.groups (g1, g2)"),
+        (["--group", "g1", "--group", "g2"], "2 groups asked for, and max_parallel_groups is 1: run the others after these"),
+        (["--task", "t", "--skip-gateway-check"], "--skip-gateway-check needs --reason"),
+    ])
+    func whatToRunIsChecked(arguments: [String], message: String) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("cutover.yaml", Self.groups)
+        let result = try await CutoverProcess.run(["host", "run", "--config", config] + arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func aBrokenSectionIsNamedWithItsLine() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("cutover.yaml", Self.groups.replacingOccurrences(of: "to: b", with: "to: c"))
+        let result = try await CutoverProcess.run(["host", "status", "--config", config])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("cutover.yaml:6:"), "\(result.stderr)")
+        #expect(result.stderr.contains("host_cutover.tasks[0].to: no host named 'c'"))
+    }
+
     /// Runs `body` with a lab, the old host serving its data folder (`files` files) behind the service address, and
     /// a configuration moving it to the new host; `health` is the task's health command.
     func withRunbook(files: Int = 2000, health: String? = nil, stopFirst: String = "", _ body: (Lab, String, String) async throws -> Void) async throws {
@@ -61,7 +100,7 @@ struct HostRunTests {
         }
     }
 
-    @Test func aRunMovesTheServiceAndItsTreeAndJournalsEveryStep() async throws {
+    @Test(.enabled(if: Lab.available, Lab.unavailableReason)) func aRunMovesTheServiceAndItsTreeAndJournalsEveryStep() async throws {
         try await withRunbook { lab, config, folder in
             let result = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(90))
             #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
@@ -92,7 +131,7 @@ struct HostRunTests {
         }
     }
 
-    @Test func anUnhealthyNewServiceIsRolledBack() async throws {
+    @Test(.enabled(if: Lab.available, Lab.unavailableReason)) func anUnhealthyNewServiceIsRolledBack() async throws {
         try await withRunbook(files: 10, health: "[ \"$(ip netns identify)\" != NEWNS ] && curl -fsS -o /dev/null --max-time 1 http://127.0.0.1:8080/index.html") { lab, config, folder in
             // The health command fails on the new host only.
             let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "NEWNS", with: lab.new)
@@ -108,7 +147,7 @@ struct HostRunTests {
         }
     }
 
-    @Test func aFailedPrecheckChangesNothing() async throws {
+    @Test(.enabled(if: Lab.available, Lab.unavailableReason)) func aFailedPrecheckChangesNothing() async throws {
         try await withRunbook(files: 10) { lab, config, folder in
             // The new host's port is taken: the pre-checks say so and nothing moves.
             _ = try ProcessRunner.runBlocking(["ip", "netns", "exec", lab.new, "sh", "-c",
@@ -148,7 +187,7 @@ struct HostRunTests {
         FileManager.default.createFile(atPath: folder + "/go", contents: nil)
     }
 
-    @Test func aRunKilledDuringTheStopIsResumedToTheEnd() async throws {
+    @Test(.enabled(if: Lab.available, Lab.unavailableReason)) func aRunKilledDuringTheStopIsResumedToTheEnd() async throws {
         try await withRunbook(files: 50, stopFirst: Self.stopWaits) { lab, config, folder in
             try await killDuringTheStop(config: config, folder: folder)
             let journal = try await CutoverProcess.run(["host", "status", "--config", config, "--json"])
@@ -166,12 +205,12 @@ struct HostRunTests {
         }
     }
 
-    @Test func aRunKilledDuringTheStopIsRolledBack() async throws {
+    @Test(.enabled(if: Lab.available, Lab.unavailableReason)) func aRunKilledDuringTheStopIsRolledBack() async throws {
         try await withRunbook(files: 50, stopFirst: Self.stopWaits) { lab, config, folder in
             try await killDuringTheStop(config: config, folder: folder)
             // The killed stop went on: the old service may be down. The rollback starts it again and verifies it.
             let rolledBack = try await CutoverProcess.run(["host", "rollback", "--config", config, "1", "--reason", "runner killed"], timeout: .seconds(90))
-            #expect(rolledBack.status == 1, "a run that was rolled back exits 1: \(rolledBack.stdout)\n\(rolledBack.stderr)")
+            #expect(rolledBack.status == 0, "\(rolledBack.stdout)\n\(rolledBack.stderr)")
             #expect(rolledBack.stdout.contains("rolled back after stop_old: runner killed"))
             #expect(try lab.holds(lab.vip.address, .old) && !lab.holds(lab.vip.address, .new), "exactly one owner: the old host")
             #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/index.html")?.get(timeout: .seconds(1)) == 200)

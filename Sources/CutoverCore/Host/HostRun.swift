@@ -16,6 +16,8 @@ public struct HostRun: Sendable, Hashable, Codable {
 
     public var id: Int64
     public var task: String
+    /// The group the task ran in, when it was run as part of one.
+    public var group: String?
     /// The hosts the run holds (a host is in at most one running task).
     public var hosts: [String]
     public var startedAt: Int64
@@ -28,15 +30,16 @@ public struct HostRun: Sendable, Hashable, Codable {
     public var steps: [HostStepRecord]
 
     enum CodingKeys: String, CodingKey {
-        case id, task, hosts, status, reason, figures, steps
+        case id, task, group, hosts, status, reason, figures, steps
         case startedAt = "started_at"
         case finishedAt = "finished_at"
     }
 
-    public init(id: Int64, task: String, hosts: [String], startedAt: Int64, finishedAt: Int64?, status: Status, reason: String?,
+    public init(id: Int64, task: String, group: String? = nil, hosts: [String], startedAt: Int64, finishedAt: Int64?, status: Status, reason: String?,
                 figures: [String: Double], steps: [HostStepRecord]) {
         self.id = id
         self.task = task
+        self.group = group
         self.hosts = hosts
         self.startedAt = startedAt
         self.finishedAt = finishedAt

@@ -90,8 +90,9 @@ func gatewayCheck(admin: String?, skipReason: String?) -> (@Sendable () async ->
     }
 }
 
-/// Runs a task's runbook from `action` and prints its end and figures; exit 1 unless it ended done.
-func drive(_ runner: HostRunner, _ machine: RunbookMachine, from action: RunbookMachine.Action, run: Int64) async throws {
+/// Runs a task's runbook from `action` and prints its end and figures; exit 1 unless it ended done (or, for a
+/// rollback an operator asked for, rolled back).
+func drive(_ runner: HostRunner, _ machine: RunbookMachine, from action: RunbookMachine.Action, run: Int64, rollingBack: Bool = false) async throws {
     let (outcome, figures) = try await runner.run(machine, from: action)
     switch outcome {
     case .done: print("run \(run): done, \(runner.task.name) runs on \(runner.to.name)")
@@ -102,6 +103,7 @@ func drive(_ runner: HostRunner, _ machine: RunbookMachine, from action: Runbook
     for (name, value) in figures.sorted(by: { $0.key < $1.key }) {
         print("  \(name.replacingOccurrences(of: "_seconds", with: "")): " + (name.hasSuffix("_seconds") ? String(format: "%.3f s", value) : "\(value)"))
     }
+    if case .rolledBack = outcome, rollingBack { return }
     if outcome != .done { throw ExitCode(1) }
 }
 
@@ -109,14 +111,22 @@ func drive(_ runner: HostRunner, _ machine: RunbookMachine, from action: Runbook
 struct HostRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a task's runbook: precheck, sync passes, stop old, final sync, start new, health, float, verify.",
-        discussion: "Exit status: 0 done; 1 stopped before anything changed, rolled back, or a rollback that failed; 2 bad input."
+        abstract: "Run tasks' runbooks: precheck, sync passes, stop old, final sync, start new, health, float, verify.",
+        discussion: """
+            Each --task runs on its own; each --group runs its tasks one after another (a task that does not end done \
+            stops its group), up to max_parallel_groups groups at once: a further group is refused, never queued. A host \
+            is in at most one running task. Exit status: 0 every task done; 1 a task stopped, rolled back or was refused; \
+            2 bad input.
+            """
     )
 
     @OptionGroup var options: HostOptions
 
-    @Option(name: .long, help: "The task to run.")
-    var task: String
+    @Option(name: .long, help: "A task to run (repeatable).")
+    var task: [String] = []
+
+    @Option(name: .long, help: "A group whose tasks run one after another (repeatable).")
+    var group: [String] = []
 
     @Flag(name: .customLong("dry-run"), help: "Run the pre-checks and print the steps; change nothing.")
     var dryRun = false
@@ -128,43 +138,95 @@ struct HostRunCommand: AsyncParsableCommand {
     var reason: String?
 
     func validate() throws {
+        if task.isEmpty, group.isEmpty { throw ValidationError("name what to run: --task NAME or --group NAME") }
         if skipGatewayCheck, (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--skip-gateway-check needs --reason: the journal keeps why")
         }
     }
 
+    /// What runs: a lane per --task (no group) and per --group (its tasks in order).
+    func lanes(_ settings: HostCutoverSettings) throws -> [(group: String?, tasks: [HostCutoverSettings.Task])] {
+        var lanes: [(group: String?, tasks: [HostCutoverSettings.Task])] = []
+        for name in task {
+            guard let found = settings.task(named: name) else {
+                throw ValidationError("--task '\(name)' is not a task of host_cutover.tasks (\(settings.tasks.map(\.name).joined(separator: ", ")))")
+            }
+            lanes.append((nil, [found]))
+        }
+        for name in group {
+            guard let found = settings.groups.first(where: { $0.name == name }) else {
+                throw ValidationError("--group '\(name)' is not a group of host_cutover.groups (\(settings.groups.map(\.name).joined(separator: ", ")))")
+            }
+            lanes.append((name, found.tasks.compactMap(settings.task(named:))))
+        }
+        if group.count > settings.maxParallelGroups {
+            throw ValidationError("\(group.count) groups asked for, and max_parallel_groups is \(settings.maxParallelGroups): run the others after these")
+        }
+        return lanes
+    }
+
     func run() async throws {
         let loaded = try options.load()
-        guard let task = loaded.hostCutover.task(named: self.task) else {
-            throw ValidationError("--task '\(self.task)' is not a task of host_cutover.tasks (\(loaded.hostCutover.tasks.map(\.name).joined(separator: ", ")))")
-        }
-        let (from, to) = hosts(of: task, in: loaded.hostCutover)
-        let check = gatewayCheck(admin: loaded.hostCutover.gatewayAdmin, skipReason: skipGatewayCheck ? reason : nil)
+        let settings = loaded.hostCutover
+        let lanes = try lanes(settings)
+        let check = gatewayCheck(admin: settings.gatewayAdmin, skipReason: skipGatewayCheck ? reason : nil)
         if dryRun {
-            var runner = HostRunner(task: task, from: from, to: to, journal: NoJournal())
-            runner.gatewayCheck = check
-            let (items, result) = await runner.precheck()
-            printChecks(items)
-            print("steps: precheck, sync passes (up to \(task.sync.maxPasses)), stop old, final sync, start new, health"
-                  + (task.vip == nil && task.vip6 == nil ? "" : ", float") + ", verify")
-            if result.failure != nil { throw ExitCode(1) }
+            var failed = false
+            for task in lanes.flatMap(\.tasks) {
+                let (from, to) = hosts(of: task, in: settings)
+                var runner = HostRunner(task: task, from: from, to: to, journal: NoJournal())
+                runner.gatewayCheck = check
+                let (items, result) = await runner.precheck()
+                print("\(task.name): steps precheck, sync passes (up to \(task.sync.maxPasses)), stop old, final sync, start new, health"
+                      + (task.vip == nil && task.vip6 == nil ? "" : ", float") + ", verify")
+                printChecks(items)
+                failed = failed || result.failure != nil
+            }
+            if failed { throw ExitCode(1) }
             return
         }
-        try await options.withStore(loaded) { store in
-            let run: Int64
-            do {
-                run = try await store.startHostRun(task: task.name, hosts: [from.name, to.name], at: StoreJournal.now)
-            } catch let error as StoreError {
-                printError("cutover host run: \(error)")
-                throw ExitCode(1)
+        let allDone = try await options.withStore(loaded) { store in
+            try await withThrowingTaskGroup(of: Bool.self) { lanesGroup in
+                for lane in lanes {
+                    lanesGroup.addTask {
+                        for task in lane.tasks {
+                            guard try await runTask(task, group: lane.group, settings: settings, store: store, check: check) else { return false }
+                        }
+                        return true
+                    }
+                }
+                var done = true
+                for try await laneDone in lanesGroup { done = done && laneDone }
+                return done
             }
-            print("run \(run): \(task.name) from \(from.name) to \(to.name)")
-            var runner = HostRunner(task: task, from: from, to: to, journal: StoreJournal(store: store, run: run))
-            runner.gatewayCheck = check
-            runner.say = { print("  \($0)") }
-            var machine = RunbookMachine(rules: task.sync, budget: task.downtimeBudget, floats: task.vip != nil || task.vip6 != nil)
-            let first = machine.start()
+        }
+        if !allDone { throw ExitCode(1) }
+    }
+
+    /// Runs one task's runbook in the store's journal; whether it ended done.
+    func runTask(_ task: HostCutoverSettings.Task, group: String?, settings: HostCutoverSettings, store: Store,
+                 check: (@Sendable () async -> PrecheckItem)?) async throws -> Bool {
+        let (from, to) = hosts(of: task, in: settings)
+        let run: Int64
+        do {
+            run = try await store.startHostRun(task: task.name, group: group, hosts: [from.name, to.name],
+                                               maxParallelGroups: settings.maxParallelGroups, at: StoreJournal.now)
+        } catch let error as StoreError {
+            printError("cutover host run: \(task.name): \(error)")
+            return false
+        }
+        print("run \(run): \(task.name) from \(from.name) to \(to.name)" + (group.map { " (group \($0))" } ?? ""))
+        var runner = HostRunner(task: task, from: from, to: to, journal: StoreJournal(store: store, run: run))
+        runner.gatewayCheck = check
+        let name = task.name
+        runner.say = { print("  \(name): \($0)") }
+        var machine = RunbookMachine(rules: task.sync, budget: task.downtimeBudget, floats: task.vip != nil || task.vip6 != nil)
+        let first = machine.start()
+        do {
             try await drive(runner, machine, from: first, run: run)
+            return true
+        } catch let exit as ExitCode where exit == ExitCode(1) {
+            return false
         }
     }
 }
@@ -293,7 +355,7 @@ struct HostResumeCommand: AsyncParsableCommand {
 /// `cutover host rollback`.
 struct HostRollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Undo a run: float back, stop new, start old, verify.",
-                                                    discussion: "Exit status: 0 rolled back; 1 a rollback step failed; 2 bad input.")
+                                                    discussion: "Exit status: 0 rolled back; 1 a rollback step failed (try again); 2 bad input.")
 
     @OptionGroup var options: HostOptions
 
@@ -317,7 +379,7 @@ struct HostRollbackCommand: AsyncParsableCommand {
             var runner = HostRunner(task: task, from: from, to: to, journal: StoreJournal(store: store, run: self.run))
             runner.say = { print("  \($0)") }
             print("run \(self.run): rolling back \(task.name)")
-            try await drive(runner, machine, from: action, run: self.run)
+            try await drive(runner, machine, from: action, run: self.run, rollingBack: true)
         }
     }
 }
