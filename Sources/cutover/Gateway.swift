@@ -121,6 +121,7 @@ final class Gateway: Sendable {
         if config.reconcile?.every != nil {
             services.append(ReconcileService(proxy: proxy, store: store, factory: metricsFactory, logger: logger))
         }
+        services.append(HostRunMetricsService(store: store, factory: metricsFactory, logger: logger))
         return services
     }
 

@@ -1,7 +1,9 @@
 import CutoverCore
 import CutoverHost
+import CutoverStore
 import CutoverTestSupport
 import Foundation
+import Logging
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -216,5 +218,43 @@ struct HostRunTests {
             #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/index.html")?.get(timeout: .seconds(1)) == 200)
             #expect(FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"), "the old service runs")
         }
+    }
+
+    @Test func theGatewayExportsTheJournalAsMetrics() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await Store.open(.sqlite(path: folder.path + "/serve.db"), logger: logger)
+        let run = try await store.startHostRun(task: "shop", hosts: ["old", "new"], at: 1_000)
+        let step = try await store.beginHostStep(run: run, step: "float", pass: 0, at: 2_000)
+        try await store.finishHostStep(run: run, seq: step, result: .ok, figures: [:], commands: [], failure: nil, at: 2_250)
+        try await store.finishHostRun(run, status: .done, reason: nil, figures: ["downtime_seconds": 0.75, "ip_outage_seconds": 0.002], at: 3_000)
+        let stopped = try await store.startHostRun(task: "cart", hosts: ["c1", "c2"], at: 4_000)
+        try await store.finishHostRun(stopped, status: .stopped, reason: "precheck", figures: [:], at: 4_100)
+        await store.close()
+        let file = try folder.write("serve.yaml", """
+            listen: "127.0.0.1:0"
+            admin: { listen: "127.0.0.1:0" }
+            store: "sqlite:\(folder.path)/serve.db"
+            backends: { old: { url: "http://127.0.0.1:9" } }
+            """)
+        let process = try CutoverProcess(["serve", "--config", file])
+        defer { process.terminate() }
+        let admin = try #require(CutoverProcess.port(in: try await process.waitFor("admin listening on http://")))
+        var metrics = ""
+        for _ in 0..<100 {
+            let client = try await TestConnection.connect(port: admin)
+            try await client.send("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+            metrics = try await client.response().text
+            await client.close()
+            if metrics.contains("cutover_host_runs_total") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(metrics.contains(#"cutover_host_runs_total{result="done"} 1"#), "\(metrics.suffix(2000))")
+        #expect(metrics.contains(#"cutover_host_runs_total{result="stopped"} 1"#))
+        #expect(metrics.contains(#"cutover_host_step_duration_seconds{task="shop",step="float"} 0.25"#))
+        #expect(metrics.contains(#"cutover_host_downtime_seconds{task="shop"} 0.75"#))
+        #expect(metrics.contains(#"cutover_ip_float_outage_seconds{task="shop"} 0.002"#))
     }
 }
