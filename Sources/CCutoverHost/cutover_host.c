@@ -82,7 +82,9 @@ int cutover_change_address(int add, int family, const unsigned char *address, in
     request.body.ifa_index = ifindex;
     request.body.ifa_scope = RT_SCOPE_UNIVERSE;
     add_attribute(&request.header, IFA_LOCAL, address, length);
-    add_attribute(&request.header, IFA_ADDRESS, address, length);
+    /* A removal names the address by IFA_LOCAL alone: with IFA_ADDRESS too, an IPv4 address held with another
+       prefix length would not be found, and the kernel's "not there" would be taken for "already gone". */
+    if (add || family == AF_INET6) add_attribute(&request.header, IFA_ADDRESS, address, length);
     if (add && family == AF_INET6 && no_dad) {
         unsigned int flags = IFA_F_NODAD;
         add_attribute(&request.header, IFA_FLAGS, &flags, sizeof flags);

@@ -17,7 +17,11 @@ extension Store {
     /// `maxParallelGroups` groups already are (naming them). Returns the run's ID.
     public func startHostRun(task: String, group: String? = nil, hosts: [String], maxParallelGroups: Int = .max, at time: Int64) async throws -> Int64 {
         let encoded = try Self.encode(JSONEncoder(), hosts)
+        let postgres = database.dialect == .postgres
         return try await database.withTransaction { session in
+            // The check and the insert are one step for every writer: on PostgreSQL the table is locked against
+            // other starts first (SQLite's transactions already take the write lock at their start).
+            if postgres { try await session.run("LOCK TABLE host_runs IN SHARE ROW EXCLUSIVE MODE") }
             let running = try await session.run("SELECT id, task, hosts, group_name FROM host_runs WHERE status = 'running' ORDER BY id")
             var groups: [String] = []
             for row in running {
@@ -37,6 +41,13 @@ extension Store {
                 """)
             guard let id = rows.first?.first?.integer else { throw StoreError.corrupt("no id for a new host run") }
             return id
+        }
+    }
+
+    /// Marks a run as running again (a rollback of a finished run is under way).
+    public func reopenHostRun(_ run: Int64) async throws {
+        _ = try await database.withSession { session in
+            try await session.run("UPDATE host_runs SET status = 'running', finished_ms = NULL WHERE id = \(bind: run)")
         }
     }
 

@@ -179,4 +179,16 @@ struct HostCutoverConfigTests {
         }
         #expect(error.issues.map(\.path.description) == ["host_cutover.hosts.a.executor"])
     }
+
+    @Test func theHealthURLIsProbedThroughTheAddressItself() {
+        for url in ["https://198.18.0.100/healthz", "http://shop.example/healthz", "http://198.18.0.100:0/", "http://[fd00::100/"] {
+            let found = issues(hosts("    - { name: t, from: a, to: b, \(Self.service), verify: { url: \"\(url)\" } }"))
+            #expect(found.first?.message == "'\(url)' is not an http:// URL with an IP address", "\(url)")
+        }
+        for url in ["http://198.18.0.100:8080/healthz", "http://[fd00::100]:8080/", "http://198.18.0.100"] {
+            #expect(throws: Never.self, "\(url)") {
+                try ConfigLoader.loadHost(yaml: hosts("    - { name: t, from: a, to: b, \(Self.service), verify: { url: \"\(url)\" } }")).get()
+            }
+        }
+    }
 }

@@ -34,7 +34,8 @@ struct ProcessRunnerTests {
     @Test func aCommandPastItsTimeoutIsKilledWithItsChildren() async throws {
         let marker = NSTemporaryDirectory() + "cutover-runner-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink(marker) }
-        let result = try await ProcessRunner.run(["sh", "-c", "sleep 600 & echo $! > \(marker); wait"], timeout: .milliseconds(500))
+        // The timeout leaves the shell time to write its child's pid even on a loaded machine.
+        let result = try await ProcessRunner.run(["sh", "-c", "sleep 600 & echo $! > \(marker); wait"], timeout: .seconds(3))
         #expect(result.timedOut && !result.succeeded)
         #expect(result.summary.hasSuffix("did not finish within its timeout and was killed"))
         let child = try #require(pid_t(try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -74,6 +75,7 @@ struct ProcessRunnerTests {
         await #expect(throws: CommandError.self) { try await ProcessRunner.run(["cutover-no-such-tool"], timeout: .seconds(5)) }
         do {
             _ = try await ProcessRunner.run(["cutover-no-such-tool", "x"], timeout: .seconds(5))
+            Issue.record("a missing program ran")
         } catch let error as CommandError {
             #expect(error.description == "could not run 'cutover-no-such-tool x': cutover-no-such-tool is not installed (not found on PATH)")
         }

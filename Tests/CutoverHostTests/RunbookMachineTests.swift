@@ -119,30 +119,62 @@ struct RunbookMachineTests {
         #expect(machine.rollbackRequested(reason: "runner killed") == .run(.floatBack, pass: 0))
     }
 
-    @Test func aResumedRunContinuesWithTheStepUnderWay() {
+    @Test func aResumedRunContinuesWithTheStepUnderWay() throws {
         // The journal of a live run, step by step; after each prefix, resuming gives the live machine's next step.
         var live = machine()
         var journal: [RunbookMachine.Finished] = []
         var action = live.start()
         var passes = converging
         while case .run(let step, let pass) = action {
-            let (resumed, next) = RunbookMachine.resume(finished: journal, rules: rules, budget: .seconds(5), floats: true)
+            let (resumed, next) = try RunbookMachine.resume(finished: journal, rules: rules, budget: .seconds(5), floats: true)
             #expect(next == action, "after \(journal.map(\.step))")
             #expect(resumed.passes == live.passes)
             let sync = step == .sync ? passes.removeFirst() : nil
             journal.append(.init(step: step, pass: pass, sync: sync))
             action = live.succeeded(step, sync: sync)
         }
-        #expect(RunbookMachine.resume(finished: journal, rules: rules, budget: .seconds(5), floats: true).1 == .finished(.done))
+        #expect(try RunbookMachine.resume(finished: journal, rules: rules, budget: .seconds(5), floats: true).1 == .finished(.done))
     }
 
-    @Test func aResumedRunThatWasRollingBackGoesOnUndoing() {
+    @Test func aResumedRunThatWasRollingBackGoesOnUndoing() throws {
         let journal: [RunbookMachine.Finished] = [
             .init(step: .precheck), .init(step: .sync, pass: 1, sync: converging[2]), .init(step: .stopOld), .init(step: .finalSync),
             .init(step: .startNew), .init(step: .health), .init(step: .float), .init(step: .verify, failure: "no answer"), .init(step: .floatBack),
         ]
-        let (machine, next) = RunbookMachine.resume(finished: journal, rules: rules, budget: .seconds(5), floats: true)
+        let (machine, next) = try RunbookMachine.resume(finished: journal, rules: rules, budget: .seconds(5), floats: true)
         #expect(next == .run(.stopNew, pass: 0))
         #expect(!machine.floated && machine.newStarted && machine.oldStopped)
+    }
+
+    @Test func anOperatorsRollbackInTheJournalIsReplayed() throws {
+        // Cut off during start_new; the operator's rollback, itself cut off during start_old.
+        let journal: [RunbookMachine.Finished] = [
+            .init(step: .precheck), .init(step: .sync, pass: 1, sync: converging[2]), .init(step: .stopOld), .init(step: .finalSync),
+            .init(step: .rollback, failure: "runner killed"), .init(step: .stopNew),
+        ]
+        let (machine, next) = try RunbookMachine.resume(finished: journal, rules: rules, budget: .seconds(5), floats: true)
+        #expect(next == .run(.startOld, pass: 0), "resuming goes on undoing, never forward")
+        #expect(!machine.newStarted && machine.oldStopped)
+    }
+
+    @Test func aJournalThatDoesNotFollowFromTheRunbookIsRefused() {
+        // Written while max_passes allowed two passes; the configuration now asks for a third before the stop.
+        let journal: [RunbookMachine.Finished] = [
+            .init(step: .precheck), .init(step: .sync, pass: 1, sync: converging[0]), .init(step: .sync, pass: 2, sync: converging[1]),
+            .init(step: .stopOld),
+        ]
+        #expect(throws: RunbookMachine.JournalMismatch.self) {
+            try RunbookMachine.resume(finished: journal, rules: .init(maxPasses: 8, convergeBytes: 1024, minShrink: 0), budget: .milliseconds(1), floats: true)
+        }
+        #expect(throws: RunbookMachine.JournalMismatch.self) {
+            // A run stopped by its pre-checks has nothing to undo.
+            try RunbookMachine.resume(finished: [.init(step: .precheck, failure: "port busy"), .init(step: .rollback, failure: "x")],
+                                      rules: rules, budget: .seconds(5), floats: true)
+        }
+        do {
+            _ = try RunbookMachine.resume(finished: journal, rules: .init(maxPasses: 8, convergeBytes: 1024, minShrink: 0), budget: .milliseconds(1), floats: true)
+        } catch {
+            #expect("\(error)".hasPrefix("the journal's step 4 is stop_old where the runbook, under this configuration, has sync pass 3"))
+        }
     }
 }

@@ -40,6 +40,7 @@ struct HostRunStoreTests {
             await #expect(throws: StoreError.self) { try await store.startHostRun(task: "cart", hosts: ["c", "b"], at: 2) }
             do {
                 _ = try await store.startHostRun(task: "cart", hosts: ["b"], at: 2)
+                Issue.record("a busy host was taken by a second run")
             } catch let error as StoreError {
                 #expect("\(error)".contains("host 'b' is in run \(first) (task 'shop'), which is still running"))
             }

@@ -80,7 +80,7 @@ extension ConfigBuilder {
             if InterfaceName.isValid(text) {
                 interface = text
             } else {
-                reader.report(view.path("interface"), value, "'\(text)' is not an interface name (1 to 15 characters, no '/', ':' or space)")
+                reader.report(view.path("interface"), value, "'\(text)' is not an interface name (1 to 15 letters, digits, '.', '_', '-' or '@')")
             }
         }
         let hostKeyCheck = view["host_key_check"].flatMap { reader.bool($0, at: view.path("host_key_check")) } ?? true
@@ -143,10 +143,11 @@ extension ConfigBuilder {
         var verify: HostCutoverSettings.Verify?
         if let value = view["verify"], let check = reader.mapping(value, at: view.path("verify"), keys: ["url", "every", "timeout"]) {
             if let node = required(check, "url"), let url = reader.string(node, at: check.path("url")) {
-                if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                if Self.isProbeURL(url) {
                     verify = HostCutoverSettings.Verify(url: url)
                 } else {
-                    reader.report(check.path("url"), node, "'\(url)' is not an http:// or https:// URL")
+                    reader.report(check.path("url"), node, "'\(url)' is not an http:// URL with an IP address",
+                                  fix: "the health URL is probed through the service address itself, as http://198.18.0.100:8080/healthz")
                 }
             }
             if let node = check["every"], let every = reader.duration(node, at: check.path("every"), minimum: .milliseconds(1)) { verify?.every = every }
@@ -202,5 +203,26 @@ extension ConfigBuilder {
             }
             return address
         }
+    }
+
+    /// `http://ADDRESS[:PORT][/PATH]` with an IPv4 address or a bracketed IPv6 one: what the runbook probes.
+    static func isProbeURL(_ url: String) -> Bool {
+        guard url.hasPrefix("http://") else { return false }
+        let authority = url.dropFirst(7).prefix { $0 != "/" }
+        var host = authority, port: Substring = ""
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return false }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            port = authority[authority.index(after: close)...]
+            if !port.isEmpty { guard port.hasPrefix(":") else { return false }; port = port.dropFirst() }
+            guard case .v6 = IPAddress(host) else { return false }
+        } else {
+            if let colon = authority.lastIndex(of: ":") {
+                host = authority[..<colon]
+                port = authority[authority.index(after: colon)...]
+            }
+            guard case .v4 = IPAddress(host) else { return false }
+        }
+        return port.isEmpty || UInt16(port).map { $0 > 0 } == true
     }
 }

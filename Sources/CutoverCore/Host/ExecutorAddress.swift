@@ -75,9 +75,10 @@ public enum ExecutorAddress: Sendable, Hashable, CustomStringConvertible {
 
 /// Interface names as Linux takes them.
 public enum InterfaceName {
-    /// 1 to 15 bytes (IFNAMSIZ 16 with its NUL), not `.` or `..`, no '/', ':' or whitespace.
+    /// 1 to 15 bytes (IFNAMSIZ 16 with its NUL) of letters, digits, '.', '_', '-' and '@', not `.` or `..`: every
+    /// name interfaces are given in practice, and nothing a shell would read as more than a word.
     public static func isValid(_ name: String) -> Bool {
-        (1...15).contains(name.utf8.count) && name != "." && name != ".."
-            && name.allSatisfy { $0.isASCII && !$0.isWhitespace && $0 != "/" && $0 != ":" }
+        (1...15).contains(name.utf8.count) && name != "." && name != ".." && name.first != "-"
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-@".contains($0)) }
     }
 }

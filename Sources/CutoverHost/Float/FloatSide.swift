@@ -39,7 +39,7 @@ public struct FloatSide: Sendable, Hashable, CustomStringConvertible {
             interface = String(text[text.index(after: colon)...])
         }
         guard isInterfaceName(interface) else {
-            return .failure(HostInputError("'\(interface)' is not an interface name (1 to 15 characters, no '/', ':' or space)"))
+            return .failure(HostInputError("'\(interface)' is not an interface name (1 to 15 letters, digits, '.', '_', '-' or '@')"))
         }
         switch ExecutorAddress.parse(executorText) {
         case .success(let executor): return .success(FloatSide(executor: executor, interface: interface))

@@ -19,6 +19,10 @@ public struct IPFloat: Sendable {
     /// Whether sides on this machine are moved in-process; when false every side is moved by commands through its
     /// executor, as an `ssh` side is.
     public var inProcess = true
+    /// The executors of the two sides when they need options of their own (an ssh host's key, its host-key
+    /// checking); by default each side's executor is made from its address with the default options.
+    public var fromExecutor: (any Executor)?
+    public var toExecutor: (any Executor)?
 
     public init(addresses: [InterfaceAddress], from: FloatSide, to: FloatSide, schedule: AnnouncementSchedule = .init(),
                 vantage: FloatSide? = nil, commandTimeout: Duration = .seconds(10)) {
@@ -71,7 +75,12 @@ public struct IPFloat: Sendable {
         }
         watch?.start()
         defer { watch?.stop() }
-        if watch != nil { try await Task.sleep(for: .milliseconds(50)) }
+        if let watch, let fromMAC {
+            // The outage is measured from the old holder's last answer: the watch has heard it before anything moves
+            // (a second at most).
+            let until = ContinuousClock.now + .seconds(1)
+            while !watch.hasHeard(fromMAC), ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(1)) }
+        }
 
         let start: ContinuousClock.Instant, released: ContinuousClock.Instant, claimed: ContinuousClock.Instant
         let announced: ContinuousClock.Instant, method: String
@@ -84,7 +93,15 @@ public struct IPFloat: Sendable {
                 try releaseHere(index: fromIndex)
                 let released = clock.now
                 try switcher.enter(toNamespace)
-                try claimHere(index: toIndex)
+                do {
+                    try claimHere(index: toIndex)
+                } catch {
+                    // Nobody holds the address now: it goes back where it was, and the error says what happened.
+                    try? switcher.enter(fromNamespace)
+                    let back = (try? claimBackHere(index: fromIndex)) != nil
+                    throw Failure(step: "claim", reason: "\(error); released from \(from), not claimed on \(to)"
+                                  + (back ? ", and given back to \(from)" : ", and it could not be given back to \(from): nobody holds it"))
+                }
                 let claimed = clock.now
                 try announcer.announce()
                 return (start, released, claimed, clock.now)
@@ -94,7 +111,13 @@ public struct IPFloat: Sendable {
             start = clock.now
             try await release(index: fromIndex)
             released = clock.now
-            try await claim(index: toIndex)
+            do {
+                try await claim(index: toIndex)
+            } catch {
+                let back = (try? await giveBack(index: fromIndex)) != nil
+                throw Failure(step: "claim", reason: "\(error); released from \(from), not claimed on \(to)"
+                              + (back ? ", and given back to \(from)" : ", and it could not be given back to \(from): nobody holds it"))
+            }
             claimed = clock.now
             if let announcer {
                 try announcer.announce()
@@ -126,7 +149,7 @@ public struct IPFloat: Sendable {
         if case .some(let namespace) = place(of: from) {
             return try NetworkNamespace.perform(namespace) { try releaseHere(index: index) }
         }
-        let executor = Executors.make(from.executor)
+        let executor = fromExecutor ?? Executors.make(from.executor)
         for address in addresses {
             let result = try await executor.run(["ip", "addr", "del", address.description, "dev", from.interface], timeout: commandTimeout)
             // An address already gone is released (what `ip` says then differs between versions: it is looked up).
@@ -148,7 +171,25 @@ public struct IPFloat: Sendable {
     func releaseHere(index: Int32?) throws {
         for address in addresses { try LinkAddresses.remove(address, from: from.interface, index: index) }
         for address in addresses where try LinkAddresses.holds(address.address, interface: from.interface) {
-            throw Failure(step: "release", reason: "\(address) is still on \(from) after its removal")
+            throw Failure(step: "release", reason: "\(address.address) is still on \(from) after its removal (held with another prefix length than /\(address.prefixLength)?)")
+        }
+    }
+
+    /// Puts the addresses back on `from`'s interface after a claim on `to` failed; the calling thread is in `from`'s namespace.
+    func claimBackHere(index: Int32?) throws {
+        for address in addresses { try LinkAddresses.add(address, to: from.interface, index: index) }
+    }
+
+    /// Puts the addresses back on `from` after a claim on `to` failed.
+    func giveBack(index: Int32?) async throws {
+        if case .some(let namespace) = place(of: from) {
+            return try NetworkNamespace.perform(namespace) { try claimBackHere(index: index) }
+        }
+        let executor = fromExecutor ?? Executors.make(from.executor)
+        for address in addresses {
+            let result = try await executor.run(["ip", "addr", "add", address.description, "dev", from.interface], timeout: commandTimeout)
+            let shown = try await shownAddress(address, on: from, executor)
+            guard !shown.isEmpty else { throw Failure(step: "give back", reason: result.summary) }
         }
     }
 
@@ -162,7 +203,7 @@ public struct IPFloat: Sendable {
         if case .some(let namespace) = place(of: to) {
             return try NetworkNamespace.perform(namespace) { try claimHere(index: index) }
         }
-        let executor = Executors.make(to.executor)
+        let executor = toExecutor ?? Executors.make(to.executor)
         for address in addresses {
             let result = try await executor.run(["ip", "addr", "add", address.description, "dev", to.interface] + (address.address.isIPv6 ? ["nodad"] : []),
                                                 timeout: commandTimeout)
@@ -177,11 +218,12 @@ public struct IPFloat: Sendable {
 
     /// Announces from an `ssh` host: `cutover ip announce` when cutover is installed there, else `arping -U` / `ndsend`.
     func announceByCommand() async throws -> String {
-        let executor = Executors.make(to.executor)
+        let executor = toExecutor ?? Executors.make(to.executor)
         let vips = addresses.map { $0.address.description }
-        let cutover = vips.map { "cutover ip announce --vip \($0) --interface \(to.interface) --repeat 1" }.joined(separator: " && ")
+        let interface = SSHExecutor.quoted(to.interface)
+        let cutover = "cutover ip announce " + vips.map { "--vip \($0)" }.joined(separator: " ") + " --interface \(interface) --repeat 1 --refresh-after 0"
         let fallback = vips.map { vip in
-            vip.contains(":") ? "ndsend \(vip) \(to.interface)" : "arping -U -c 1 -I \(to.interface) \(vip)"
+            vip.contains(":") ? "ndsend \(vip) \(interface)" : "arping -U -c 1 -I \(interface) \(vip)"
         }.joined(separator: " && ")
         let script = "if command -v cutover >/dev/null 2>&1; then echo cutover; \(cutover); else echo tool; \(fallback); fi"
         let result = try await executor.shell(script, timeout: commandTimeout)

@@ -55,7 +55,9 @@ public final class PacketSocket {
 
     /// The next frame received within `timeout`, or nil when none came.
     public func receive(within timeout: Duration) throws -> [UInt8]? {
-        let milliseconds = Int32(max(0, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        // Rounded up: a wait under a millisecond is a millisecond, never a poll that returns at once (a busy loop).
+        let (seconds, attoseconds) = timeout.components
+        let milliseconds = timeout <= .zero ? 0 : Int32(min(Int64(Int32.max), seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
         var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&pollFD, 1, milliseconds)
         guard ready > 0 else {

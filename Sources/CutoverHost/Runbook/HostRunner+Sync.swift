@@ -3,7 +3,8 @@ import CutoverCore
 /// The data sync: rsync (`-aHAX --delete --numeric-ids`) for every data path, each pass's bytes counted; the final
 /// pass is followed by a checksum comparison of the trees.
 extension HostRunner {
-    static let rsyncOptions = ["-aHAX", "--delete", "--numeric-ids"]
+    /// `--protect-args`: a path reaches the remote side as one argument whatever it holds.
+    static let rsyncOptions = ["-aHAX", "--delete", "--numeric-ids", "--protect-args"]
 
     /// One pass over every data path (the final one compares the trees after copying).
     func sync(final: Bool) async throws -> StepResult {
@@ -59,7 +60,7 @@ extension HostRunner {
     private func sshTransport(port: Int, host: HostCutoverSettings.Host) -> String {
         var transport = "ssh -o BatchMode=yes -o ConnectTimeout=5 -p \(port)"
         if !host.hostKeyCheck { transport += " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" }
-        if let identity = host.identityFile { transport += " -i \(identity)" }
+        if let identity = host.identityFile { transport += " -i \(SSHExecutor.quoted(identity))" }
         return transport
     }
 

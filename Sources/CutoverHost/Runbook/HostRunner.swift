@@ -2,7 +2,7 @@ import CutoverCore
 
 /// Carries out a task's runbook: asks the ``RunbookMachine`` what to do, does it through the hosts' executors,
 /// journals each step before the next, and measures the run (migration time, downtime through the service address,
-/// the IP outage, the health URL's latency before the stop and after the float).
+/// the health URL's latency before the stop and after the float).
 public struct HostRunner: Sendable {
     public let task: HostCutoverSettings.Task
     public let from: HostCutoverSettings.Host
@@ -36,7 +36,6 @@ public struct HostRunner: Sendable {
         watch?.start()
         defer { watch?.stop() }
         var marks: [RunbookMachine.Step: (ContinuousClock.Instant, ContinuousClock.Instant)] = [:]
-        var outage: Double?
         while case .run(let step, let pass) = action {
             say(step == .sync ? "sync pass \(pass)" : step.rawValue.replacingUnderscores)
             let seq = try await journal.beginStep(step, pass: pass)
@@ -48,7 +47,6 @@ public struct HostRunner: Sendable {
                 result = StepResult(failure: "\(error)")
             }
             marks[step] = (begin, clock.now)
-            if let value = result.figures["outage_seconds"], step == .float { outage = value }
             try await journal.finishStep(seq, result: result.failure == nil ? .ok : .failed, figures: result.figures, commands: result.commands,
                                          failure: result.failure)
             if let failure = result.failure { say("  failed: \(failure)") }
@@ -57,7 +55,6 @@ public struct HostRunner: Sendable {
         guard case .finished(let outcome) = action else { preconditionFailure("the runbook ended without an outcome") }
         watch?.stop()
         var figures: [String: Double] = ["migration_seconds": (clock.now - started).seconds]
-        if let outage { figures["ip_outage_seconds"] = outage }
         if let watch, let stop = marks[.stopOld]?.0, let floated = marks[task.vip == nil && task.vip6 == nil ? .startNew : .float]?.1 {
             let summary = watch.summary(stopAt: stop, upAfter: floated)
             figures.merge(summary) { $1 }
@@ -87,6 +84,7 @@ public struct HostRunner: Sendable {
         case .float: return try await float(from: from, to: to)
         case .floatBack: return try await float(from: to, to: from)
         case .verify: return try await verify()
+        case .rollback: return StepResult()
         }
     }
 
@@ -117,9 +115,12 @@ public struct HostRunner: Sendable {
         let addresses = [task.vip, task.vip6].compactMap { $0 }
         guard !addresses.isEmpty else { return StepResult() }
         let announcements = task.announcements
-        let float = IPFloat(addresses: addresses, from: FloatSide(executor: from.executor, interface: from.interface),
+        var float = IPFloat(addresses: addresses, from: FloatSide(executor: from.executor, interface: from.interface),
                             to: FloatSide(executor: to.executor, interface: to.interface),
-                            schedule: AnnouncementSchedule(count: announcements.count, interval: announcements.interval, refreshAfter: .zero))
+                            schedule: AnnouncementSchedule(count: announcements.count, interval: announcements.interval,
+                                                           refreshAfter: announcements.refreshAfter))
+        float.fromExecutor = executor(from)
+        float.toExecutor = executor(to)
         let report = try await float.run()
         var result = StepResult()
         result.figures = ["release_seconds": report.release.seconds, "claim_seconds": report.claim.seconds,

@@ -18,6 +18,8 @@ public struct RunbookMachine: Sendable, Hashable {
         case stopNew = "stop_new"
         case startOld = "start_old"
         case verifyOld = "verify_old"
+        /// An operator's request to roll back, journaled (with its reason) where it was made; never run.
+        case rollback
 
         /// Whether the step undoes part of a run.
         public var isRollback: Bool { [.floatBack, .stopNew, .startOld, .verifyOld].contains(self) }
@@ -147,13 +149,46 @@ public struct RunbookMachine: Sendable, Hashable {
         }
     }
 
+    /// Whether ``rollbackRequested(reason:)`` has anything to undo (a run under way, done, or whose rollback failed).
+    public var canRollBack: Bool {
+        switch state {
+        case .running, .rollingBack, .finished(.done), .finished(.rollbackFailed): return true
+        case .idle, .finished(.stopped), .finished(.rolledBack): return false
+        }
+    }
+
+    /// A journal that does not follow from the runbook (it was written under another configuration, or by hand).
+    public struct JournalMismatch: Error, CustomStringConvertible {
+        public var index: Int
+        public var found: Step
+        public var expected: Action
+        public var description: String {
+            let wanted: String
+            switch expected {
+            case .run(let step, let pass): wanted = step == .sync ? "sync pass \(pass)" : step.rawValue
+            case .finished: wanted = "the end of the run"
+            }
+            return "the journal's step \(index + 1) is \(found.rawValue) where the runbook, under this configuration, has \(wanted)"
+                + " (was the task's sync or service address changed since the run began?)"
+        }
+    }
+
     /// The machine of a run whose journal holds `finished` (in order), and the step to run now: the one that was
-    /// under way when the runner stopped is run again (steps are idempotent).
-    public static func resume(finished: [Finished], rules: HostCutoverSettings.SyncRules, budget: Duration, floats: Bool) -> (RunbookMachine, Action) {
+    /// under way when the runner stopped is run again (steps are idempotent). An operator's rollback request in the
+    /// journal is replayed as one. Throws when the journal does not follow from the runbook under these settings:
+    /// resuming would then run steps in an order nobody chose.
+    public static func resume(finished: [Finished], rules: HostCutoverSettings.SyncRules, budget: Duration, floats: Bool) throws -> (RunbookMachine, Action) {
         var machine = RunbookMachine(rules: rules, budget: budget, floats: floats)
         var action = machine.start()
-        for entry in finished {
-            guard case .run(let step, _) = action, step == entry.step else { break }
+        for (index, entry) in finished.enumerated() {
+            if entry.step == .rollback {
+                guard machine.canRollBack else { throw JournalMismatch(index: index, found: entry.step, expected: action) }
+                action = machine.rollbackRequested(reason: entry.failure ?? "rollback asked for")
+                continue
+            }
+            guard case .run(let step, let pass) = action, step == entry.step, step != .sync || pass == entry.pass else {
+                throw JournalMismatch(index: index, found: entry.step, expected: action)
+            }
             action = entry.failure.map { machine.failed(entry.step, reason: $0) } ?? machine.succeeded(entry.step, sync: entry.sync)
         }
         return (machine, action)
@@ -192,7 +227,7 @@ public struct RunbookMachine: Sendable, Hashable {
         case .verify:
             state = .finished(.done)
             return .finished(.done)
-        case .floatBack, .stopNew, .startOld, .verifyOld:
+        case .floatBack, .stopNew, .startOld, .verifyOld, .rollback:
             preconditionFailure("\(step) is a rollback step, but the runbook is \(state)")
         }
     }

@@ -227,6 +227,10 @@ struct HostRunCommand: AsyncParsableCommand {
             return true
         } catch let exit as ExitCode where exit == ExitCode(1) {
             return false
+        } catch {
+            // Reported here and kept to this lane: another group's steps are not cut short by it.
+            printError("cutover host run: \(task.name): \(error) (cutover host status \(run) shows where it stopped)")
+            return false
         }
     }
 }
@@ -315,13 +319,41 @@ func resumeRun(_ options: HostOptions, _ id: Int64, _ loaded: HostConfig, store:
         printError("cutover host: run \(id) is of task '\(run.task)', which the configuration no longer has")
         throw ExitCode(2)
     }
-    let finished = run.steps.filter { $0.result != .running }.compactMap { step in
-        RunbookMachine.Step(rawValue: step.step).map { RunbookMachine.Finished(step: $0, pass: step.pass,
-                                                                                 sync: step.figures["bytes"].map { SyncPass(bytes: Int($0), duration: .seconds(step.figures["seconds"] ?? 0)) },
-                                                                                 failure: step.result == .failed ? (step.failure ?? "failed") : nil) }
+    var finished: [RunbookMachine.Finished] = []
+    for step in run.steps where step.result != .running {
+        guard let name = RunbookMachine.Step(rawValue: step.step) else {
+            printError("cutover host: run \(id)'s journal has a step '\(step.step)' this version does not know")
+            throw ExitCode(2)
+        }
+        let sync = step.figures["bytes"].map { SyncPass(bytes: Int($0), duration: .seconds(step.figures["seconds"] ?? 0)) }
+        // A rollback request keeps its reason where a step keeps its failure.
+        let failure = name == .rollback ? step.failure : step.result == .failed ? (step.failure ?? "failed") : nil
+        finished.append(RunbookMachine.Finished(step: name, pass: step.pass, sync: sync, failure: failure))
     }
-    let (machine, action) = RunbookMachine.resume(finished: finished, rules: task.sync, budget: task.downtimeBudget, floats: task.vip != nil || task.vip6 != nil)
-    return (run, task, machine, action)
+    do {
+        let (machine, action) = try RunbookMachine.resume(finished: finished, rules: task.sync, budget: task.downtimeBudget,
+                                                          floats: task.vip != nil || task.vip6 != nil)
+        return (run, task, machine, action)
+    } catch let mismatch as RunbookMachine.JournalMismatch {
+        printError("cutover host: run \(id) cannot be continued: \(mismatch)")
+        throw ExitCode(2)
+    }
+}
+
+/// A run whose journal ends in an outcome while its status still says running (the runner stopped after its last
+/// step, before it wrote the end): the end is written now.
+func closeFinished(_ run: HostRun, _ action: RunbookMachine.Action, store: Store) async throws -> Bool {
+    guard run.status == .running, case .finished(let outcome) = action else { return false }
+    let (status, reason): (HostRun.Status, String?)
+    switch outcome {
+    case .done: (status, reason) = (.done, nil)
+    case .stopped(let step, let why): (status, reason) = (.stopped, "\(step.rawValue): \(why)")
+    case .rolledBack(let step, let why): (status, reason) = (.rolledBack, "\(step.rawValue): \(why)")
+    case .rollbackFailed(let step, let why): (status, reason) = (.rollbackFailed, "\(step.rawValue): \(why)")
+    }
+    try await store.finishHostRun(run.id, status: status, reason: reason, figures: run.figures, at: StoreJournal.now)
+    print("run \(run.id): its journal ended \(status.rawValue); recorded so")
+    return true
 }
 
 /// `cutover host resume`.
@@ -338,6 +370,7 @@ struct HostResumeCommand: AsyncParsableCommand {
         let loaded = try options.load()
         try await options.withStore(loaded) { store in
             let (journaled, task, machine, action) = try await resumeRun(options, self.run, loaded, store: store)
+            if try await closeFinished(journaled, action, store: store) { return }
             guard journaled.status == .running, case .run(let step, _) = action else {
                 printError("cutover host resume: run \(self.run) is \(journaled.status.rawValue); there is nothing to resume")
                 throw ExitCode(2)
@@ -369,11 +402,15 @@ struct HostRollbackCommand: AsyncParsableCommand {
         let loaded = try options.load()
         try await options.withStore(loaded) { store in
             let (journaled, task, resumed, _) = try await resumeRun(options, self.run, loaded, store: store)
-            guard [.running, .done, .rollbackFailed].contains(journaled.status) else {
+            guard [.running, .done, .rollbackFailed].contains(journaled.status), resumed.canRollBack else {
                 printError("cutover host rollback: run \(self.run) is \(journaled.status.rawValue); there is nothing to undo")
                 throw ExitCode(2)
             }
             var machine = resumed
+            // The request is journaled first: a resume after this replays it and goes on undoing.
+            try await store.reopenHostRun(self.run)
+            let marker = try await store.beginHostStep(run: self.run, step: RunbookMachine.Step.rollback.rawValue, pass: 0, at: StoreJournal.now)
+            try await store.finishHostStep(run: self.run, seq: marker, result: .ok, figures: [:], commands: [], failure: reason, at: StoreJournal.now)
             let action = machine.rollbackRequested(reason: reason)
             let (from, to) = hosts(of: task, in: loaded.hostCutover)
             var runner = HostRunner(task: task, from: from, to: to, journal: StoreJournal(store: store, run: self.run))
