@@ -5,61 +5,39 @@ import Foundation
 /// each answer's MAC and time kept. The IP outage is the time from the last answer by the old holder's MAC to the
 /// first answer by the new holder's.
 public final class OutageWatch: @unchecked Sendable {
-    // `answers`, `stopping` and `finished` are guarded by `lock`; the probe is used by the watching thread only.
+    // `answers` is guarded by `lock`; the probe and `next` are used by the watching thread only.
     private let probe: NeighbourProbe
     private let every: Duration
     private var answers: [(at: ContinuousClock.Instant, mac: MACAddress)] = []
-    private let lock = NSCondition()
-    private var stopping = false
-    private var finished = false
-    private var started = false
+    private let lock = NSLock()
+    private let loop = LoopThread()
+    private var next = ContinuousClock.now
 
     public init(address: IPAddress, interface: String, namespace: String?, every: Duration = .milliseconds(1)) throws {
         probe = try NeighbourProbe(address: address, interface: interface, namespace: namespace)
         self.every = every
     }
 
-    /// Starts probing on a thread of its own.
+    /// Starts probing on a thread of its own: a probe every `every`, every answer kept with its time.
     public func start() {
-        lock.lock()
-        started = true
-        lock.unlock()
-        let thread = Thread { [self] in
+        loop.start(name: "cutover-outage-watch") { [self] in
             let clock = ContinuousClock()
-            var next = clock.now
-            while !isStopping {
-                if clock.now >= next {
-                    try? probe.ask()
-                    next = clock.now + every
-                }
-                if let frame = try? probe.receive(within: max(.zero, next - clock.now)), let mac = probe.heard(frame) {
-                    let at = clock.now
-                    lock.lock()
-                    answers.append((at, mac))
-                    lock.unlock()
-                }
+            if clock.now >= next {
+                try? probe.ask()
+                next = clock.now + every
             }
-            lock.lock()
-            finished = true
-            lock.broadcast()
-            lock.unlock()
+            if let frame = try? probe.receive(within: max(.zero, next - clock.now)), let mac = probe.heard(frame) {
+                let at = clock.now
+                lock.lock()
+                answers.append((at, mac))
+                lock.unlock()
+            }
         }
-        thread.name = "cutover-outage-watch"
-        thread.start()
-    }
-
-    private var isStopping: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopping
     }
 
     /// Stops probing and waits for the watching thread to end.
     public func stop() {
-        lock.lock()
-        stopping = true
-        while started, !finished { lock.wait() }
-        lock.unlock()
+        loop.stop()
     }
 
     /// Whether `mac` has answered yet.

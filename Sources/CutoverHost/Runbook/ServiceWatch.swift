@@ -5,14 +5,13 @@ import Foundation
 /// each probe's time, whether it answered, and how long it took: the run's downtime (from the last answer before
 /// the old service stopped to the first after the address moved) and the latency before and after come from it.
 final class ServiceWatch: @unchecked Sendable {
-    // `probes`, `stopping` and `finished` are guarded by `lock`.
+    // `probes` is guarded by `lock`; `next` is used by the watching thread only.
     private let probe: HTTPProbe
     private let every: Duration
-    private let lock = NSCondition()
+    private let lock = NSLock()
+    private let loop = LoopThread()
     private var probes: [(at: ContinuousClock.Instant, answered: Bool, latency: Duration)] = []
-    private var stopping = false
-    private var started = false
-    private var finished = false
+    private var next = ContinuousClock.now
 
     init(probe: HTTPProbe, every: Duration) {
         self.probe = probe
@@ -20,40 +19,22 @@ final class ServiceWatch: @unchecked Sendable {
     }
 
     func start() {
-        lock.lock()
-        started = true
-        lock.unlock()
-        let thread = Thread { [self] in
+        next = ContinuousClock.now
+        loop.start(name: "cutover-service-watch") { [self] in
             let clock = ContinuousClock()
-            var next = clock.now
-            while true {
-                lock.lock()
-                let stop = stopping
-                lock.unlock()
-                if stop { break }
-                let at = clock.now
-                let status = probe.get(timeout: min(every * 5, .seconds(1)))
-                let latency = clock.now - at
-                lock.lock()
-                probes.append((at, status.map { (200..<400).contains($0) } ?? false, latency))
-                lock.unlock()
-                next = next + every
-                if next > clock.now { Thread.sleep(forTimeInterval: (next - clock.now).seconds) } else { next = clock.now }
-            }
+            let at = clock.now
+            let status = probe.get(timeout: min(every * 5, .seconds(1)))
+            let latency = clock.now - at
             lock.lock()
-            finished = true
-            lock.broadcast()
+            probes.append((at, status.map { (200..<400).contains($0) } ?? false, latency))
             lock.unlock()
+            next = next + every
+            if next > clock.now { Thread.sleep(forTimeInterval: (next - clock.now).seconds) } else { next = clock.now }
         }
-        thread.name = "cutover-service-watch"
-        thread.start()
     }
 
     func stop() {
-        lock.lock()
-        stopping = true
-        while started, !finished { lock.wait() }
-        lock.unlock()
+        loop.stop()
     }
 
     /// The downtime and the latencies, in seconds: `downtime_seconds` from the last answer before `stopAt` to the
