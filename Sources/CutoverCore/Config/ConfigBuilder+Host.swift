@@ -143,7 +143,7 @@ extension ConfigBuilder {
         var verify: HostCutoverSettings.Verify?
         if let value = view["verify"], let check = reader.mapping(value, at: view.path("verify"), keys: ["url", "every", "timeout"]) {
             if let node = required(check, "url"), let url = reader.string(node, at: check.path("url")) {
-                if Self.isProbeURL(url) {
+                if ProbeURL(url) != nil {
                     verify = HostCutoverSettings.Verify(url: url)
                 } else {
                     reader.report(check.path("url"), node, "'\(url)' is not an http:// URL with an IP address",
@@ -203,26 +203,5 @@ extension ConfigBuilder {
             }
             return address
         }
-    }
-
-    /// `http://ADDRESS[:PORT][/PATH]` with an IPv4 address or a bracketed IPv6 one: what the runbook probes.
-    static func isProbeURL(_ url: String) -> Bool {
-        guard url.hasPrefix("http://") else { return false }
-        let authority = url.dropFirst(7).prefix { $0 != "/" }
-        var host = authority, port: Substring = ""
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return false }
-            host = authority[authority.index(after: authority.startIndex)..<close]
-            port = authority[authority.index(after: close)...]
-            if !port.isEmpty { guard port.hasPrefix(":") else { return false }; port = port.dropFirst() }
-            guard case .v6 = IPAddress(host) else { return false }
-        } else {
-            if let colon = authority.lastIndex(of: ":") {
-                host = authority[..<colon]
-                port = authority[authority.index(after: colon)...]
-            }
-            guard case .v4 = IPAddress(host) else { return false }
-        }
-        return port.isEmpty || UInt16(port).map { $0 > 0 } == true
     }
 }

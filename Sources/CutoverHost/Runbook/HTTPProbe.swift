@@ -7,35 +7,20 @@ import Glibc
 /// what the runbook probes through the service address. Only `http://`: a health check behind the address is
 /// plain HTTP on the segment.
 public struct HTTPProbe: Sendable {
-    public let host: String
-    public let port: UInt16
-    public let path: String
+    public let url: ProbeURL
+    var host: String { url.address.description }
+    var port: UInt16 { url.port }
+    var path: String { url.path }
 
-    /// Parses `url`; nil when it is not an `http://` URL with an IP address or a name.
+    /// Parses `url` (``ProbeURL``); nil when it is not an `http://` URL with an IP address.
     public init?(url: String) {
-        guard url.hasPrefix("http://") else { return nil }
-        let rest = url.dropFirst(7)
-        let authority = rest.prefix { $0 != "/" }
-        path = rest.count > authority.count ? String(rest.dropFirst(authority.count)) : "/"
-        var hostPart = Substring(authority), portValue: UInt16 = 80
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            hostPart = authority[authority.index(after: authority.startIndex)..<close]
-            let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") { guard let value = UInt16(after.dropFirst()) else { return nil }; portValue = value }
-        } else if let colon = authority.lastIndex(of: ":") {
-            hostPart = authority[..<colon]
-            guard let value = UInt16(authority[authority.index(after: colon)...]) else { return nil }
-            portValue = value
-        }
-        guard !hostPart.isEmpty, IPAddress(hostPart) != nil else { return nil }
-        host = String(hostPart)
-        port = portValue
+        guard let parsed = ProbeURL(url) else { return nil }
+        self.url = parsed
     }
 
     /// The status code of one GET, or nil when no answer came within `timeout`.
     public func get(timeout: Duration) -> Int? {
-        guard let address = IPAddress(host) else { return nil }
+        let address = url.address
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return nil }

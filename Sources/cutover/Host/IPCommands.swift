@@ -44,8 +44,7 @@ func parseVIPs(_ texts: [String], option: String = "--vip") throws -> [Interface
 
 /// A duration in milliseconds with microseconds, for the figures of a float.
 func milliseconds(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    return String(format: "%.3f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+    String(format: "%.3f ms", duration.milliseconds)
 }
 
 /// `cutover ip float`: the float step alone.
@@ -230,8 +229,5 @@ struct IPAnnounceCommand: AsyncParsableCommand {
 
 extension Duration {
     /// In milliseconds, as a number.
-    var milliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
+    var milliseconds: Double { seconds * 1000 }
 }
