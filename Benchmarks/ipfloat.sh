@@ -173,7 +173,14 @@ for name, raw in zip(names, sys.argv[2:]):
 peers = {k: v for k, v in medians.items() if k != "cutover"}
 if "cutover" in medians and peers:
     best = min(peers, key=peers.get)
-    ratio = medians["cutover"] / peers[best] if peers[best] > 0 else float("nan")
     print()
-    print(f"cutover median outage / best peer's ({best}, {peers[best]:.1f} ms): {ratio:.2f}x")
+    if peers[best] > 0:
+        print(f"cutover median outage / best peer's ({best}, {peers[best]:.1f} ms): {medians['cutover'] / peers[best]:.2f}x")
+    else:
+        # Both medians below the probes' resolution: the share of floats that cost a probe tells them apart.
+        def hit(name):
+            rows = [r.split() for r in dict(zip(names, sys.argv[2:]))[name].strip(";").split(";") if r]
+            return sum(1 for r in rows if r[0] == "timeout" or float(r[0]) > 0), len(rows)
+        (c, cn), (p, pn) = hit("cutover"), hit(best)
+        print(f"both medians 0 ms (below the probes' resolution): floats that cost a probe: cutover {c} of {cn}, {best} {p} of {pn}")
 PY
