@@ -16,6 +16,11 @@ public struct AdminEnvironment: Sendable {
     public var refreshFlags: @Sendable () async -> Int64?
     /// Writes what this instance's traffic has shown (IDs seen, new's answers) to the store, so that gates see it.
     public var flushSignals: @Sendable () async -> Void
+    /// Begins undoing a host run for `reason`, asked for by `actor` (`POST /api/v1/host/runs/{id}/rollback`):
+    /// returns once the request is journaled and audited, and carries the rollback out in the background; throws
+    /// an ``AdminError`` (404 no such run, 409 nothing to undo or held by another process). Nil where the
+    /// configuration has no `host_cutover:` section.
+    public var hostRollback: (@Sendable (_ run: Int64, _ reason: String, _ actor: String) async throws -> HostRollbackAccepted)?
 
     public init(config: @escaping @Sendable () -> CutoverConfig, store: @escaping @Sendable () -> Store?,
                 health: @escaping @Sendable () -> HealthReport,

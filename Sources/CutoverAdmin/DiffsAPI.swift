@@ -68,11 +68,13 @@ enum DiffsAPI {
 }
 
 /// A JSON answer.
-func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let data = try encoder.encode(value)
-    return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    var fields = headers
+    fields[.contentType] = "application/json"
+    return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
 }
 
 /// The answer of `GET /api/v1/diffs/summary`.

@@ -96,6 +96,12 @@ enum Schema {
                 """,
             ]
         },
+        Migration(version: 5, description: "host run lease") { _ in
+            [
+                "ALTER TABLE host_runs ADD COLUMN holder TEXT",
+                "ALTER TABLE host_runs ADD COLUMN held_until_ms BIGINT",
+            ]
+        },
     ]
 
     /// The newest version this build knows.

@@ -69,9 +69,9 @@ struct StoredAuditRow {
     }
 
     func entry(_ decoder: JSONDecoder) throws -> AuditEntry {
-        AuditEntry(seq: seq, timeMs: timeMs, actor: actor, route: route, action: action,
-                   before: try Store.decode(decoder, RouteFlags.self, before), after: try Store.decode(decoder, RouteFlags.self, after),
-                   reason: reason, prevHash: prevHash, hash: hash)
+        func flags(_ text: String) throws -> RouteFlags? { text == "null" ? nil : try Store.decode(decoder, RouteFlags.self, text) }
+        return AuditEntry(seq: seq, timeMs: timeMs, actor: actor, route: route, action: action, before: try flags(before), after: try flags(after),
+                          reason: reason, prevHash: prevHash, hash: hash)
     }
 }
 
@@ -130,6 +130,35 @@ extension Store {
             return AuditEntry(seq: row.seq, timeMs: timeMs, actor: actor, route: route, action: action, before: current, after: after,
                               reason: reason, prevHash: lastHash, hash: row.hash)
         }
+    }
+
+    /// Appends an entry that changes no flags (an operator's action on something else, as `host_run:12`) to the
+    /// audit log's hash chain; its position is a flag version too, which every instance applies as it does any.
+    public func recordAudit(subject: String, action: String, actor: String, reason: String, now: Date = Date()) async throws -> AuditEntry {
+        let dialect = database.dialect
+        return try await database.withTransaction { session in
+            try await Self.appendAudit(session, dialect: dialect, subject: subject, action: action, actor: actor, reason: reason, now: now)
+        }
+    }
+
+    /// ``recordAudit(subject:action:actor:reason:now:)`` inside a transaction of the caller's.
+    static func appendAudit(_ session: any StoreSession, dialect: StoreDialect, subject: String, action: String, actor: String, reason: String,
+                            now: Date) async throws -> AuditEntry {
+        let timeMs = Int64(now.timeIntervalSince1970 * 1000)
+        let lock = dialect == .postgres ? " FOR UPDATE" : ""
+        guard let state = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1\(unsafeRaw: lock)").first,
+              let version = state[0].integer, let lastHash = state[1].text else {
+            throw StoreError.corrupt("flag_state has no row")
+        }
+        let row = StoredAuditRow(seq: version + 1, timeMs: timeMs, actor: actor, route: subject, action: action,
+                                 before: "null", after: "null", reason: reason, prevHash: lastHash)
+        try await session.run("INSERT INTO audit_log (\(unsafeRaw: StoredAuditRow.columns)) VALUES (\(binds: row.binds))")
+        try await session.run("UPDATE flag_state SET version = \(bind: row.seq), last_hash = \(bind: row.hash) WHERE id = 1")
+        if dialect == .postgres {
+            try await session.run("SELECT pg_notify(\(bind: Store.flagChannel), \(bind: String(row.seq)))")
+        }
+        return AuditEntry(seq: row.seq, timeMs: timeMs, actor: actor, route: subject, action: action, before: nil, after: nil,
+                          reason: reason, prevHash: lastHash, hash: row.hash)
     }
 
     /// Audit entries, newest first: of one route or all, older than `beforeSeq` when given.

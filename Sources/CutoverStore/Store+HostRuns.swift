@@ -5,6 +5,13 @@ import SQLKit
 /// The host cutover's journal: each run with the hosts it holds, and each step written when it begins and again
 /// when it ends, before the next begins.
 extension Store {
+    /// A holder as its column keeps it: one spelling for every writer (keys sorted), so that it compares as text.
+    static func holderText(_ holder: RunHolder) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encode(encoder, holder)
+    }
+
     /// What a step's row keeps beside its name and times.
     private struct StepDetail: Codable {
         var figures: [String: Double]
@@ -15,8 +22,11 @@ extension Store {
     /// Starts a run of `task` on `hosts`, as part of `group` when it is run in one. Refused (``StoreError/conflict(_:)``)
     /// while another running run holds one of the hosts (naming it), or when `group` is not running yet and
     /// `maxParallelGroups` groups already are (naming them). Returns the run's ID.
-    public func startHostRun(task: String, group: String? = nil, hosts: [String], maxParallelGroups: Int = .max, at time: Int64) async throws -> Int64 {
+    /// `holder`, when given, holds the run's lease until `leaseUntil` (milliseconds since 1970).
+    public func startHostRun(task: String, group: String? = nil, hosts: [String], maxParallelGroups: Int = .max, at time: Int64,
+                             holder: RunHolder? = nil, leaseUntil: Int64 = 0) async throws -> Int64 {
         let encoded = try Self.encode(JSONEncoder(), hosts)
+        let holderText: SQLValue = try holder.map { .text(try Self.holderText($0)) } ?? .null
         let postgres = database.dialect == .postgres
         return try await database.withTransaction { session in
             // The check and the insert are one step for every writer: on PostgreSQL the table is locked against
@@ -36,25 +46,72 @@ extension Store {
                 throw StoreError.conflict("\(groups.count) groups are running (\(groups.joined(separator: ", "))) and max_parallel_groups is \(maxParallelGroups): group '\(group)' is not started")
             }
             let rows = try await session.run("""
-                INSERT INTO host_runs (task, group_name, hosts, started_ms, status, figures)
-                VALUES (\(bind: task), \(bind: group.map(SQLValue.text) ?? .null), \(bind: encoded), \(bind: time), 'running', '{}') RETURNING id
+                INSERT INTO host_runs (task, group_name, hosts, started_ms, status, figures, holder, held_until_ms)
+                VALUES (\(bind: task), \(bind: group.map(SQLValue.text) ?? .null), \(bind: encoded), \(bind: time), 'running', '{}',
+                  \(bind: holderText), \(bind: leaseUntil)) RETURNING id
                 """)
             guard let id = rows.first?.first?.integer else { throw StoreError.corrupt("no id for a new host run") }
             return id
         }
     }
 
-    /// Marks a run as running again (a rollback of a finished run is under way).
-    public func reopenHostRun(_ run: Int64) async throws {
-        _ = try await database.withSession { session in
-            try await session.run("UPDATE host_runs SET status = 'running', finished_ms = NULL WHERE id = \(bind: run)")
+    /// Takes the lease of `run` for `holder` until `until` (milliseconds since 1970), and with `reopen` marks the run
+    /// as running again (a rollback of a finished run is under way). Refused (``StoreError/conflict(_:)``, naming
+    /// the holder) while another holder lives: on this machine its process still runs, elsewhere its lease has not
+    /// run out. A holder that died (`kill -9`) gives the run up at once. With `audit`, the claim and an audit entry
+    /// (subject `host_run:ID`) are written together or not at all; the entry is returned.
+    @discardableResult
+    public func claimHostRun(_ run: Int64, holder: RunHolder, until: Int64, now: Int64, reopen: Bool = false,
+                             audit: (action: String, actor: String, reason: String)? = nil) async throws -> AuditEntry? {
+        let encoded = try Self.holderText(holder)
+        let dialect = database.dialect
+        let lock = dialect == .postgres ? " FOR UPDATE" : ""
+        return try await database.withTransaction { session in
+            guard let row = try await session.run("SELECT holder, held_until_ms FROM host_runs WHERE id = \(bind: run)\(unsafeRaw: lock)").first else {
+                throw StoreError.conflict("there is no host run \(run)")
+            }
+            if let text = row[0].text, text != encoded {
+                let other = try Self.decode(JSONDecoder(), RunHolder.self, text)
+                let until = row[1].integer ?? 0
+                if other.isAlive ?? (until > now) {
+                    let lease = other.isAlive == nil ? ", its lease runs \((until - now + 999) / 1000) s more" : ""
+                    throw StoreError.conflict("run \(run) is being carried out by \(other)\(lease): let it end, or stop that process first")
+                }
+            }
+            let status: SQLQueryString = reopen ? ", status = 'running', finished_ms = NULL" : ""
+            try await session.run("UPDATE host_runs SET holder = \(bind: encoded), held_until_ms = \(bind: until)\(status) WHERE id = \(bind: run)")
+            guard let audit else { return nil }
+            return try await Self.appendAudit(session, dialect: dialect, subject: "host_run:\(run)", action: audit.action, actor: audit.actor,
+                                              reason: audit.reason, now: Date(timeIntervalSince1970: Double(now) / 1000))
         }
     }
 
-    /// Journals that `step` (sync pass `pass`) begins; returns its sequence number in the run.
-    public func beginHostStep(run: Int64, step: String, pass: Int, at time: Int64) async throws -> Int64 {
+    /// Renews `holder`'s lease of `run` until `until`; false when the run is no longer its own (it ran out and
+    /// another holder took it, or the run ended).
+    public func renewHostRun(_ run: Int64, holder: RunHolder, until: Int64) async throws -> Bool {
+        let encoded = try Self.holderText(holder)
+        return try await database.withSession { session in
+            let rows = try await session.run("""
+                UPDATE host_runs SET held_until_ms = \(bind: until) WHERE id = \(bind: run) AND holder = \(bind: encoded) RETURNING id
+                """)
+            return !rows.isEmpty
+        }
+    }
+
+    /// Journals that `step` (sync pass `pass`) begins; returns its sequence number in the run. With `holder`, the
+    /// step begins only while the run's lease is that holder's (``StoreError/conflict(_:)`` otherwise).
+    public func beginHostStep(run: Int64, step: String, pass: Int, at time: Int64, holder: RunHolder? = nil) async throws -> Int64 {
         let detail = try Self.encode(JSONEncoder(), StepDetail(figures: [:], commands: [], failure: nil))
+        let expected = try holder.map { try Self.holderText($0) }
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.withTransaction { session in
+            if let expected, let holder {
+                let current = try await session.run("SELECT holder FROM host_runs WHERE id = \(bind: run)\(unsafeRaw: lock)").first?.first?.text
+                guard current == expected else {
+                    let other = try current.map { try Self.decode(JSONDecoder(), RunHolder.self, $0).description } ?? "nobody"
+                    throw StoreError.conflict("run \(run) is no longer held by \(holder) but by \(other): step \(step) is not begun")
+                }
+            }
             let last = try await session.run("SELECT MAX(seq) FROM host_steps WHERE run_id = \(bind: run)").first?.first?.integer ?? 0
             let seq = last + 1
             try await session.run("""
@@ -87,7 +144,7 @@ extension Store {
         _ = try await database.withSession { session in
             try await session.run("""
                 UPDATE host_runs SET status = \(bind: status.rawValue), reason = \(bind: reason.map(SQLValue.text) ?? .null),
-                  figures = \(bind: encoded), finished_ms = \(bind: time) WHERE id = \(bind: run)
+                  figures = \(bind: encoded), finished_ms = \(bind: time), holder = NULL, held_until_ms = NULL WHERE id = \(bind: run)
                 """)
         }
     }
@@ -97,7 +154,7 @@ extension Store {
         let (runs, steps) = try await database.withSession { session -> ([[SQLValue]], [[SQLValue]]) in
             let filter: SQLQueryString = id.map { " WHERE id = \(bind: $0)" } ?? ""
             let runs = try await session.run(
-                "SELECT id, task, hosts, started_ms, finished_ms, status, reason, figures, group_name FROM host_runs\(filter) ORDER BY id DESC LIMIT \(bind: Int64(limit))")
+                "SELECT id, task, hosts, started_ms, finished_ms, status, reason, figures, group_name, holder, held_until_ms FROM host_runs\(filter) ORDER BY id DESC LIMIT \(bind: Int64(limit))")
             let ids = runs.compactMap { $0.first?.integer }
             guard let low = ids.min(), let high = ids.max() else { return (runs, []) }
             let steps = try await session.run("""
@@ -120,9 +177,16 @@ extension Store {
             guard let id = row[0].integer, let task = row[1].text, let hostsText = row[2].text, let started = row[3].integer,
                   let statusText = row[5].text, let status = HostRun.Status(rawValue: statusText), let figuresText = row[7].text
             else { throw StoreError.corrupt("host_runs row") }
-            return HostRun(id: id, task: task, group: row[8].text, hosts: try Self.decode(decoder, [String].self, hostsText), startedAt: started,
-                           finishedAt: row[4].integer, status: status, reason: row[6].text,
-                           figures: try Self.decode(decoder, [String: Double].self, figuresText), steps: byRun[id] ?? [])
+            var run = HostRun(id: id, task: task, group: row[8].text, hosts: try Self.decode(decoder, [String].self, hostsText), startedAt: started,
+                              finishedAt: row[4].integer, status: status, reason: row[6].text,
+                              figures: try Self.decode(decoder, [String: Double].self, figuresText), steps: byRun[id] ?? [])
+            if let text = row[9].text {
+                let holder = try Self.decode(decoder, RunHolder.self, text)
+                run.holder = holder.description
+                run.holderAlive = holder.isAlive
+                run.leaseUntil = row[10].integer
+            }
+            return run
         }
     }
 }

@@ -90,7 +90,7 @@ final class Gateway: Sendable {
         let adminAddress = self.adminAddress
         let store = self.store
         let flagSync = self.flagSync
-        let environment = AdminEnvironment(
+        var environment = AdminEnvironment(
             config: { proxy.config },
             store: { store.current },
             health: {
@@ -104,6 +104,7 @@ final class Gateway: Sendable {
             storeStatus: { store.status },
             refreshFlags: { await flagSync.refresh() },
             flushSignals: { await flagSync.flushSignals() })
+        environment.hostRollback = GatewayHostRollback.make(config: { proxy.config }, store: store, logger: logger)
         let limiter = AuthFailureLimiter(burst: config.admin.failedAuthBurst, refillPerSecond: config.admin.failedAuthPerSecond)
         let admin = try AdminServer.makeApplication(
             settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger, limiter: limiter,

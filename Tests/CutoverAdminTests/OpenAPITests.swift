@@ -74,8 +74,12 @@ struct OpenAPITests {
                         #expect(refused.status == 401 && responses["401"] != nil, "\(method) \(target) without a token")
                     }
                     let response = try await Self.call(port, method, target, token: DiffsAPITests.operatorSecret, body: body)
-                    #expect(response.status == 200, "\(method) \(target): \(response.text)")
-                    let documented = try #require(responses["200"] as? [String: Any])
+                    // An environment that carries out no host runs (the gateway without a host_cutover section) answers a
+                    // rollback with the documented 409; the 202 is checked where a gateway undoes a run in a lab.
+                    let expected = path.hasSuffix("/rollback") && environment.hostRollback == nil
+                        ? "409" : try #require(responses.keys.filter { $0.hasPrefix("2") }.min(), "\(method) \(path) documents no success")
+                    #expect("\(response.status)" == expected, "\(method) \(target): \(response.text)")
+                    let documented = try #require(responses[expected] as? [String: Any])
                     let content = try #require(documented["content"] as? [String: Any])
                     if let json = content["application/json"] as? [String: Any] {
                         #expect(response.value("content-type") == "application/json")

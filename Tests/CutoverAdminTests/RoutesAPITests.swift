@@ -194,7 +194,7 @@ struct RoutesAPITests {
             #expect(log.entries.count == 1)
             #expect(log.entries[0].actor == "ops")
             #expect(log.entries[0].reason == "forced past min_compared, threshold: incident 42")
-            #expect(log.entries[0].before.phase == .shadow && log.entries[0].after.phase == .gray)
+            #expect(log.entries[0].before?.phase == .shadow && log.entries[0].after?.phase == .gray)
             #expect(log.chain.verified && log.chain.entries == 1)
         }
         await store.close()

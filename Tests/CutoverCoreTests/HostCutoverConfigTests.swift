@@ -25,7 +25,7 @@ struct HostCutoverConfigTests {
                 - { path: /etc/shop/, to_path: /srv/shop-config/ }
               sync: { max_passes: 6, converge_bytes: 2MiB, min_shrink: 0.2 }
               downtime_budget: 3s
-              vip: { address: 198.18.0.100/24, address6: "fd00::100/64" }
+              vip: { address: 198.18.0.100/24, address6: "fd00::100/64", vantage: "netns:watch:eth0" }
               verify: { url: "http://198.18.0.100:8080/healthz", every: 20ms, timeout: 5s }
               garp: { repeat: 3, interval: 100ms, refresh_after: 0 }
           groups:
@@ -72,6 +72,7 @@ struct HostCutoverConfigTests {
         #expect(task.sync == .init(maxPasses: 6, convergeBytes: 2 * 1024 * 1024, minShrink: 0.2))
         #expect(task.downtimeBudget == .seconds(3))
         #expect(task.vip?.description == "198.18.0.100/24" && task.vip6?.description == "fd00::100/64")
+        #expect(task.vantage == .init(executor: .netns("watch"), interface: "eth0"))
         #expect(task.verify == .init(url: "http://198.18.0.100:8080/healthz", every: .milliseconds(20), timeout: .seconds(5)))
         #expect(task.announcements == .init(count: 3, interval: .milliseconds(100), refreshAfter: .zero))
         #expect(settings.groups == [.init(name: "wave-1", tasks: ["shop"])])
@@ -86,7 +87,7 @@ struct HostCutoverConfigTests {
         #expect(task.sync.maxPasses == 8 && task.sync.convergeBytes == 1024 * 1024 && task.sync.minShrink == 0.10)
         #expect(task.downtimeBudget == .seconds(5))
         #expect(task.announcements == .init(count: 5, interval: .milliseconds(200), refreshAfter: .seconds(5)))
-        #expect(task.data.isEmpty && task.vip == nil && task.verify == nil)
+        #expect(task.data.isEmpty && task.vip == nil && task.verify == nil && task.vantage == nil)
         #expect(settings.maxParallelGroups == 3)
     }
 
@@ -132,6 +133,19 @@ struct HostCutoverConfigTests {
         #expect(missing.first?.message == "the service address is missing")
         let bad = issues(hosts("    - { name: t, from: a, to: b, \(Self.service), vip: { address: 198.18.0.300/24 } }"))
         #expect(bad.first?.message == "'198.18.0.300' is not an IPv4 or IPv6 address")
+    }
+
+    @Test(arguments: [
+        ("ssh://root@198.18.0.9/eth0", "'ssh://root@198.18.0.9/eth0' is not on this machine: the float is watched from here"),
+        ("netns:watch", "'netns:watch' names no interface: write netns:NAME:INTERFACE, local:INTERFACE or ssh://user@host/INTERFACE"),
+        ("local:eth 0", "'eth 0' is not an interface name (1 to 15 letters, digits, '.', '_', '-' or '@')"),
+        ("telnet:x:eth0", "'telnet:x' is not an executor: write local, netns:NAME or ssh://user@host[:port]"),
+    ])
+    func theFloatsVantageIsAnInterfaceOnThisMachine(vantage: String, message: String) {
+        let found = issues(hosts("    - { name: t, from: a, to: b, \(Self.service), vip: { address: 198.18.0.100/24, vantage: \"\(vantage)\" } }"))
+        #expect(found.map(\.path.description) == ["host_cutover.tasks[0].vip.vantage"])
+        #expect(found.first?.message == message)
+        #expect(found.first?.line == 7)
     }
 
     @Test func theServiceSyncAndVerifyAreChecked() {

@@ -69,4 +69,101 @@ struct HostRunStoreTests {
             #expect(try await store.hostRuns(limit: 2).map(\.group) == [nil, "wave-1"])
         }
     }
+
+    /// A holder on this machine whose process has ended (a runner killed with `kill -9`).
+    static func deadHolder() throws -> RunHolder {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        var holder = RunHolder.current()
+        holder.pid = child.processIdentifier
+        holder.started = 1
+        return holder
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aRunIsCarriedOutByOneLivingHolderAtATime(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let living = RunHolder.current()
+            #expect(living.isAlive == true)
+            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: living, leaseUntil: 31_000)
+            var journal = try #require(try await store.hostRuns(id: run).first)
+            #expect(journal.holder == living.description && journal.holderAlive == true && journal.leaseUntil == 31_000)
+            // A second holder is refused while the first lives, even after its lease's time: its process still runs.
+            let second = RunHolder.current()
+            do {
+                try await store.claimHostRun(run, holder: second, until: 99_000, now: 40_000)
+                Issue.record("a second holder took a run whose holder lives")
+            } catch let error as StoreError {
+                #expect("\(error)" == "run \(run) is being carried out by \(living): let it end, or stop that process first")
+            }
+            // Its steps are refused too; the holder's own go on.
+            await #expect(throws: StoreError.self) { try await store.beginHostStep(run: run, step: "sync", pass: 1, at: 2_000, holder: second) }
+            _ = try await store.beginHostStep(run: run, step: "precheck", pass: 0, at: 2_000, holder: living)
+            #expect(try await store.renewHostRun(run, holder: living, until: 60_000))
+            #expect(try await !store.renewHostRun(run, holder: second, until: 60_000))
+            // Ended, the run is nobody's.
+            try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 3_000)
+            journal = try #require(try await store.hostRuns(id: run).first)
+            #expect(journal.holder == nil && journal.leaseUntil == nil)
+            #expect(try await !store.renewHostRun(run, holder: living, until: 60_000))
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aDeadHolderGivesTheRunUpAtOnceAndARemoteOneWhenItsLeaseRunsOut(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let dead = try Self.deadHolder()
+            #expect(dead.isAlive == false)
+            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: dead, leaseUntil: 999_000)
+            let taker = RunHolder.current()
+            try await store.claimHostRun(run, holder: taker, until: 31_000, now: 2_000)
+            #expect(try await store.hostRuns(id: run).first?.holder == taker.description)
+            // The dead holder's steps are refused now: it no longer holds the run.
+            do {
+                _ = try await store.beginHostStep(run: run, step: "sync", pass: 1, at: 2_500, holder: dead)
+                Issue.record("a step began for a holder that lost the run")
+            } catch let error as StoreError {
+                #expect("\(error)" == "run \(run) is no longer held by \(dead) but by \(taker): step sync is not begun")
+            }
+            // A holder on another machine: only its lease's time tells.
+            var remote = RunHolder.current()
+            remote.boot = "another-boot"
+            remote.machine = "runner-2"
+            #expect(remote.isAlive == nil)
+            let other = try await store.startHostRun(task: "cart", hosts: ["c", "d"], at: 3_000, holder: remote, leaseUntil: 33_000)
+            do {
+                try await store.claimHostRun(other, holder: taker, until: 60_000, now: 20_500)
+                Issue.record("a remote holder's lease was taken before it ran out")
+            } catch let error as StoreError {
+                #expect("\(error)" == "run \(other) is being carried out by cutover (pid \(remote.pid) on runner-2), its lease runs 13 s more: let it end, or stop that process first")
+            }
+            try await store.claimHostRun(other, holder: taker, until: 63_000, now: 33_001)
+            #expect(try await store.hostRuns(id: other).first?.holder == taker.description)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aClaimWithAnAuditEntryWritesBothOrNeither(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: RunHolder.current(), leaseUntil: 31_000)
+            try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 2_000)
+            let holder = RunHolder.current()
+            let entry = try #require(try await store.claimHostRun(run, holder: holder, until: 40_000, now: 10_000, reopen: true,
+                                                                  audit: ("host_rollback", "alice", "new host answers 500s")))
+            #expect(entry.route == "host_run:\(run)" && entry.action == "host_rollback" && entry.actor == "alice")
+            #expect(entry.before == nil && entry.after == nil && entry.reason == "new host answers 500s")
+            let reopened = try #require(try await store.hostRuns(id: run).first)
+            #expect(reopened.status == .running && reopened.finishedAt == nil && reopened.holder == holder.description)
+            // A refused claim writes no entry.
+            await #expect(throws: StoreError.self) {
+                try await store.claimHostRun(run, holder: RunHolder.current(), until: 40_000, now: 11_000, reopen: true, audit: ("host_rollback", "bob", "again"))
+            }
+            let log = try await store.auditEntries(route: nil, limit: 10)
+            #expect(log.map(\.actor) == ["alice"])
+            #expect(try await store.verifyAuditChain().verified)
+            #expect(try await store.flagSet().version == entry.seq, "the entry's position is a flag version")
+        }
+    }
 }

@@ -90,7 +90,7 @@ struct HostRunTests {
                       to: new
                       service: { stop: '\(stop)', start: '\(start)', health: '\(healthy)', ports: [8080] }
                       data: [{ path: \(old)/, to_path: \(folder.path)/\(lab.new)/ }]
-                      vip: { address: \(lab.vip) }
+                      vip: { address: \(lab.vip), vantage: "netns:\(lab.client):eth0" }
                       verify: { url: "http://\(lab.vip.address):8080/index.html", every: 20ms, timeout: 10s }
                       garp: { repeat: 2, interval: 50ms }
                 """)
@@ -125,7 +125,14 @@ struct HostRunTests {
             #expect(Array(steps.drop { $0 == "precheck" || $0 == "sync" }) == ["stop_old", "final_sync", "start_new", "health", "float", "verify"])
             #expect(run.steps.allSatisfy { $0.result == .ok && $0.finishedAt != nil })
             #expect(run.steps.first { $0.step == "sync" }?.figures["bytes"].map { $0 > 0 } == true, "the first pass copied the tree")
-            #expect(run.figures["downtime_seconds"] != nil && run.figures["migration_seconds"] != nil)
+            #expect(run.figures["migration_seconds"] != nil)
+            let downtime = try #require(run.figures["downtime_seconds"])
+            #expect(downtime > 0 && downtime < 5, "the downtime \(downtime) s is within the task's 5 s budget (the announcements' repeats not counted)")
+            // The float watched from the client's namespace: the IP outage, in the float's figures and the run's.
+            let outage = try #require(run.figures["ip_outage_seconds"], "the run measured the IP outage from its vantage")
+            #expect(outage < 1, "the outage is that of an in-process float, not of a timeout")
+            #expect(run.steps.first { $0.step == "float" }?.figures["ip_outage_seconds"] == outage)
+            #expect(result.stdout.contains("ip_outage: "), "\(result.stdout)")
             // A second run of the task is refused by the pre-checks: the new host holds the port and the address.
             let again = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(60))
             #expect(again.status == 1)

@@ -125,9 +125,23 @@ extension ConfigBuilder {
         }
         let budget = view["downtime_budget"].flatMap { reader.duration($0, at: view.path("downtime_budget"), minimum: .milliseconds(1)) } ?? .seconds(5)
         var vip: InterfaceAddress?, vip6: InterfaceAddress?
-        if let value = view["vip"], let addresses = reader.mapping(value, at: view.path("vip"), keys: ["address", "address6"]) {
+        var vantage: HostCutoverSettings.Vantage?
+        if let value = view["vip"], let addresses = reader.mapping(value, at: view.path("vip"), keys: ["address", "address6", "vantage"]) {
             vip = addresses["address"].flatMap { interfaceAddress($0, at: addresses.path("address"), family: 4) }
             vip6 = addresses["address6"].flatMap { interfaceAddress($0, at: addresses.path("address6"), family: 6) }
+            if let node = addresses["vantage"], let text = reader.string(node, at: addresses.path("vantage")) {
+                switch ExecutorAddress.parseSide(text) {
+                case .failure(let error):
+                    reader.report(addresses.path("vantage"), node, error.description)
+                case .success(let side):
+                    if case .ssh = side.executor {
+                        reader.report(addresses.path("vantage"), node, "'\(text)' is not on this machine: the float is watched from here",
+                                      fix: "write netns:NAME:INTERFACE or local:INTERFACE, an interface on the service address's segment")
+                    } else {
+                        vantage = HostCutoverSettings.Vantage(executor: side.executor, interface: side.interface)
+                    }
+                }
+            }
             if addresses["address"] == nil, addresses["address6"] == nil {
                 reader.report(view.path("vip"), value, "the service address is missing", fix: "write vip: { address: 198.18.0.100/24 } (and/or address6:)")
             }
@@ -161,7 +175,7 @@ extension ConfigBuilder {
         }
         guard let name, let from, let to, from != to, let service else { return nil }
         return HostCutoverSettings.Task(name: name, from: from, to: to, service: service, data: data, sync: sync, downtimeBudget: budget,
-                                        vip: vip, vip6: vip6, verify: verify, announcements: announcements)
+                                        vip: vip, vip6: vip6, vantage: vantage, verify: verify, announcements: announcements)
     }
 
     private func service(_ node: Node, at path: ConfigPath) -> HostCutoverSettings.Service? {

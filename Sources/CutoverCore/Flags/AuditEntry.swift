@@ -1,5 +1,6 @@
-/// One change of a route's switch flags, as the audit log keeps it. Each entry
-/// carries the hash of the one before, so a changed or removed entry shows.
+/// One change of a route's switch flags — or another operator action the log keeps, such as a host run's rollback
+/// (`route` then names the subject, `host_run:ID`, and there are no flags before and after) — as the audit log
+/// keeps it. Each entry carries the hash of the one before, so a changed or removed entry shows.
 public struct AuditEntry: Sendable, Hashable, Codable {
     /// Position in the log; also the flag version the change produced.
     public var seq: Int64
@@ -8,10 +9,11 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     /// Who: the admin token's name, or `cutover` for automatic rollbacks.
     public var actor: String
     public var route: String
-    /// `phase`, `flags` or `auto_rollback`.
+    /// `phase`, `flags`, `auto_rollback` or `host_rollback`.
     public var action: String
-    public var before: RouteFlags
-    public var after: RouteFlags
+    /// The route's flags before and after; nil for an entry that changes no flags.
+    public var before: RouteFlags?
+    public var after: RouteFlags?
     public var reason: String
     /// The previous entry's hash (64 zeros for the first).
     public var prevHash: String
@@ -24,7 +26,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
         case prevHash = "prev_hash"
     }
 
-    public init(seq: Int64, timeMs: Int64, actor: String, route: String, action: String, before: RouteFlags, after: RouteFlags,
+    public init(seq: Int64, timeMs: Int64, actor: String, route: String, action: String, before: RouteFlags?, after: RouteFlags?,
                 reason: String, prevHash: String, hash: String) {
         self.seq = seq
         self.timeMs = timeMs

@@ -62,6 +62,30 @@ public enum ExecutorAddress: Sendable, Hashable, CustomStringConvertible {
             && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
     }
 
+    /// Parses an executor with an interface, as a float's side is written: `netns:NAME:INTERFACE`,
+    /// `local:INTERFACE` (or `:INTERFACE`), `ssh://user@host[:port]/INTERFACE`.
+    public static func parseSide(_ text: String) -> Result<(executor: ExecutorAddress, interface: String), HostInputError> {
+        let executorText: String, interface: String
+        if text.hasPrefix("ssh://") {
+            guard let slash = text.dropFirst(6).firstIndex(of: "/") else {
+                return .failure(HostInputError("'\(text)' names no interface: write ssh://user@host[:port]/INTERFACE"))
+            }
+            executorText = String(text[..<slash])
+            interface = String(text[text.index(after: slash)...])
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !(text.hasPrefix("netns:") && text.filter({ $0 == ":" }).count == 1) else {
+                return .failure(HostInputError("'\(text)' names no interface: write netns:NAME:INTERFACE, local:INTERFACE or ssh://user@host/INTERFACE"))
+            }
+            let head = String(text[..<colon])
+            executorText = head.isEmpty ? "local" : head
+            interface = String(text[text.index(after: colon)...])
+        }
+        guard InterfaceName.isValid(interface) else {
+            return .failure(HostInputError("'\(interface)' is not an interface name (1 to 15 letters, digits, '.', '_', '-' or '@')"))
+        }
+        return parse(executorText).map { ($0, interface) }
+    }
+
     public var description: String {
         switch self {
         case .local: return "local"

@@ -79,6 +79,17 @@ public struct HostCutoverSettings: Sendable, Hashable {
         }
     }
 
+    /// A place on this machine to watch the segment from.
+    public struct Vantage: Sendable, Hashable {
+        public var executor: ExecutorAddress
+        public var interface: String
+
+        public init(executor: ExecutorAddress, interface: String) {
+            self.executor = executor
+            self.interface = interface
+        }
+    }
+
     /// One service's move from a host to another.
     public struct Task: Sendable, Hashable {
         public var name: String
@@ -92,6 +103,10 @@ public struct HostCutoverSettings: Sendable, Hashable {
         /// The service address: IPv4, IPv6 or both.
         public var vip: InterfaceAddress?
         public var vip6: InterfaceAddress?
+        /// Where the float is watched from (`vip.vantage`: `netns:NAME:INTERFACE` or `local:INTERFACE`, on this
+        /// machine and on the service address's segment, holding neither side): probing it every millisecond gives
+        /// the run's IP outage, from the last answer by the old host's MAC to the first by the new host's.
+        public var vantage: Vantage?
         public var verify: Verify?
         public var announcements: Announcements
     }

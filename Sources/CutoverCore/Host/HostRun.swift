@@ -28,11 +28,19 @@ public struct HostRun: Sendable, Hashable, Codable {
     /// The run's figures (migration time, downtime, IP outage, latencies before and after), in seconds.
     public var figures: [String: Double]
     public var steps: [HostStepRecord]
+    /// Who carries the run out while it runs (``RunHolder/description``), nil once it ended.
+    public var holder: String?
+    /// Whether the holder's process still runs, where that can be told (it ran on this machine); nil otherwise.
+    public var holderAlive: Bool?
+    /// Until when the holder's lease runs (milliseconds since 1970); it renews the lease while it lives.
+    public var leaseUntil: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case id, task, group, hosts, status, reason, figures, steps
+        case id, task, group, hosts, status, reason, figures, steps, holder
         case startedAt = "started_at"
         case finishedAt = "finished_at"
+        case holderAlive = "holder_alive"
+        case leaseUntil = "lease_until"
     }
 
     public init(id: Int64, task: String, group: String? = nil, hosts: [String], startedAt: Int64, finishedAt: Int64?, status: Status, reason: String?,

@@ -23,28 +23,7 @@ public struct FloatSide: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a side as written on the command line.
     public static func parse(_ text: String) -> Result<FloatSide, HostInputError> {
-        let executorText: String, interface: String
-        if text.hasPrefix("ssh://") {
-            guard let slash = text.dropFirst(6).firstIndex(of: "/") else {
-                return .failure(HostInputError("'\(text)' names no interface: write ssh://user@host[:port]/INTERFACE"))
-            }
-            executorText = String(text[..<slash])
-            interface = String(text[text.index(after: slash)...])
-        } else {
-            guard let colon = text.lastIndex(of: ":"), !(text.hasPrefix("netns:") && text.filter({ $0 == ":" }).count == 1) else {
-                return .failure(HostInputError("'\(text)' names no interface: write netns:NAME:INTERFACE, local:INTERFACE or ssh://user@host/INTERFACE"))
-            }
-            let head = String(text[..<colon])
-            executorText = head.isEmpty ? "local" : head
-            interface = String(text[text.index(after: colon)...])
-        }
-        guard isInterfaceName(interface) else {
-            return .failure(HostInputError("'\(interface)' is not an interface name (1 to 15 letters, digits, '.', '_', '-' or '@')"))
-        }
-        switch ExecutorAddress.parse(executorText) {
-        case .success(let executor): return .success(FloatSide(executor: executor, interface: interface))
-        case .failure(let error): return .failure(error)
-        }
+        ExecutorAddress.parseSide(text).map { FloatSide(executor: $0.executor, interface: $0.interface) }
     }
 
     /// A name Linux takes for an interface (IFNAMSIZ 16 with its NUL; no '/', ':' or whitespace).

@@ -129,7 +129,7 @@ public struct IPFloat: Sendable {
         }
         var report = FloatReport(addresses: addresses.map(\.description), from: from.description, to: to.description, method: method,
                                  release: released - start, claim: claimed - released, announce: announced - claimed,
-                                 total: announced - start, announcements: 1, newMAC: announcer?.mac.description)
+                                 total: announced - start, announcements: 1, newMAC: announcer?.mac.description, announcedAt: announced)
         if let watch, let new = announcer?.mac {
             // Watch until the new holder has answered (a second at most), then measure.
             let until = clock.now + .seconds(1)
@@ -253,6 +253,9 @@ public struct FloatReport: Sendable, Equatable {
     public var outage: Duration?
     /// The MACs the vantage point heard answering.
     public var heardAfter: [String]?
+    /// When the first announcement went out: from then on only the new holder can answer through the address
+    /// (the repeats that follow do not hold the service back).
+    public var announcedAt: ContinuousClock.Instant?
 }
 
 extension String {

@@ -14,6 +14,8 @@ public struct StepResult: Sendable {
     public var figures: [String: Double] = [:]
     public var commands: [HostStepRecord.Command] = []
     public var sync: SyncPass?
+    /// A float's first announcement (the moment the address moved), for the downtime.
+    var announcedAt: ContinuousClock.Instant?
 
     public init(failure: String? = nil) { self.failure = failure }
 

@@ -36,6 +36,9 @@ public struct HostRunner: Sendable {
         watch?.start()
         defer { watch?.stop() }
         var marks: [RunbookMachine.Step: (ContinuousClock.Instant, ContinuousClock.Instant)] = [:]
+        // The IP outage of each float this run made (there and, rolling back, back), as its vantage saw it.
+        var outages: [Double] = []
+        var announcedAt: ContinuousClock.Instant?
         while case .run(let step, let pass) = action {
             say(step == .sync ? "sync pass \(pass)" : step.rawValue.replacingUnderscores)
             let seq = try await journal.beginStep(step, pass: pass)
@@ -47,6 +50,8 @@ public struct HostRunner: Sendable {
                 result = StepResult(failure: "\(error)")
             }
             marks[step] = (begin, clock.now)
+            if let outage = result.figures["ip_outage_seconds"] { outages.append(outage) }
+            if step == .float, let at = result.announcedAt { announcedAt = at }
             try await journal.finishStep(seq, result: result.failure == nil ? .ok : .failed, figures: result.figures, commands: result.commands,
                                          failure: result.failure)
             if let failure = result.failure { say("  failed: \(failure)") }
@@ -55,17 +60,15 @@ public struct HostRunner: Sendable {
         guard case .finished(let outcome) = action else { preconditionFailure("the runbook ended without an outcome") }
         watch?.stop()
         var figures: [String: Double] = ["migration_seconds": (clock.now - started).seconds]
-        if let watch, let stop = marks[.stopOld]?.0, let floated = marks[task.vip == nil && task.vip6 == nil ? .startNew : .float]?.1 {
+        // The service is up again from the first answer after the address moved (its first announcement; the
+        // repeats go on in the float step) — or, without an address to float, after the start of the new service.
+        let moved = task.vip == nil && task.vip6 == nil ? marks[.startNew]?.1 : (announcedAt ?? marks[.float]?.1)
+        if let watch, let stop = marks[.stopOld]?.0, let floated = moved {
             let summary = watch.summary(stopAt: stop, upAfter: floated)
             figures.merge(summary) { $1 }
         }
-        let (status, reason): (HostRun.Status, String?)
-        switch outcome {
-        case .done: (status, reason) = (.done, nil)
-        case .stopped(let step, let why): (status, reason) = (.stopped, "\(step.rawValue): \(why)")
-        case .rolledBack(let step, let why): (status, reason) = (.rolledBack, "\(step.rawValue): \(why)")
-        case .rollbackFailed(let step, let why): (status, reason) = (.rollbackFailed, "\(step.rawValue): \(why)")
-        }
+        if let outage = outages.last { figures["ip_outage_seconds"] = outage }
+        let (status, reason) = outcome.status
         try await journal.finishRun(status: status, reason: reason, figures: figures)
         return (outcome, figures)
     }
@@ -118,7 +121,8 @@ public struct HostRunner: Sendable {
         var float = IPFloat(addresses: addresses, from: FloatSide(executor: from.executor, interface: from.interface),
                             to: FloatSide(executor: to.executor, interface: to.interface),
                             schedule: AnnouncementSchedule(count: announcements.count, interval: announcements.interval,
-                                                           refreshAfter: announcements.refreshAfter))
+                                                           refreshAfter: announcements.refreshAfter),
+                            vantage: task.vantage.map { FloatSide(executor: $0.executor, interface: $0.interface) })
         float.fromExecutor = executor(from)
         float.toExecutor = executor(to)
         let report = try await float.run()
@@ -126,6 +130,8 @@ public struct HostRunner: Sendable {
         result.figures = ["release_seconds": report.release.seconds, "claim_seconds": report.claim.seconds,
                           "announce_seconds": report.announce.seconds, "float_seconds": report.total.seconds,
                           "announcements": Double(report.announcements)]
+        if let outage = report.outage { result.figures["ip_outage_seconds"] = outage.seconds }
+        result.announcedAt = report.announcedAt
         return result
     }
 
@@ -174,6 +180,18 @@ public struct HostRunner: Sendable {
         case .local: return .some(nil)
         case .netns(let name): return .some(name)
         case .ssh: return nil
+        }
+    }
+}
+
+extension RunbookMachine.Outcome {
+    /// The run status and reason this outcome is journaled as.
+    public var status: (HostRun.Status, String?) {
+        switch self {
+        case .done: return (.done, nil)
+        case .stopped(let step, let why): return (.stopped, "\(step.rawValue): \(why)")
+        case .rolledBack(let step, let why): return (.rolledBack, "\(step.rawValue): \(why)")
+        case .rollbackFailed(let step, let why): return (.rollbackFailed, "\(step.rawValue): \(why)")
         }
     }
 }

@@ -187,7 +187,7 @@ struct AuditCommand: AsyncParsableCommand {
             let formatter = ISO8601DateFormatter()
             for entry in audit.entries {
                 table.append([String(entry.seq), formatter.string(from: Date(timeIntervalSince1970: Double(entry.timeMs) / 1000)), entry.actor,
-                              entry.route, entry.action, FlagText.difference(entry.before, entry.after), entry.reason])
+                              entry.route, entry.action, entry.before.flatMap { before in entry.after.map { FlagText.difference(before, $0) } } ?? "-", entry.reason])
             }
             print(table.text)
             print(audit.chain.verified ? "hash chain verified over \(audit.chain.entries) entries"

@@ -49,26 +49,6 @@ func hosts(of task: HostCutoverSettings.Task, in settings: HostCutoverSettings) 
     (settings.host(named: task.from)!, settings.host(named: task.to)!)
 }
 
-/// Journals a run's steps in the store.
-struct StoreJournal: HostJournal {
-    let store: Store
-    let run: Int64
-
-    static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
-    func beginStep(_ step: RunbookMachine.Step, pass: Int) async throws -> Int64 {
-        try await store.beginHostStep(run: run, step: step.rawValue, pass: pass, at: Self.now)
-    }
-
-    func finishStep(_ seq: Int64, result: HostStepRecord.Result, figures: [String: Double], commands: [HostStepRecord.Command], failure: String?) async throws {
-        try await store.finishHostStep(run: run, seq: seq, result: result, figures: figures, commands: commands, failure: failure, at: Self.now)
-    }
-
-    func finishRun(status: HostRun.Status, reason: String?, figures: [String: Double]) async throws {
-        try await store.finishHostRun(run, status: status, reason: reason, figures: figures, at: Self.now)
-    }
-}
-
 /// The gateway check of the pre-checks: every route of the gateway in phase `new`, asked through its admin API.
 func gatewayCheck(admin: String?, skipReason: String?) -> (@Sendable () async -> PrecheckItem)? {
     if let skipReason { return { PrecheckItem("gateway routes in phase new", .warn, "skipped: \(skipReason)") } }
@@ -92,10 +72,15 @@ func gatewayCheck(admin: String?, skipReason: String?) -> (@Sendable () async ->
 
 /// Runs a task's runbook from `action` and prints its end and figures; exit 1 unless it ended done (or, for a
 /// rollback an operator asked for, rolled back).
-func drive(_ runner: HostRunner, _ machine: RunbookMachine, from action: RunbookMachine.Action, run: Int64, rollingBack: Bool = false) async throws {
-    let (outcome, figures) = try await runner.run(machine, from: action)
+func drive(_ runner: HostRunner, _ machine: RunbookMachine, from action: RunbookMachine.Action, run: Int64, lease: HostLease) async throws {
+    let (outcome, figures) = try await lease.holding { try await runner.run(machine, from: action) }
+    try report(outcome, figures, run: run, task: runner.task.name, to: runner.to.name)
+}
+
+/// Prints how a run ended and its figures; exit 1 unless it ended done.
+func report(_ outcome: RunbookMachine.Outcome, _ figures: [String: Double], run: Int64, task: String, to: String, rollingBack: Bool = false) throws {
     switch outcome {
-    case .done: print("run \(run): done, \(runner.task.name) runs on \(runner.to.name)")
+    case .done: print("run \(run): done, \(task) runs on \(to)")
     case .stopped(let step, let reason): print("run \(run): stopped at \(step.rawValue) before anything changed: \(reason)")
     case .rolledBack(let step, let reason): print("run \(run): rolled back after \(step.rawValue): \(reason)")
     case .rollbackFailed(let step, let reason): print("run \(run): rolling back failed at \(step.rawValue): \(reason) (cutover host rollback \(run) tries again)")
@@ -208,22 +193,25 @@ struct HostRunCommand: AsyncParsableCommand {
                  check: (@Sendable () async -> PrecheckItem)?) async throws -> Bool {
         let (from, to) = hosts(of: task, in: settings)
         let run: Int64
+        let holder = RunHolder.current()
         do {
             run = try await store.startHostRun(task: task.name, group: group, hosts: [from.name, to.name],
-                                               maxParallelGroups: settings.maxParallelGroups, at: StoreJournal.now)
+                                               maxParallelGroups: settings.maxParallelGroups, at: StoreJournal.now,
+                                               holder: holder, leaseUntil: HostLease.until)
         } catch let error as StoreError {
             printError("cutover host run: \(task.name): \(error)")
             return false
         }
         print("run \(run): \(task.name) from \(from.name) to \(to.name)" + (group.map { " (group \($0))" } ?? ""))
-        var runner = HostRunner(task: task, from: from, to: to, journal: StoreJournal(store: store, run: run))
+        let lease = HostLease(started: run, holder: holder, store: store)
+        var runner = HostRunner(task: task, from: from, to: to, journal: lease.journal)
         runner.gatewayCheck = check
         let name = task.name
         runner.say = { print("  \(name): \($0)") }
         var machine = RunbookMachine(rules: task.sync, budget: task.downtimeBudget, floats: task.vip != nil || task.vip6 != nil)
         let first = machine.start()
         do {
-            try await drive(runner, machine, from: first, run: run)
+            try await drive(runner, machine, from: first, run: run, lease: lease)
             return true
         } catch let exit as ExitCode where exit == ExitCode(1) {
             return false
@@ -309,57 +297,20 @@ struct HostStatusCommand: AsyncParsableCommand {
     }
 }
 
-/// Loads a run and rebuilds its machine from the journal.
-func resumeRun(_ options: HostOptions, _ id: Int64, _ loaded: HostConfig, store: Store) async throws -> (HostRun, HostCutoverSettings.Task, RunbookMachine, RunbookMachine.Action) {
-    guard let run = try await store.hostRuns(id: id).first else {
-        printError("cutover host: there is no run \(id)")
-        throw ExitCode(2)
-    }
-    guard let task = loaded.hostCutover.task(named: run.task) else {
-        printError("cutover host: run \(id) is of task '\(run.task)', which the configuration no longer has")
-        throw ExitCode(2)
-    }
-    var finished: [RunbookMachine.Finished] = []
-    for step in run.steps where step.result != .running {
-        guard let name = RunbookMachine.Step(rawValue: step.step) else {
-            printError("cutover host: run \(id)'s journal has a step '\(step.step)' this version does not know")
-            throw ExitCode(2)
-        }
-        let sync = step.figures["bytes"].map { SyncPass(bytes: Int($0), duration: .seconds(step.figures["seconds"] ?? 0)) }
-        // A rollback request keeps its reason where a step keeps its failure.
-        let failure = name == .rollback ? step.failure : step.result == .failed ? (step.failure ?? "failed") : nil
-        finished.append(RunbookMachine.Finished(step: name, pass: step.pass, sync: sync, failure: failure))
-    }
+/// Runs `body`, turning a refusal into its message and exit status 2.
+func refusingRun<T>(_ command: String, _ body: () async throws -> T) async throws -> T {
     do {
-        let (machine, action) = try RunbookMachine.resume(finished: finished, rules: task.sync, budget: task.downtimeBudget,
-                                                          floats: task.vip != nil || task.vip6 != nil)
-        return (run, task, machine, action)
-    } catch let mismatch as RunbookMachine.JournalMismatch {
-        printError("cutover host: run \(id) cannot be continued: \(mismatch)")
+        return try await body()
+    } catch let refusal as HostRunRefusal {
+        printError("cutover host \(command): \(refusal)")
         throw ExitCode(2)
     }
-}
-
-/// A run whose journal ends in an outcome while its status still says running (the runner stopped after its last
-/// step, before it wrote the end): the end is written now.
-func closeFinished(_ run: HostRun, _ action: RunbookMachine.Action, store: Store) async throws -> Bool {
-    guard run.status == .running, case .finished(let outcome) = action else { return false }
-    let (status, reason): (HostRun.Status, String?)
-    switch outcome {
-    case .done: (status, reason) = (.done, nil)
-    case .stopped(let step, let why): (status, reason) = (.stopped, "\(step.rawValue): \(why)")
-    case .rolledBack(let step, let why): (status, reason) = (.rolledBack, "\(step.rawValue): \(why)")
-    case .rollbackFailed(let step, let why): (status, reason) = (.rollbackFailed, "\(step.rawValue): \(why)")
-    }
-    try await store.finishHostRun(run.id, status: status, reason: reason, figures: run.figures, at: StoreJournal.now)
-    print("run \(run.id): its journal ended \(status.rawValue); recorded so")
-    return true
 }
 
 /// `cutover host resume`.
 struct HostResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Continue a run from its journal's last finished step.",
-                                                    discussion: "Exit status as for run.")
+                                                    discussion: "Refused while another process still carries the run out. Exit status as for run.")
 
     @OptionGroup var options: HostOptions
 
@@ -368,27 +319,52 @@ struct HostResumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try options.load()
+        let settings = loaded.hostCutover
         try await options.withStore(loaded) { store in
-            let (journaled, task, machine, action) = try await resumeRun(options, self.run, loaded, store: store)
-            if try await closeFinished(journaled, action, store: store) { return }
-            guard journaled.status == .running, case .run(let step, _) = action else {
-                printError("cutover host resume: run \(self.run) is \(journaled.status.rawValue); there is nothing to resume")
+            let (lease, journaled) = try await refusingRun("resume") { () -> (HostLease, JournaledRun) in
+                let before = try await JournaledRun.load(self.run, settings: settings, store: store)
+                guard before.run.status == .running else {
+                    throw HostRunRefusal.conflict("run \(self.run) is \(before.run.status.rawValue); there is nothing to resume")
+                }
+                let lease: HostLease
+                do {
+                    (lease, _) = try await HostLease.claim(self.run, store: store)
+                } catch StoreError.conflict(let reason) {
+                    throw HostRunRefusal.conflict(reason)
+                }
+                return (lease, try await JournaledRun.load(self.run, settings: settings, store: store))
+            }
+            if let status = try await journaled.closeIfFinished(store: store) {
+                return print("run \(self.run): its journal ended \(status.rawValue); recorded so")
+            }
+            guard journaled.run.status == .running, case .run(let step, _) = journaled.next else {
+                printError("cutover host resume: run \(self.run) is \(journaled.run.status.rawValue); there is nothing to resume")
                 throw ExitCode(2)
             }
-            print("run \(self.run): resuming \(task.name) at \(step.rawValue)")
-            let (from, to) = hosts(of: task, in: loaded.hostCutover)
-            var runner = HostRunner(task: task, from: from, to: to, journal: StoreJournal(store: store, run: self.run))
+            print("run \(self.run): resuming \(journaled.task.name) at \(step.rawValue)")
+            let (from, to) = hosts(of: journaled.task, in: settings)
+            var runner = HostRunner(task: journaled.task, from: from, to: to, journal: lease.journal)
             runner.say = { print("  \($0)") }
-            runner.gatewayCheck = gatewayCheck(admin: loaded.hostCutover.gatewayAdmin, skipReason: nil)
-            try await drive(runner, machine, from: action, run: self.run)
+            runner.gatewayCheck = gatewayCheck(admin: settings.gatewayAdmin, skipReason: nil)
+            try await drive(runner, journaled.machine, from: journaled.next, run: self.run, lease: lease)
         }
     }
+}
+
+/// Who the audit log names for a rollback asked for on the command line: the user and the machine.
+var commandLineActor: String {
+    let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
+    return "cli:\(user)@\(ProcessInfo.processInfo.hostName)"
 }
 
 /// `cutover host rollback`.
 struct HostRollbackCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Undo a run: float back, stop new, start old, verify.",
-                                                    discussion: "Exit status: 0 rolled back; 1 a rollback step failed (try again); 2 bad input.")
+                                                    discussion: """
+                                                        Refused while another process still carries the run out. The request is kept in the \
+                                                        run's journal and in the audit log (actor cli:USER@MACHINE). Exit status: 0 rolled \
+                                                        back; 1 a rollback step failed (try again); 2 bad input or refused.
+                                                        """)
 
     @OptionGroup var options: HostOptions
 
@@ -400,23 +376,14 @@ struct HostRollbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try options.load()
+        let settings = loaded.hostCutover
         try await options.withStore(loaded) { store in
-            let (journaled, task, resumed, _) = try await resumeRun(options, self.run, loaded, store: store)
-            guard [.running, .done, .rollbackFailed].contains(journaled.status), resumed.canRollBack else {
-                printError("cutover host rollback: run \(self.run) is \(journaled.status.rawValue); there is nothing to undo")
-                throw ExitCode(2)
+            let begun = try await refusingRun("rollback") {
+                try await BegunRollback.begin(self.run, reason: reason, actor: commandLineActor, settings: settings, store: store)
             }
-            var machine = resumed
-            // The request is journaled first: a resume after this replays it and goes on undoing.
-            try await store.reopenHostRun(self.run)
-            let marker = try await store.beginHostStep(run: self.run, step: RunbookMachine.Step.rollback.rawValue, pass: 0, at: StoreJournal.now)
-            try await store.finishHostStep(run: self.run, seq: marker, result: .ok, figures: [:], commands: [], failure: reason, at: StoreJournal.now)
-            let action = machine.rollbackRequested(reason: reason)
-            let (from, to) = hosts(of: task, in: loaded.hostCutover)
-            var runner = HostRunner(task: task, from: from, to: to, journal: StoreJournal(store: store, run: self.run))
-            runner.say = { print("  \($0)") }
-            print("run \(self.run): rolling back \(task.name)")
-            try await drive(runner, machine, from: action, run: self.run, rollingBack: true)
+            print("run \(self.run): rolling back \(begun.journaled.task.name)")
+            let (outcome, figures) = try await begun.run(settings: settings, say: { print("  \($0)") })
+            try report(outcome, figures, run: self.run, task: begun.journaled.task.name, to: begun.journaled.task.to, rollingBack: true)
         }
     }
 }

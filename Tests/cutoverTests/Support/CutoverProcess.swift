@@ -63,6 +63,9 @@ final class CutoverProcess: Sendable {
     }
 
     /// Sends a signal.
+    /// The process's ID.
+    var pid: Int32 { process.processIdentifier }
+
     func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
