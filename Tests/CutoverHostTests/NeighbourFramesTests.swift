@@ -9,6 +9,14 @@ struct NeighbourFramesTests {
     let vip = IPAddress("198.18.0.100")!
     let vip6 = IPAddress("fd00::100")!
 
+    @Test func aMACIsReadAsTheKernelWritesIt() {
+        #expect(MACAddress("02:00:5e:10:00:01") == mac)
+        #expect(MACAddress("02:00:5E:10:00:01") == mac)
+        for text in ["", "02:00:5e:10:00", "02:00:5e:10:00:01:02", "2:00:5e:10:00:01", "02:00:5e:10:00:zz", "02-00-5e-10-00-01"] {
+            #expect(MACAddress(Substring(text)) == nil, "\(text)")
+        }
+    }
+
     @Test func aGratuitousARPNamesTheAddressAsSenderAndTarget() {
         let request = NeighbourFrames.gratuitousRequest(address: vip, mac: mac)
         #expect(request.count == 42)

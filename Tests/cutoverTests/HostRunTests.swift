@@ -55,7 +55,9 @@ struct HostRunTests {
 
     /// Runs `body` with a lab, the old host serving its data folder (`files` files) behind the service address, and
     /// a configuration moving it to the new host; `health` is the task's health command.
-    func withRunbook(files: Int = 2000, health: String? = nil, stopFirst: String = "", _ body: (Lab, String, String) async throws -> Void) async throws {
+    /// With `overSSH` the new host is reached by ssh (an sshd in its namespace), as a host on another machine is.
+    func withRunbook(files: Int = 2000, health: String? = nil, stopFirst: String = "", overSSH: Bool = false,
+                     _ body: (Lab, String, String) async throws -> Void) async throws {
         _ = try TestTools.executable("rsync", debianPackage: "rsync")
         _ = try TestTools.executable("curl", debianPackage: "curl")
         try await Lab.with { lab in
@@ -65,6 +67,10 @@ struct HostRunTests {
                 folder.remove()
             }
             try lab.reachFromHere()
+            let ssh = overSSH ? try await SSHServer.start(in: lab.new, address: lab.address(.new)) : nil
+            defer { ssh?.stop() }
+            let newHost = ssh.map { "{ executor: \"\($0.executor)\", interface: eth0, address: 198.18.1.2/24, identity_file: \($0.clientKey), known_hosts_file: \($0.knownHosts) }" }
+                ?? "{ executor: \"netns:\(lab.new)\", interface: eth0, address: 198.18.1.2/24 }"
             try lab.hold(lab.vip, on: .old)
             let old = folder.path + "/" + lab.old
             try FileManager.default.createDirectory(atPath: old + "/items", withIntermediateDirectories: true)
@@ -83,7 +89,7 @@ struct HostRunTests {
                 host_cutover:
                   hosts:
                     old: { executor: "netns:\(lab.old)", interface: eth0, address: 198.18.1.1/24 }
-                    new: { executor: "netns:\(lab.new)", interface: eth0, address: 198.18.1.2/24 }
+                    new: \(newHost)
                   tasks:
                     - name: shop
                       from: old
@@ -137,6 +143,27 @@ struct HostRunTests {
             let again = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(60))
             #expect(again.status == 1)
             #expect(again.stdout.contains("stopped at precheck before anything changed"))
+        }
+    }
+
+    @Test(.enabled(if: Lab.available, Lab.unavailableReason)) func aRunOntoAHostReachedBySSHMovesTheServiceAndItsTree() async throws {
+        _ = try TestTools.executable("arping", debianPackage: "iputils-arping")
+        try await withRunbook(files: 200, overSSH: true) { lab, config, folder in
+            let result = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(90))
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            let same = try? Spawn.run(["diff", "-r", "\(folder)/\(lab.old)", "\(folder)/\(lab.new)"])
+            #expect(same == "", "the trees differ")
+            #expect(try lab.holds(lab.vip.address, .new) && !lab.holds(lab.vip.address, .old), "exactly one owner: the new host")
+            #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/items/199.txt")?.get(timeout: .seconds(1)) == 200)
+            let status = try await CutoverProcess.run(["host", "status", "--config", config, "--json"])
+            let run = try #require(try JSONDecoder().decode([HostRun].self, from: Data(status.stdout.utf8)).first)
+            #expect(run.status == .done)
+            // The new host's commands went through ssh, and rsync pushed to it over ssh from the old host.
+            let commands = run.steps.flatMap(\.commands)
+            #expect(commands.contains { $0.host == "new" && $0.command.hasPrefix("ssh -o BatchMode=yes") && $0.command.contains("UserKnownHostsFile=") })
+            #expect(commands.contains { $0.host == "old" && $0.command.contains("rsync") && $0.command.contains("root@198.18.1.2:") })
+            // Its service address was checked from this machine's side only: an ssh host's answer is not probed there.
+            #expect(run.steps.first?.step == "precheck")
         }
     }
 

@@ -3,7 +3,7 @@ import Yams
 /// The `host_cutover:` section.
 extension ConfigBuilder {
     static let hostCutoverKeys = ["hosts", "tasks", "groups", "max_parallel_groups", "gateway"]
-    static let hostKeys = ["executor", "interface", "host_key_check", "identity_file", "address"]
+    static let hostKeys = ["executor", "interface", "host_key_check", "identity_file", "known_hosts_file", "address"]
     static let taskKeys = ["name", "from", "to", "service", "data", "sync", "downtime_budget", "vip", "verify", "garp"]
 
     func hostCutover(_ node: Node, at path: ConfigPath) -> HostCutoverSettings? {
@@ -85,10 +85,11 @@ extension ConfigBuilder {
         }
         let hostKeyCheck = view["host_key_check"].flatMap { reader.bool($0, at: view.path("host_key_check")) } ?? true
         let identity = view["identity_file"].flatMap { reader.string($0, at: view.path("identity_file")) }
+        let knownHosts = view["known_hosts_file"].flatMap { reader.string($0, at: view.path("known_hosts_file")) }
         let address = view["address"].flatMap { interfaceAddress($0, at: view.path("address"), family: nil) }
         guard let executor, let interface else { return nil }
         return HostCutoverSettings.Host(name: name, executor: executor, interface: interface, hostKeyCheck: hostKeyCheck,
-                                        identityFile: identity, address: address)
+                                        identityFile: identity, knownHostsFile: knownHosts, address: address)
     }
 
     private func task(_ node: Node, at path: ConfigPath, hosts: [HostCutoverSettings.Host]) -> HostCutoverSettings.Task? {

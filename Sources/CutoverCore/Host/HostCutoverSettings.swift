@@ -11,6 +11,9 @@ public struct HostCutoverSettings: Sendable, Hashable {
         public var hostKeyCheck: Bool
         /// For `ssh` hosts: a private key file to use (`identity_file`).
         public var identityFile: String?
+        /// For `ssh` hosts: the known-hosts file its key is checked against (`known_hosts_file`), instead of the
+        /// user's own.
+        public var knownHostsFile: String?
         /// The host's own address on `interface`, with its prefix (`address`), when given: the service address
         /// must be in its subnet.
         public var address: InterfaceAddress?

@@ -60,11 +60,24 @@ public struct SSHExecutor: Executor {
         public var checkHostKey: Bool
         /// A private key file to use instead of the client's defaults.
         public var identityFile: String?
+        /// The known-hosts file the host key is checked against, instead of the user's `~/.ssh/known_hosts`.
+        public var knownHostsFile: String?
 
-        public init(connectTimeout: Duration = .seconds(5), checkHostKey: Bool = true, identityFile: String? = nil) {
+        public init(connectTimeout: Duration = .seconds(5), checkHostKey: Bool = true, identityFile: String? = nil, knownHostsFile: String? = nil) {
             self.connectTimeout = connectTimeout
             self.checkHostKey = checkHostKey
             self.identityFile = identityFile
+            self.knownHostsFile = knownHostsFile
+        }
+
+        /// The OpenSSH client with these options, up to the destination: what every command and rsync's transport run.
+        public func clientArguments(port: Int) -> [String] {
+            let seconds = max(1, Int(connectTimeout.components.seconds))
+            var line = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=\(seconds)", "-p", String(port)]
+            line += checkHostKey ? ["-o", "StrictHostKeyChecking=yes"] + (knownHostsFile.map { ["-o", "UserKnownHostsFile=\($0)"] } ?? [])
+                : ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+            if let identity = identityFile { line += ["-i", identity, "-o", "IdentitiesOnly=yes"] }
+            return line
         }
     }
 
@@ -83,13 +96,8 @@ public struct SSHExecutor: Executor {
     public var address: ExecutorAddress { .ssh(user: user, host: host, port: port) }
 
     public func commandLine(for arguments: [String]) -> [String] {
-        let seconds = max(1, Int(options.connectTimeout.components.seconds))
-        var line = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=\(seconds)", "-p", String(port)]
-        line += options.checkHostKey ? ["-o", "StrictHostKeyChecking=yes"]
-            : ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
-        if let identity = options.identityFile { line += ["-i", identity, "-o", "IdentitiesOnly=yes"] }
         // The remote side runs one shell command line: every argument quoted, so none is split or expanded there.
-        return line + ["\(user)@\(host)", "--", arguments.map(Self.quoted).joined(separator: " ")]
+        options.clientArguments(port: port) + ["\(user)@\(host)", "--", arguments.map(Self.quoted).joined(separator: " ")]
     }
 
     /// `text` as one word of a POSIX shell command line.

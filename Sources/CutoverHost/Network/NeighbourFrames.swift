@@ -9,6 +9,18 @@ public struct MACAddress: Sendable, Hashable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// Reads `aa:bb:cc:dd:ee:ff` (as `/sys/class/net/IF/address` holds it); nil for anything else.
+    public init?(_ text: Substring) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 6 else { return nil }
+        var bytes: [UInt8] = []
+        for part in parts {
+            guard part.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        self.bytes = bytes
+    }
+
     public static let broadcast = MACAddress([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
     public static let zero = MACAddress([0, 0, 0, 0, 0, 0])
 

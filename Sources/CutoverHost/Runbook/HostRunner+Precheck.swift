@@ -23,7 +23,7 @@ extension HostRunner {
         }
         items += await space(run)
         items += await subnet(run)
-        items.append(holder())
+        items.append(await holder())
         for port in task.service.ports {
             let listening = await run(["ss", "-Hltn", "sport", "=", ":\(port)"], on: to)
             let busy = listening.map { !$0.stdout.trimmingSpaces.isEmpty } ?? true
@@ -80,14 +80,14 @@ extension HostRunner {
     }
 
     /// The service address answered by exactly one MAC, `from`'s, asked from `to`'s interface.
-    private func holder() -> PrecheckItem {
+    private func holder() async -> PrecheckItem {
         guard let address = task.vip?.address ?? task.vip6?.address else { return PrecheckItem("service address", .pass, "the task floats none") }
         guard let namespace = Self.namespace(of: to) else {
             return PrecheckItem("\(address) held by \(from.name)", .warn, "not checked: \(to.name) is an ssh host (run cutover ip check there)")
         }
         do {
             let holders = try NeighbourProbe(address: address, interface: to.interface, namespace: namespace).holders(within: .milliseconds(300))
-            let expected = try mac(of: from)
+            let expected = try await mac(of: from)
             if let expected, holders == [expected] { return PrecheckItem("\(address) held by \(from.name)", .pass, "answered by \(expected) alone") }
             if expected == nil, holders.count == 1 { return PrecheckItem("\(address) held by \(from.name)", .pass, "answered by \(holders[0]) alone") }
             return PrecheckItem("\(address) held by \(from.name)", .fail,

@@ -58,10 +58,9 @@ extension HostRunner {
     }
 
     private func sshTransport(port: Int, host: HostCutoverSettings.Host) -> String {
-        var transport = "ssh -o BatchMode=yes -o ConnectTimeout=5 -p \(port)"
-        if !host.hostKeyCheck { transport += " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" }
-        if let identity = host.identityFile { transport += " -i \(SSHExecutor.quoted(identity))" }
-        return transport
+        // The same options as the host's executor: rsync's ssh connects as every command of the host does.
+        let options = SSHExecutor.Options(checkHostKey: host.hostKeyCheck, identityFile: host.identityFile, knownHostsFile: host.knownHostsFile)
+        return options.clientArguments(port: port).map(SSHExecutor.quoted).joined(separator: " ")
     }
 
     private func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }

@@ -23,7 +23,7 @@ public struct HostRunner: Sendable {
     }
 
     func executor(_ host: HostCutoverSettings.Host) -> any Executor {
-        Executors.make(host.executor, ssh: .init(checkHostKey: host.hostKeyCheck, identityFile: host.identityFile))
+        Executors.make(host.executor, ssh: .init(checkHostKey: host.hostKeyCheck, identityFile: host.identityFile, knownHostsFile: host.knownHostsFile))
     }
 
     /// Runs from `action` (a new run's first, or a resumed run's next) to the end; journals the run's end.
@@ -154,7 +154,7 @@ public struct HostRunner: Sendable {
         }
         if let owners = try owners() {
             result.figures["owners"] = Double(owners.count)
-            let expected = try mac(of: to)
+            let expected = try await mac(of: to)
             guard owners == [expected] else {
                 return StepResult(failure: "the service address is answered by \(owners.map(\.description)), not by \(to.name) (\(expected.map(\.description) ?? "?")) alone")
             }
@@ -169,8 +169,13 @@ public struct HostRunner: Sendable {
         return try NeighbourProbe(address: address, interface: from.interface, namespace: namespace).holders(within: .milliseconds(200))
     }
 
-    func mac(of host: HostCutoverSettings.Host) throws -> MACAddress? {
-        guard let namespace = Self.namespace(of: host) else { return nil }
+    /// The MAC of `host`'s interface: read from its socket on this machine, from `/sys/class/net` through the
+    /// executor on an ssh host; nil when it cannot be read there.
+    func mac(of host: HostCutoverSettings.Host) async throws -> MACAddress? {
+        guard let namespace = Self.namespace(of: host) else {
+            let read = try await executor(host).run(["cat", "/sys/class/net/\(host.interface)/address"], timeout: .seconds(30))
+            return read.succeeded ? MACAddress(read.stdout.trimmingSpaces) : nil
+        }
         return try PacketSocket(interface: host.interface, namespace: namespace, protocol: NeighbourFrames.etherTypeARP).mac
     }
 
