@@ -27,12 +27,20 @@ enum HostRunsAPI {
             let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !reason.isEmpty else { throw AdminError(.badRequest, "reason is empty: say why the run is undone (the audit log keeps it)") }
             guard let rollback = environment.hostRollback else {
-                throw AdminError(.conflict, "this gateway's configuration has no host_cutover section: it cannot undo host runs (cutover host rollback can)")
+                throw AdminError.noHostCutover
             }
             _ = try DiffsAPI.store(environment)
-            let accepted = try await rollback(id, reason, try context.requireToken().name)
+            let actor = try context.requireToken().name
+            let accepted = try await DiffsAPI.call { try await rollback(id, reason, actor) }
             return try json(accepted, status: .accepted, headers: [.location: "/api/v1/host/runs/\(id)"])
         }
+    }
+}
+
+extension AdminError {
+    /// The 409 of a rollback asked of a gateway whose configuration has no `host_cutover:` section.
+    public static var noHostCutover: AdminError {
+        AdminError(.conflict, "this gateway's configuration has no host_cutover section: it cannot undo host runs (cutover host rollback can)")
     }
 }
 

@@ -55,20 +55,30 @@ extension Store {
         }
     }
 
-    /// Takes the lease of `run` for `holder` until `until` (milliseconds since 1970), and with `reopen` marks the run
-    /// as running again (a rollback of a finished run is under way). Refused (``StoreError/conflict(_:)``, naming
-    /// the holder) while another holder lives: on this machine its process still runs, elsewhere its lease has not
-    /// run out. A holder that died (`kill -9`) gives the run up at once. With `audit`, the claim and an audit entry
-    /// (subject `host_run:ID`) are written together or not at all; the entry is returned.
+    /// Takes the lease of `run` for `holder` until `until` (milliseconds since 1970). Refused
+    /// (``StoreError/conflict(_:)``) while another holder lives — on this machine while its process runs, elsewhere
+    /// until its lease runs out (a holder killed with `kill -9` gives the run up at once) — and for a run that is
+    /// not running. With `reopen` (a rollback) a run that is done or whose rollback failed is marked running again,
+    /// refused while another running run holds one of its hosts. With `audit` an audit entry (subject `host_run:ID`)
+    /// and with `marker` a finished step (its reason kept as the step's failure text) are written in the same
+    /// transaction: all of it or nothing. Returns the audit entry.
     @discardableResult
     public func claimHostRun(_ run: Int64, holder: RunHolder, until: Int64, now: Int64, reopen: Bool = false,
-                             audit: (action: String, actor: String, reason: String)? = nil) async throws -> AuditEntry? {
+                             audit: (action: String, actor: String, reason: String)? = nil,
+                             marker: (step: String, reason: String)? = nil) async throws -> AuditEntry? {
         let encoded = try Self.holderText(holder)
         let dialect = database.dialect
         let lock = dialect == .postgres ? " FOR UPDATE" : ""
+        let detail = try marker.map { try Self.encode(JSONEncoder(), StepDetail(figures: [:], commands: [], failure: $0.reason)) }
         return try await database.withTransaction { session in
-            guard let row = try await session.run("SELECT holder, held_until_ms FROM host_runs WHERE id = \(bind: run)\(unsafeRaw: lock)").first else {
+            if dialect == .postgres, reopen { try await session.run("LOCK TABLE host_runs IN SHARE ROW EXCLUSIVE MODE") }
+            guard let row = try await session.run("SELECT holder, held_until_ms, status, hosts FROM host_runs WHERE id = \(bind: run)\(unsafeRaw: lock)").first,
+                  let statusText = row[2].text, let hostsText = row[3].text else {
                 throw StoreError.conflict("there is no host run \(run)")
+            }
+            let allowed = reopen ? ["running", "done", "rollback_failed"] : ["running"]
+            guard allowed.contains(statusText) else {
+                throw StoreError.conflict("run \(run) is \(statusText); there is nothing to \(reopen ? "undo" : "resume")")
             }
             if let text = row[0].text, text != encoded {
                 let other = try Self.decode(JSONDecoder(), RunHolder.self, text)
@@ -78,11 +88,37 @@ extension Store {
                     throw StoreError.conflict("run \(run) is being carried out by \(other)\(lease): let it end, or stop that process first")
                 }
             }
+            if reopen, statusText != "running" {
+                // Undoing a finished run touches its hosts again: not while another run holds one of them.
+                let hosts = try Self.decode(JSONDecoder(), [String].self, hostsText)
+                for other in try await session.run("SELECT id, hosts FROM host_runs WHERE status = 'running' AND id <> \(bind: run)") {
+                    guard let id = other[0].integer, let text = other[1].text else { continue }
+                    let held = try Self.decode(JSONDecoder(), [String].self, text)
+                    if let host = hosts.first(where: held.contains) {
+                        throw StoreError.conflict("host '\(host)' is in run \(id), which is still running: run \(run) is not undone beside it")
+                    }
+                }
+            }
             let status: SQLQueryString = reopen ? ", status = 'running', finished_ms = NULL" : ""
             try await session.run("UPDATE host_runs SET holder = \(bind: encoded), held_until_ms = \(bind: until)\(status) WHERE id = \(bind: run)")
+            if let marker, let detail {
+                let last = try await session.run("SELECT MAX(seq) FROM host_steps WHERE run_id = \(bind: run)").first?.first?.integer ?? 0
+                try await session.run("""
+                    INSERT INTO host_steps (run_id, seq, step, pass, started_ms, finished_ms, result, detail)
+                    VALUES (\(bind: run), \(bind: last + 1), \(bind: marker.step), 0, \(bind: now), \(bind: now), 'ok', \(bind: detail))
+                    """)
+            }
             guard let audit else { return nil }
             return try await Self.appendAudit(session, dialect: dialect, subject: "host_run:\(run)", action: audit.action, actor: audit.actor,
                                               reason: audit.reason, now: Date(timeIntervalSince1970: Double(now) / 1000))
+        }
+    }
+
+    /// Gives `holder`'s lease of `run` up (a rollback that failed before its end, in a process that goes on).
+    public func releaseHostRun(_ run: Int64, holder: RunHolder) async throws {
+        let encoded = try Self.holderText(holder)
+        _ = try await database.withSession { session in
+            try await session.run("UPDATE host_runs SET holder = NULL, held_until_ms = NULL WHERE id = \(bind: run) AND holder = \(bind: encoded)")
         }
     }
 
@@ -123,30 +159,44 @@ extension Store {
     }
 
     /// Journals how step `seq` of `run` ended, with its figures, the commands it ran and why it failed.
+    /// With `holder`, only while the run's lease is that holder's (``StoreError/conflict(_:)`` otherwise).
     public func finishHostStep(run: Int64, seq: Int64, result: HostStepRecord.Result, figures: [String: Double],
-                               commands: [HostStepRecord.Command], failure: String?, at time: Int64) async throws {
+                               commands: [HostStepRecord.Command], failure: String?, at time: Int64, holder: RunHolder? = nil) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let detail = try Self.encode(encoder, StepDetail(figures: figures, commands: commands, failure: failure))
-        _ = try await database.withSession { session in
+        let held = try heldBy(run, holder)
+        let rows = try await database.withSession { session in
             try await session.run("""
                 UPDATE host_steps SET result = \(bind: result.rawValue), finished_ms = \(bind: time), detail = \(bind: detail)
-                WHERE run_id = \(bind: run) AND seq = \(bind: seq)
+                WHERE run_id = \(bind: run) AND seq = \(bind: seq)\(held) RETURNING seq
                 """)
         }
+        if let holder, rows.isEmpty { throw StoreError.conflict("run \(run) is no longer held by \(holder): its step \(seq)'s end is not written") }
+    }
+
+    /// ` AND` the run's lease is `holder`'s, when one is given.
+    private func heldBy(_ run: Int64, _ holder: RunHolder?) throws -> SQLQueryString {
+        guard let holder else { return "" }
+        return " AND EXISTS (SELECT 1 FROM host_runs WHERE id = \(bind: run) AND holder = \(bind: try Self.holderText(holder)))"
     }
 
     /// Ends a run with its status, the reason for it, and its figures.
-    public func finishHostRun(_ run: Int64, status: HostRun.Status, reason: String?, figures: [String: Double], at time: Int64) async throws {
+    /// Gives the lease up. With `holder`, only while the run's lease is that holder's (``StoreError/conflict(_:)``
+    /// otherwise: another process carries the run out now).
+    public func finishHostRun(_ run: Int64, status: HostRun.Status, reason: String?, figures: [String: Double], at time: Int64,
+                              holder: RunHolder? = nil) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let encoded = try Self.encode(encoder, figures)
-        _ = try await database.withSession { session in
+        let held: SQLQueryString = try holder.map { " AND holder = \(bind: try Self.holderText($0))" } ?? ""
+        let rows = try await database.withSession { session in
             try await session.run("""
                 UPDATE host_runs SET status = \(bind: status.rawValue), reason = \(bind: reason.map(SQLValue.text) ?? .null),
-                  figures = \(bind: encoded), finished_ms = \(bind: time), holder = NULL, held_until_ms = NULL WHERE id = \(bind: run)
+                  figures = \(bind: encoded), finished_ms = \(bind: time), holder = NULL, held_until_ms = NULL WHERE id = \(bind: run)\(held) RETURNING id
                 """)
         }
+        if let holder, rows.isEmpty { throw StoreError.conflict("run \(run) is no longer held by \(holder): its end is not written") }
     }
 
     /// The most recent runs with their steps, newest first (one run with `id`).

@@ -104,7 +104,8 @@ final class Gateway: Sendable {
             storeStatus: { store.status },
             refreshFlags: { await flagSync.refresh() },
             flushSignals: { await flagSync.flushSignals() })
-        environment.hostRollback = GatewayHostRollback.make(config: { proxy.config }, store: store, logger: logger)
+        let rollbacks = HostRollbackService(logger: logger)
+        environment.hostRollback = GatewayHostRollback.make(config: { proxy.config }, store: store, rollbacks: rollbacks, logger: logger)
         let limiter = AuthFailureLimiter(burst: config.admin.failedAuthBurst, refillPerSecond: config.admin.failedAuthPerSecond)
         let admin = try AdminServer.makeApplication(
             settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger, limiter: limiter,
@@ -123,6 +124,8 @@ final class Gateway: Sendable {
             services.append(ReconcileService(proxy: proxy, store: store, factory: metricsFactory, logger: logger))
         }
         services.append(HostRunMetricsService(store: store, factory: metricsFactory, logger: logger))
+        // Last, so that it stops first: rollbacks under way end while the admin listener and the store still run.
+        services.append(rollbacks)
         return services
     }
 

@@ -105,6 +105,21 @@ struct FloatLabTests {
         }
     }
 
+    @Test func aVantageThatCannotBeWatchedFromDoesNotStopTheFloat() async throws {
+        try await Lab.with { lab in
+            try lab.hold(lab.vip, on: .old)
+            let float = IPFloat(addresses: [lab.vip], from: FloatSide(executor: .netns(lab.old), interface: "eth0"),
+                                to: FloatSide(executor: .netns(lab.new), interface: "eth0"),
+                                schedule: AnnouncementSchedule(count: 1, interval: .zero, refreshAfter: .zero),
+                                vantage: FloatSide(executor: .netns(lab.client), interface: "eth9"))
+            let report = try await float.run()
+            #expect(try lab.holds(lab.vip.address, .new) && !lab.holds(lab.vip.address, .old), "the float went ahead")
+            #expect(report.outage == nil)
+            #expect(report.watchProblem?.hasPrefix("the outage is not measured: netns:\(lab.client):eth9 cannot be watched from") == true,
+                    "\(report.watchProblem ?? "no problem named")")
+        }
+    }
+
     @Test func aSideThatCannotBeUsedFailsBeforeAnythingChanges() async throws {
         try await Lab.with { lab in
             try lab.hold(lab.vip, on: .old)

@@ -1,5 +1,5 @@
 import CutoverCore
-import CutoverStore
+@testable import CutoverStore
 import CutoverTestSupport
 import Foundation
 import Testing
@@ -70,22 +70,14 @@ struct HostRunStoreTests {
         }
     }
 
-    /// A holder on this machine whose process has ended (a runner killed with `kill -9`).
-    static func deadHolder() throws -> RunHolder {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/true")
-        try child.run()
-        child.waitUntilExit()
-        var holder = RunHolder.current()
-        holder.pid = child.processIdentifier
-        holder.started = 1
-        return holder
-    }
-
     @Test(arguments: StoreKind.allCases)
     func aRunIsCarriedOutByOneLivingHolderAtATime(kind: StoreKind) async throws {
         try await kind.withStore { store in
             let living = RunHolder.current()
+            // A holder of this process lives while it holds its lease here.
+            #expect(living.isAlive == false)
+            living.holding()
+            defer { living.released() }
             #expect(living.isAlive == true)
             let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: living, leaseUntil: 31_000)
             var journal = try #require(try await store.hostRuns(id: run).first)
@@ -100,21 +92,36 @@ struct HostRunStoreTests {
             }
             // Its steps are refused too; the holder's own go on.
             await #expect(throws: StoreError.self) { try await store.beginHostStep(run: run, step: "sync", pass: 1, at: 2_000, holder: second) }
-            _ = try await store.beginHostStep(run: run, step: "precheck", pass: 0, at: 2_000, holder: living)
+            let step = try await store.beginHostStep(run: run, step: "precheck", pass: 0, at: 2_000, holder: living)
+            await #expect(throws: StoreError.self) {
+                try await store.finishHostStep(run: run, seq: step, result: .ok, figures: [:], commands: [], failure: nil, at: 2_001, holder: second)
+            }
+            await #expect(throws: StoreError.self) { try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 2_002, holder: second) }
+            try await store.finishHostStep(run: run, seq: step, result: .ok, figures: [:], commands: [], failure: nil, at: 2_001, holder: living)
             #expect(try await store.renewHostRun(run, holder: living, until: 60_000))
             #expect(try await !store.renewHostRun(run, holder: second, until: 60_000))
-            // Ended, the run is nobody's.
-            try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 3_000)
+            // Ended, the run is nobody's; a finished run is not resumed.
+            try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 3_000, holder: living)
             journal = try #require(try await store.hostRuns(id: run).first)
-            #expect(journal.holder == nil && journal.leaseUntil == nil)
+            #expect(journal.holder == nil && journal.leaseUntil == nil && journal.status == .done)
             #expect(try await !store.renewHostRun(run, holder: living, until: 60_000))
+            do {
+                try await store.claimHostRun(run, holder: second, until: 99_000, now: 4_000)
+                Issue.record("a finished run was claimed for a resume")
+            } catch let error as StoreError {
+                #expect("\(error)" == "run \(run) is done; there is nothing to resume")
+            }
+            // A holder that stops short gives its lease up, and the run can be taken at once.
+            try await store.claimHostRun(run, holder: second, until: 99_000, now: 4_000, reopen: true)
+            try await store.releaseHostRun(run, holder: second)
+            #expect(try await store.hostRuns(id: run).first?.holder == nil)
         }
     }
 
     @Test(arguments: StoreKind.allCases)
     func aDeadHolderGivesTheRunUpAtOnceAndARemoteOneWhenItsLeaseRunsOut(kind: StoreKind) async throws {
         try await kind.withStore { store in
-            let dead = try Self.deadHolder()
+            let dead = try RunHolder.ofAnEndedProcess()
             #expect(dead.isAlive == false)
             let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: dead, leaseUntil: 999_000)
             let taker = RunHolder.current()
@@ -150,6 +157,8 @@ struct HostRunStoreTests {
             let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: RunHolder.current(), leaseUntil: 31_000)
             try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 2_000)
             let holder = RunHolder.current()
+            holder.holding()
+            defer { holder.released() }
             let entry = try #require(try await store.claimHostRun(run, holder: holder, until: 40_000, now: 10_000, reopen: true,
                                                                   audit: ("host_rollback", "alice", "new host answers 500s")))
             #expect(entry.route == "host_run:\(run)" && entry.action == "host_rollback" && entry.actor == "alice")
@@ -164,6 +173,46 @@ struct HostRunStoreTests {
             #expect(log.map(\.actor) == ["alice"])
             #expect(try await store.verifyAuditChain().verified)
             #expect(try await store.flagSet().version == entry.seq, "the entry's position is a flag version")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aRollbacksClaimAuditAndRequestAreOneTransaction(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000)
+            try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 2_000)
+            // The audit entry cannot be written (the chain's head is gone): neither is the claim nor the request.
+            try await store.database.withSession { session in _ = try await session.run("DELETE FROM flag_state") }
+            await #expect(throws: StoreError.self) {
+                try await store.claimHostRun(run, holder: RunHolder.current(), until: 40_000, now: 10_000, reopen: true,
+                                             audit: ("host_rollback", "alice", "why"), marker: ("rollback", "why"))
+            }
+            var journal = try #require(try await store.hostRuns(id: run).first)
+            #expect(journal.status == .done && journal.holder == nil && journal.steps.isEmpty)
+            try await store.database.withSession { session in
+                _ = try await session.run("INSERT INTO flag_state (id, version, last_hash) VALUES (1, 0, '\(unsafeRaw: AuditChain.genesis)')")
+            }
+            try await store.claimHostRun(run, holder: RunHolder.current(), until: 40_000, now: 10_000, reopen: true,
+                                         audit: ("host_rollback", "alice", "why"), marker: ("rollback", "why"))
+            journal = try #require(try await store.hostRuns(id: run).first)
+            #expect(journal.status == .running && journal.holder != nil)
+            #expect(journal.steps.map(\.step) == ["rollback"] && journal.steps[0].result == .ok && journal.steps[0].failure == "why")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aFinishedRunIsNotUndoneBesideAnotherRunOnItsHosts(kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            let first = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000)
+            try await store.finishHostRun(first, status: .done, reason: nil, figures: [:], at: 2_000)
+            let second = try await store.startHostRun(task: "shop-back", hosts: ["b", "a"], at: 3_000, holder: try RunHolder.ofAnEndedProcess(), leaseUntil: 0)
+            do {
+                try await store.claimHostRun(first, holder: RunHolder.current(), until: 40_000, now: 10_000, reopen: true)
+                Issue.record("a done run was reopened beside a running run on its hosts")
+            } catch let error as StoreError {
+                #expect("\(error)" == "host 'a' is in run \(second), which is still running: run \(first) is not undone beside it")
+            }
+            #expect(try await store.hostRuns(id: first).first?.status == .done)
         }
     }
 }

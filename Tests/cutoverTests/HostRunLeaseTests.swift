@@ -44,7 +44,8 @@ extension HostRunTests {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         try await Store.withStore(loaded.store, logger: logger) { store in
-            let run = try await store.startHostRun(task: "shop", hosts: ["old", "new"], at: 0)
+            // Held by a holder that gives nothing up, as a runner killed with `kill -9` leaves its run.
+            let run = try await store.startHostRun(task: "shop", hosts: ["old", "new"], at: 0, holder: try RunHolder.ofAnEndedProcess(), leaseUntil: .max)
             let runner = HostRunner(task: task, from: try #require(loaded.hostCutover.host(named: "old")),
                                     to: try #require(loaded.hostCutover.host(named: "new")), journal: CutOffJournal(store: store, run: run, at: at))
             var machine = RunbookMachine(rules: task.sync, budget: task.downtimeBudget, floats: true)
@@ -106,6 +107,8 @@ extension HostRunTests {
             let run = try #require(try JSONDecoder().decode([HostRun].self, from: Data(journal.stdout.utf8)).first)
             #expect(run.holder == "cutover (pid \(runner.pid) on \(RunHolder.current().machine))" && run.holderAlive == true)
             #expect(run.steps.last?.step == "stop_old", "the refused commands wrote nothing")
+            let text = try await CutoverProcess.run(["host", "status", "--config", config])
+            #expect(text.stdout.contains("run 1: shop running — carried out by cutover (pid \(runner.pid) on "), "\(text.stdout)")
             // The runner goes on to the end, undisturbed.
             FileManager.default.createFile(atPath: folder + "/go", contents: nil)
             #expect(try await runner.exitStatus(timeout: .seconds(90)) == 0, "\(runner.stdout)\n\(runner.stderr)")
@@ -143,9 +146,9 @@ extension HostRunTests {
                 backends: { old: { url: "http://127.0.0.1:9" } }
 
                 """ + (try String(contentsOfFile: config, encoding: .utf8))).write(toFile: serve, atomically: true, encoding: .utf8)
-            let gateway = try CutoverProcess(["serve", "--config", serve])
-            defer { gateway.terminate() }
-            let admin = try #require(CutoverProcess.port(in: try await gateway.waitFor("admin listening on http://")))
+            let first = try CutoverProcess(["serve", "--config", serve])
+            defer { first.terminate() }
+            var admin = try #require(CutoverProcess.port(in: try await first.waitFor("admin listening on http://")))
             let body = #"{"reason": "new host answers 500s"}"#
             let viewer = try await call(admin, "POST", "/api/v1/host/runs/1/rollback", token: Self.viewerToken, body: body)
             #expect(viewer.status == 403, "\(viewer.text)")
@@ -167,10 +170,13 @@ extension HostRunTests {
             let answer = try JSONDecoder().decode(HostRollbackAccepted.self, from: Data(accepted.body))
             #expect(answer.run.status == .running && answer.run.steps.last?.step == "rollback" && answer.run.steps.last?.failure == "new host answers 500s")
             #expect(answer.audit?.route == "host_run:1" && answer.audit?.action == "host_rollback" && answer.audit?.actor == "ops")
-            try await waitUntil("the rollback's end", timeout: .seconds(60)) {
-                let run = try await call(admin, "GET", "/api/v1/host/runs/1", token: Self.viewerToken)
-                return (try? JSONDecoder().decode(HostRun.self, from: Data(run.body)))?.status != .running
-            }
+            // Told to stop at once, the gateway lets the rollback end first.
+            first.signal(SIGTERM)
+            #expect(try await first.exitStatus(timeout: .seconds(90)) == 0, "\(first.stderr.suffix(2000))")
+            #expect(first.stderr.contains("waiting for host run rollbacks to end") || first.stderr.contains("host run rollback ended"), "\(first.stderr.suffix(2000))")
+            let second = try CutoverProcess(["serve", "--config", serve])
+            defer { second.terminate() }
+            admin = try #require(CutoverProcess.port(in: try await second.waitFor("admin listening on http://")))
             let run = try JSONDecoder().decode(HostRun.self, from: Data(try await call(admin, "GET", "/api/v1/host/runs/1", token: Self.viewerToken).body))
             #expect(run.status == .rolledBack && run.reason == "verify: new host answers 500s", "\(run)")
             #expect(run.steps.drop { $0.step != "rollback" }.map(\.step) == ["rollback", "float_back", "stop_new", "start_old", "verify_old"])

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Who carries out a host run: the process that holds its lease. A second `cutover host resume` or `rollback` (or
 /// the gateway's rollback call) beside a living holder is refused, so two writers never race on one run's steps.
@@ -9,7 +10,8 @@ import Foundation
 public struct RunHolder: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The host name, for people.
     public var machine: String
-    /// The kernel's boot ID: process IDs mean something only within one boot of one machine.
+    /// The kernel's boot ID and the PID namespace: process IDs mean something only within one boot of one machine,
+    /// seen from one PID namespace (containers on one kernel share the boot ID, not the namespace).
     public var boot: String
     public var pid: Int32
     /// The process's start time in clock ticks since boot (`/proc/PID/stat` field 22): a reused PID differs in it.
@@ -34,18 +36,36 @@ public struct RunHolder: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { "cutover (pid \(pid) on \(machine))" }
 
-    /// Whether the holder still runs: true or false when it ran on this machine in this boot, nil when that cannot
-    /// be told from here (another machine, or before a reboot: its lease's time decides).
+    /// Whether the holder still runs: true or false when that is certain from here (it ran on this machine in this
+    /// boot and PID namespace, and its process can be looked at), nil otherwise (another machine or container, a
+    /// reboot, a `/proc` that hides other users' processes): its lease's time decides then.
     public var isAlive: Bool? {
-        guard boot == Self.bootID, !boot.isEmpty else { return nil }
-        guard let now = Self.startTime(of: pid) else { return false }
-        return started == 0 || now == started
+        guard boot == Self.bootID, !boot.isEmpty, started != 0 else { return nil }
+        // A holder in this very process lives while its lease is held here (a gateway whose rollback ended or
+        // failed has given it up even though the process runs on).
+        if pid == getpid(), started == Self.startTime(of: pid) { return Self.held.withLock { $0.contains(token) } }
+        if let now = Self.startTime(of: pid) { return now == started }
+        // No start time to compare: gone if no such process exists; uncertain if it exists but cannot be looked at.
+        if kill(pid, 0) != 0, errno == ESRCH { return false }
+        return nil
     }
 
-    /// The kernel's boot ID, empty where there is none.
+    /// The tokens whose leases this process holds now.
+    private static let held = Mutex<Set<String>>([])
+
+    /// Marks this process's holder as holding a lease (until ``released()``).
+    public func holding() { Self.held.withLock { _ = $0.insert(token) } }
+
+    /// Marks the lease as given up.
+    public func released() { Self.held.withLock { _ = $0.remove(token) } }
+
+    /// The kernel's boot ID with this process's PID namespace, empty where there is no boot ID.
     static let bootID: String = {
-        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !boot.isEmpty else { return "" }
+        let namespace = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? "pid:[?]"
+        return boot + " " + namespace
     }()
 
     static let hostName: String = {

@@ -57,12 +57,19 @@ public struct IPFloat: Sendable {
         } else {
             announcer = nil
         }
+        // The watch measures; it never stops a float (nor a float back) when it cannot be opened.
         var watch: OutageWatch?
         var fromMAC: MACAddress?
+        var watchProblem: String?
         if let vantage, case .some(let namespace) = vantage.inProcessNamespace, let first = ips.first {
-            watch = try OutageWatch(address: first, interface: vantage.interface, namespace: namespace)
-            if case .some(let fromNamespace) = place(of: from) {
-                fromMAC = try PacketSocket(interface: from.interface, namespace: fromNamespace, protocol: NeighbourFrames.etherTypeARP).mac
+            do {
+                watch = try OutageWatch(address: first, interface: vantage.interface, namespace: namespace)
+                if case .some(let fromNamespace) = place(of: from) {
+                    fromMAC = try PacketSocket(interface: from.interface, namespace: fromNamespace, protocol: NeighbourFrames.etherTypeARP).mac
+                }
+            } catch {
+                watch = nil
+                watchProblem = "the outage is not measured: \(vantage) cannot be watched from: \(error)"
             }
         }
         // The interfaces' indexes are looked up ahead: the release and the claim then only change addresses.
@@ -129,7 +136,8 @@ public struct IPFloat: Sendable {
         }
         var report = FloatReport(addresses: addresses.map(\.description), from: from.description, to: to.description, method: method,
                                  release: released - start, claim: claimed - released, announce: announced - claimed,
-                                 total: announced - start, announcements: 1, newMAC: announcer?.mac.description, announcedAt: announced)
+                                 total: announced - start, announcements: 1, newMAC: announcer?.mac.description, announcedAt: announced,
+                                 watchProblem: watchProblem)
         if let watch, let new = announcer?.mac {
             // Watch until the new holder has answered (a second at most), then measure.
             let until = clock.now + .seconds(1)
@@ -256,6 +264,8 @@ public struct FloatReport: Sendable, Equatable {
     /// When the first announcement went out: from then on only the new holder can answer through the address
     /// (the repeats that follow do not hold the service back).
     public var announcedAt: ContinuousClock.Instant?
+    /// Why the outage was not measured, when a vantage was named and could not be watched from.
+    public var watchProblem: String?
 }
 
 extension String {

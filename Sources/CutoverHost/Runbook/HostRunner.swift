@@ -131,6 +131,7 @@ public struct HostRunner: Sendable {
                           "announce_seconds": report.announce.seconds, "float_seconds": report.total.seconds,
                           "announcements": Double(report.announcements)]
         if let outage = report.outage { result.figures["ip_outage_seconds"] = outage.seconds }
+        if let problem = report.watchProblem { say("  \(problem)") }
         result.announcedAt = report.announcedAt
         return result
     }

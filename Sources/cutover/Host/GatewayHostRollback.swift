@@ -3,17 +3,19 @@ import CutoverCore
 import CutoverHost
 import CutoverStore
 import Logging
+import ServiceLifecycle
+import Synchronization
 
 /// `POST /api/v1/host/runs/{id}/rollback` carried out by the gateway: the request is journaled and audited before
 /// the answer, the undoing steps run in the background under the run's lease (a `cutover host status` or
-/// `GET /api/v1/host/runs/{id}` shows them). A gateway stopped meanwhile leaves the run to `cutover host resume`,
-/// which goes on undoing.
+/// `GET /api/v1/host/runs/{id}` shows them). A gateway told to stop waits for them (``HostRollbackService``, up to
+/// its bound); one cut off leaves the run to `cutover host resume`, which goes on undoing.
 enum GatewayHostRollback {
-    static func make(config: @escaping @Sendable () -> CutoverConfig, store: StoreService, logger: Logger)
+    static func make(config: @escaping @Sendable () -> CutoverConfig, store: StoreService, rollbacks: HostRollbackService, logger: Logger)
         -> @Sendable (Int64, String, String) async throws -> HostRollbackAccepted {
         return { id, reason, actor in
             guard let settings = config().hostCutover else {
-                throw AdminError(.conflict, "this gateway's configuration has no host_cutover section: it cannot undo host runs")
+                throw AdminError.noHostCutover
             }
             guard let opened = store.current else { throw AdminError(.serviceUnavailable, "the store is not open; retry shortly") }
             let begun: BegunRollback
@@ -27,21 +29,58 @@ enum GatewayHostRollback {
             // The answer shows the run as the request left it, before the undoing steps begin.
             // Read without failing: the rollback is begun and must go on whatever this read does.
             let run = (try? await opened.hostRuns(id: id, limit: 1))?.first ?? begun.journaled.run
-            var metadata: Logger.Metadata = ["run": "\(id)", "task": "\(begun.journaled.task.name)", "actor": "\(actor)"]
+            let metadata: Logger.Metadata = ["run": "\(id)", "task": "\(begun.journaled.task.name)", "actor": "\(actor)"]
             logger.notice("host run rollback begun", metadata: metadata)
-            Task {
+            rollbacks.add(run: id) {
                 do {
                     let (outcome, _) = try await begun.run(settings: settings, say: { line in
                         logger.info("host run rollback: \(line)", metadata: ["run": "\(id)"])
                     })
-                    metadata["outcome"] = "\(outcome.status.0.rawValue)"
-                    logger.notice("host run rollback ended", metadata: metadata)
+                    logger.notice("host run rollback ended", metadata: metadata.merging(["outcome": "\(outcome.status.0.rawValue)"]) { $1 })
                 } catch {
-                    metadata["error"] = "\(error)"
-                    logger.error("host run rollback cut off (cutover host resume \(id) goes on undoing)", metadata: metadata)
+                    logger.error("host run rollback cut off (cutover host resume \(id) goes on undoing)",
+                                 metadata: metadata.merging(["error": "\(error)"]) { $1 })
                 }
             }
             return HostRollbackAccepted(run: run, audit: begun.audit)
+        }
+    }
+}
+
+/// The rollbacks the gateway carries out: at a graceful shutdown it waits for them to end (each step is bounded by
+/// its command's timeout), up to `bound`, before the admin listener and the store stop.
+final class HostRollbackService: Service, Sendable {
+    private let running = Mutex<[Int64: Task<Void, Never>]>([:])
+    let bound: Duration
+    let logger: Logger
+
+    init(bound: Duration = .seconds(120), logger: Logger) {
+        self.bound = bound
+        self.logger = logger
+    }
+
+    /// Runs `body` for run `id` in the background.
+    func add(run id: Int64, _ body: @escaping @Sendable () async -> Void) {
+        let task = Task { await body() }
+        running.withLock { $0[id] = task }
+        Task {
+            await task.value
+            running.withLock { if $0[id] == task { $0[id] = nil } }
+        }
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        let tasks = running.withLock { Array($0) }
+        guard !tasks.isEmpty else { return }
+        logger.notice("waiting for host run rollbacks to end", metadata: ["runs": "\(tasks.map(\.key).sorted())"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for (_, task) in tasks { await task.value }
+            }
+            group.addTask { [bound] in try? await Task.sleep(for: bound) }
+            await group.next()
+            group.cancelAll()
         }
     }
 }

@@ -288,7 +288,10 @@ struct HostStatusCommand: AsyncParsableCommand {
             return print(String(decoding: try encoder.encode(runs), as: UTF8.self))
         }
         for run in runs {
-            print("run \(run.id): \(run.task) \(run.status.rawValue)" + (run.reason.map { " (\($0))" } ?? ""))
+            let holder = run.holder.map { holder in
+                " — carried out by \(holder)" + (run.holderAlive == false ? ", which no longer runs (resume or roll it back)" : "")
+            } ?? ""
+            print("run \(run.id): \(run.task) \(run.status.rawValue)" + (run.reason.map { " (\($0))" } ?? "") + holder)
             for step in run.steps {
                 let took = step.finishedAt.map { " \($0 - step.startedAt) ms" } ?? ""
                 print("  \(step.step)\(step.pass > 0 ? " \(step.pass)" : "") \(step.result.rawValue)\(took)" + (step.failure.map { ": \($0)" } ?? ""))

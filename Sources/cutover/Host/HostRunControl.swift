@@ -16,11 +16,12 @@ struct StoreJournal: HostJournal {
     }
 
     func finishStep(_ seq: Int64, result: HostStepRecord.Result, figures: [String: Double], commands: [HostStepRecord.Command], failure: String?) async throws {
-        try await store.finishHostStep(run: run, seq: seq, result: result, figures: figures, commands: commands, failure: failure, at: Self.now)
+        try await store.finishHostStep(run: run, seq: seq, result: result, figures: figures, commands: commands, failure: failure, at: Self.now,
+                                       holder: holder)
     }
 
     func finishRun(status: HostRun.Status, reason: String?, figures: [String: Double]) async throws {
-        try await store.finishHostRun(run, status: status, reason: reason, figures: figures, at: Self.now)
+        try await store.finishHostRun(run, status: status, reason: reason, figures: figures, at: Self.now, holder: holder)
     }
 }
 
@@ -94,20 +95,24 @@ struct BegunRollback: Sendable {
     static func begin(_ id: Int64, reason: String, actor: String, settings: HostCutoverSettings, store: Store) async throws -> BegunRollback {
         let before = try await JournaledRun.load(id, settings: settings, store: store)
         try before.undoable()
+        // The lease, the reopened status, the audit entry and the request in the journal: one transaction.
         let lease: HostLease, audit: AuditEntry?
         do {
-            (lease, audit) = try await HostLease.claim(id, store: store, reopen: true, audit: ("host_rollback", actor, reason))
+            (lease, audit) = try await HostLease.claim(id, store: store, reopen: true, audit: ("host_rollback", actor, reason),
+                                                       marker: (RunbookMachine.Step.rollback.rawValue, reason))
         } catch StoreError.conflict(let reason) {
             throw HostRunRefusal.conflict(reason)
         }
-        // Read again under the lease: the journal may have moved on before it was taken.
-        var journaled = try await JournaledRun.load(id, settings: settings, store: store)
-        try journaled.undoable(reopened: true)
-        let marker = try await store.beginHostStep(run: id, step: RunbookMachine.Step.rollback.rawValue, pass: 0, at: StoreJournal.now,
-                                                   holder: lease.holder)
-        try await store.finishHostStep(run: id, seq: marker, result: .ok, figures: [:], commands: [], failure: reason, at: StoreJournal.now)
-        let action = journaled.machine.rollbackRequested(reason: reason)
-        return BegunRollback(lease: lease, journaled: journaled, action: action, audit: audit)
+        do {
+            // Read again under the lease: the journal, which ends in the request now, is replayed to the first undoing step.
+            let journaled = try await JournaledRun.load(id, settings: settings, store: store)
+            return BegunRollback(lease: lease, journaled: journaled, action: journaled.next, audit: audit)
+        } catch {
+            // The request stays journaled: a resume goes on undoing.
+            try? await store.releaseHostRun(id, holder: lease.holder)
+            lease.holder.released()
+            throw error
+        }
     }
 
     /// Carries the rollback out to its end under the lease.
@@ -122,9 +127,8 @@ struct BegunRollback: Sendable {
 
 extension JournaledRun {
     /// Refuses a rollback of a run with nothing to undo.
-    func undoable(reopened: Bool = false) throws {
-        let states: [HostRun.Status] = reopened ? [.running] : [.running, .done, .rollbackFailed]
-        guard states.contains(run.status), machine.canRollBack else {
+    func undoable() throws {
+        guard [.running, .done, .rollbackFailed].contains(run.status), machine.canRollBack else {
             throw HostRunRefusal.conflict("run \(run.id) is \(run.status.rawValue); there is nothing to undo")
         }
     }

@@ -100,6 +100,7 @@ struct IPFloatCommand: AsyncParsableCommand {
             object["new_mac"] = report.newMAC
             object["outage_ms"] = report.outage?.milliseconds
             object["heard"] = report.heardAfter
+            object["watch_problem"] = report.watchProblem
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return print(String(decoding: data, as: UTF8.self))
         }
@@ -112,7 +113,8 @@ struct IPFloatCommand: AsyncParsableCommand {
         print(table.text)
         print("announcements sent: \(report.announcements)")
         if vantage != nil {
-            print("IP outage seen from \(vantage!): " + (report.outage.map(milliseconds) ?? "not measured (an answer by either side was not heard)"))
+            print("IP outage seen from \(vantage!): " + (report.outage.map(milliseconds)
+                ?? report.watchProblem.map { "not measured (\($0))" } ?? "not measured (an answer by either side was not heard)"))
         }
     }
 
