@@ -12,6 +12,13 @@ extension Store {
         return try encode(encoder, holder)
     }
 
+    /// The store's own clock, in milliseconds since 1970, as SQL: every lease is reckoned on this one clock, whichever
+    /// machine writes it (runners' clocks may differ by more than a lease).
+    private var clock: SQLQueryString {
+        database.dialect == .postgres ? "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+            : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+    }
+
     /// What a step's row keeps beside its name and times.
     private struct StepDetail: Codable {
         var figures: [String: Double]
@@ -22,11 +29,12 @@ extension Store {
     /// Starts a run of `task` on `hosts`, as part of `group` when it is run in one. Refused (``StoreError/conflict(_:)``)
     /// while another running run holds one of the hosts (naming it), or when `group` is not running yet and
     /// `maxParallelGroups` groups already are (naming them). Returns the run's ID.
-    /// `holder`, when given, holds the run's lease until `leaseUntil` (milliseconds since 1970).
+    /// `holder`, when given, holds the run's lease for `lease` milliseconds of the store's clock.
     public func startHostRun(task: String, group: String? = nil, hosts: [String], maxParallelGroups: Int = .max, at time: Int64,
-                             holder: RunHolder? = nil, leaseUntil: Int64 = 0) async throws -> Int64 {
+                             holder: RunHolder? = nil, lease: Int64 = 0) async throws -> Int64 {
         let encoded = try Self.encode(JSONEncoder(), hosts)
         let holderText: SQLValue = try holder.map { .text(try Self.holderText($0)) } ?? .null
+        let clock = self.clock
         let postgres = database.dialect == .postgres
         return try await database.withTransaction { session in
             // The check and the insert are one step for every writer: on PostgreSQL the table is locked against
@@ -48,14 +56,14 @@ extension Store {
             let rows = try await session.run("""
                 INSERT INTO host_runs (task, group_name, hosts, started_ms, status, figures, holder, held_until_ms)
                 VALUES (\(bind: task), \(bind: group.map(SQLValue.text) ?? .null), \(bind: encoded), \(bind: time), 'running', '{}',
-                  \(bind: holderText), \(bind: leaseUntil)) RETURNING id
+                  \(bind: holderText), \(clock) + \(bind: lease)) RETURNING id
                 """)
             guard let id = rows.first?.first?.integer else { throw StoreError.corrupt("no id for a new host run") }
             return id
         }
     }
 
-    /// Takes the lease of `run` for `holder` until `until` (milliseconds since 1970). Refused
+    /// Takes the lease of `run` for `holder` for `lease` milliseconds of the store's clock. Refused
     /// (``StoreError/conflict(_:)``) while another holder lives — on this machine while its process runs, elsewhere
     /// until its lease runs out (a holder killed with `kill -9` gives the run up at once) — and for a run that is
     /// not running. With `reopen` (a rollback) a run that is done or whose rollback failed is marked running again,
@@ -63,17 +71,20 @@ extension Store {
     /// and with `marker` a finished step (its reason kept as the step's failure text) are written in the same
     /// transaction: all of it or nothing. Returns the audit entry.
     @discardableResult
-    public func claimHostRun(_ run: Int64, holder: RunHolder, until: Int64, now: Int64, reopen: Bool = false,
+    public func claimHostRun(_ run: Int64, holder: RunHolder, lease: Int64, now: Int64, reopen: Bool = false,
                              audit: (action: String, actor: String, reason: String)? = nil,
                              marker: (step: String, reason: String)? = nil) async throws -> AuditEntry? {
         let encoded = try Self.holderText(holder)
         let dialect = database.dialect
         let lock = dialect == .postgres ? " FOR UPDATE" : ""
         let detail = try marker.map { try Self.encode(JSONEncoder(), StepDetail(figures: [:], commands: [], failure: $0.reason)) }
+        let clock = self.clock
         return try await database.withTransaction { session in
             if dialect == .postgres, reopen { try await session.run("LOCK TABLE host_runs IN SHARE ROW EXCLUSIVE MODE") }
-            guard let row = try await session.run("SELECT holder, held_until_ms, status, hosts FROM host_runs WHERE id = \(bind: run)\(unsafeRaw: lock)").first,
-                  let statusText = row[2].text, let hostsText = row[3].text else {
+            guard let row = try await session.run("""
+                    SELECT holder, held_until_ms, status, hosts, \(clock) FROM host_runs WHERE id = \(bind: run)\(unsafeRaw: lock)
+                    """).first,
+                  let statusText = row[2].text, let hostsText = row[3].text, let clockNow = row[4].integer else {
                 throw StoreError.conflict("there is no host run \(run)")
             }
             let allowed = reopen ? ["running", "done", "rollback_failed"] : ["running"]
@@ -83,9 +94,9 @@ extension Store {
             if let text = row[0].text, text != encoded {
                 let other = try Self.decode(JSONDecoder(), RunHolder.self, text)
                 let until = row[1].integer ?? 0
-                if other.isAlive ?? (until > now) {
-                    let lease = other.isAlive == nil ? ", its lease runs \((until - now + 999) / 1000) s more" : ""
-                    throw StoreError.conflict("run \(run) is being carried out by \(other)\(lease): let it end, or stop that process first")
+                if other.isAlive ?? (until > clockNow) {
+                    let left = other.isAlive == nil ? ", its lease runs \((until - clockNow + 999) / 1000) s more" : ""
+                    throw StoreError.conflict("run \(run) is being carried out by \(other)\(left): let it end, or stop that process first")
                 }
             }
             if reopen, statusText != "running" {
@@ -100,7 +111,7 @@ extension Store {
                 }
             }
             let status: SQLQueryString = reopen ? ", status = 'running', finished_ms = NULL" : ""
-            try await session.run("UPDATE host_runs SET holder = \(bind: encoded), held_until_ms = \(bind: until)\(status) WHERE id = \(bind: run)")
+            try await session.run("UPDATE host_runs SET holder = \(bind: encoded), held_until_ms = \(clock) + \(bind: lease)\(status) WHERE id = \(bind: run)")
             if let marker, let detail {
                 let last = try await session.run("SELECT MAX(seq) FROM host_steps WHERE run_id = \(bind: run)").first?.first?.integer ?? 0
                 try await session.run("""
@@ -122,13 +133,14 @@ extension Store {
         }
     }
 
-    /// Renews `holder`'s lease of `run` until `until`; false when the run is no longer its own (it ran out and
-    /// another holder took it, or the run ended).
-    public func renewHostRun(_ run: Int64, holder: RunHolder, until: Int64) async throws -> Bool {
+    /// Renews `holder`'s lease of `run` for `lease` milliseconds of the store's clock; false when the run is no
+    /// longer its own (it ran out and another holder took it, or the run ended).
+    public func renewHostRun(_ run: Int64, holder: RunHolder, lease: Int64) async throws -> Bool {
         let encoded = try Self.holderText(holder)
+        let clock = self.clock
         return try await database.withSession { session in
             let rows = try await session.run("""
-                UPDATE host_runs SET held_until_ms = \(bind: until) WHERE id = \(bind: run) AND holder = \(bind: encoded) RETURNING id
+                UPDATE host_runs SET held_until_ms = \(clock) + \(bind: lease) WHERE id = \(bind: run) AND holder = \(bind: encoded) RETURNING id
                 """)
             return !rows.isEmpty
         }

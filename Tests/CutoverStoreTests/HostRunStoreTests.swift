@@ -79,13 +79,14 @@ struct HostRunStoreTests {
             living.holding()
             defer { living.released() }
             #expect(living.isAlive == true)
-            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: living, leaseUntil: 31_000)
+            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: living, lease: 30_000)
             var journal = try #require(try await store.hostRuns(id: run).first)
-            #expect(journal.holder == living.description && journal.holderAlive == true && journal.leaseUntil == 31_000)
+            #expect(journal.holder == living.description && journal.holderAlive == true && journal.leaseUntil.map { $0 > 1_700_000_000_000 } == true,
+                    "the lease runs until a time of the store's clock")
             // A second holder is refused while the first lives, even after its lease's time: its process still runs.
             let second = RunHolder.current()
             do {
-                try await store.claimHostRun(run, holder: second, until: 99_000, now: 40_000)
+                try await store.claimHostRun(run, holder: second, lease: 30_000, now: 40_000)
                 Issue.record("a second holder took a run whose holder lives")
             } catch let error as StoreError {
                 #expect("\(error)" == "run \(run) is being carried out by \(living): let it end, or stop that process first")
@@ -98,21 +99,21 @@ struct HostRunStoreTests {
             }
             await #expect(throws: StoreError.self) { try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 2_002, holder: second) }
             try await store.finishHostStep(run: run, seq: step, result: .ok, figures: [:], commands: [], failure: nil, at: 2_001, holder: living)
-            #expect(try await store.renewHostRun(run, holder: living, until: 60_000))
-            #expect(try await !store.renewHostRun(run, holder: second, until: 60_000))
+            #expect(try await store.renewHostRun(run, holder: living, lease: 30_000))
+            #expect(try await !store.renewHostRun(run, holder: second, lease: 30_000))
             // Ended, the run is nobody's; a finished run is not resumed.
             try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 3_000, holder: living)
             journal = try #require(try await store.hostRuns(id: run).first)
             #expect(journal.holder == nil && journal.leaseUntil == nil && journal.status == .done)
-            #expect(try await !store.renewHostRun(run, holder: living, until: 60_000))
+            #expect(try await !store.renewHostRun(run, holder: living, lease: 30_000))
             do {
-                try await store.claimHostRun(run, holder: second, until: 99_000, now: 4_000)
+                try await store.claimHostRun(run, holder: second, lease: 30_000, now: 4_000)
                 Issue.record("a finished run was claimed for a resume")
             } catch let error as StoreError {
                 #expect("\(error)" == "run \(run) is done; there is nothing to resume")
             }
             // A holder that stops short gives its lease up, and the run can be taken at once.
-            try await store.claimHostRun(run, holder: second, until: 99_000, now: 4_000, reopen: true)
+            try await store.claimHostRun(run, holder: second, lease: 30_000, now: 4_000, reopen: true)
             try await store.releaseHostRun(run, holder: second)
             #expect(try await store.hostRuns(id: run).first?.holder == nil)
         }
@@ -123,9 +124,9 @@ struct HostRunStoreTests {
         try await kind.withStore { store in
             let dead = try RunHolder.ofAnEndedProcess()
             #expect(dead.isAlive == false)
-            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: dead, leaseUntil: 999_000)
+            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: dead, lease: 30_000)
             let taker = RunHolder.current()
-            try await store.claimHostRun(run, holder: taker, until: 31_000, now: 2_000)
+            try await store.claimHostRun(run, holder: taker, lease: 30_000, now: 2_000)
             #expect(try await store.hostRuns(id: run).first?.holder == taker.description)
             // The dead holder's steps are refused now: it no longer holds the run.
             do {
@@ -134,32 +135,36 @@ struct HostRunStoreTests {
             } catch let error as StoreError {
                 #expect("\(error)" == "run \(run) is no longer held by \(dead) but by \(taker): step sync is not begun")
             }
-            // A holder on another machine: only its lease's time tells.
+            // A holder on another machine: only its lease's time tells, on the store's clock.
             var remote = RunHolder.current()
             remote.boot = "another-boot"
             remote.machine = "runner-2"
             #expect(remote.isAlive == nil)
-            let other = try await store.startHostRun(task: "cart", hosts: ["c", "d"], at: 3_000, holder: remote, leaseUntil: 33_000)
+            let other = try await store.startHostRun(task: "cart", hosts: ["c", "d"], at: 3_000, holder: remote, lease: 600_000)
             do {
-                try await store.claimHostRun(other, holder: taker, until: 60_000, now: 20_500)
+                try await store.claimHostRun(other, holder: taker, lease: 30_000, now: 20_500)
                 Issue.record("a remote holder's lease was taken before it ran out")
             } catch let error as StoreError {
-                #expect("\(error)" == "run \(other) is being carried out by cutover (pid \(remote.pid) on runner-2), its lease runs 13 s more: let it end, or stop that process first")
+                #expect("\(error)".hasPrefix("run \(other) is being carried out by cutover (pid \(remote.pid) on runner-2), its lease runs "))
+                #expect("\(error)".hasSuffix(" s more: let it end, or stop that process first"))
             }
-            try await store.claimHostRun(other, holder: taker, until: 63_000, now: 33_001)
-            #expect(try await store.hostRuns(id: other).first?.holder == taker.description)
+            // Its lease ran out (no renewal within it): the run is taken.
+            let lapsed = try await store.startHostRun(task: "queue", hosts: ["e", "f"], at: 3_000, holder: remote, lease: -1)
+            try await store.claimHostRun(lapsed, holder: taker, lease: 30_000, now: 33_001)
+            #expect(try await store.hostRuns(id: lapsed).first?.holder == taker.description)
+            
         }
     }
 
     @Test(arguments: StoreKind.allCases)
     func aClaimWithAnAuditEntryWritesBothOrNeither(kind: StoreKind) async throws {
         try await kind.withStore { store in
-            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: RunHolder.current(), leaseUntil: 31_000)
+            let run = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000, holder: RunHolder.current(), lease: 30_000)
             try await store.finishHostRun(run, status: .done, reason: nil, figures: [:], at: 2_000)
             let holder = RunHolder.current()
             holder.holding()
             defer { holder.released() }
-            let entry = try #require(try await store.claimHostRun(run, holder: holder, until: 40_000, now: 10_000, reopen: true,
+            let entry = try #require(try await store.claimHostRun(run, holder: holder, lease: 30_000, now: 10_000, reopen: true,
                                                                   audit: ("host_rollback", "alice", "new host answers 500s")))
             #expect(entry.route == "host_run:\(run)" && entry.action == "host_rollback" && entry.actor == "alice")
             #expect(entry.before == nil && entry.after == nil && entry.reason == "new host answers 500s")
@@ -167,7 +172,7 @@ struct HostRunStoreTests {
             #expect(reopened.status == .running && reopened.finishedAt == nil && reopened.holder == holder.description)
             // A refused claim writes no entry.
             await #expect(throws: StoreError.self) {
-                try await store.claimHostRun(run, holder: RunHolder.current(), until: 40_000, now: 11_000, reopen: true, audit: ("host_rollback", "bob", "again"))
+                try await store.claimHostRun(run, holder: RunHolder.current(), lease: 30_000, now: 11_000, reopen: true, audit: ("host_rollback", "bob", "again"))
             }
             let log = try await store.auditEntries(route: nil, limit: 10)
             #expect(log.map(\.actor) == ["alice"])
@@ -184,7 +189,7 @@ struct HostRunStoreTests {
             // The audit entry cannot be written (the chain's head is gone): neither is the claim nor the request.
             try await store.database.withSession { session in _ = try await session.run("DELETE FROM flag_state") }
             await #expect(throws: StoreError.self) {
-                try await store.claimHostRun(run, holder: RunHolder.current(), until: 40_000, now: 10_000, reopen: true,
+                try await store.claimHostRun(run, holder: RunHolder.current(), lease: 30_000, now: 10_000, reopen: true,
                                              audit: ("host_rollback", "alice", "why"), marker: ("rollback", "why"))
             }
             var journal = try #require(try await store.hostRuns(id: run).first)
@@ -192,7 +197,7 @@ struct HostRunStoreTests {
             try await store.database.withSession { session in
                 _ = try await session.run("INSERT INTO flag_state (id, version, last_hash) VALUES (1, 0, '\(unsafeRaw: AuditChain.genesis)')")
             }
-            try await store.claimHostRun(run, holder: RunHolder.current(), until: 40_000, now: 10_000, reopen: true,
+            try await store.claimHostRun(run, holder: RunHolder.current(), lease: 30_000, now: 10_000, reopen: true,
                                          audit: ("host_rollback", "alice", "why"), marker: ("rollback", "why"))
             journal = try #require(try await store.hostRuns(id: run).first)
             #expect(journal.status == .running && journal.holder != nil)
@@ -205,9 +210,9 @@ struct HostRunStoreTests {
         try await kind.withStore { store in
             let first = try await store.startHostRun(task: "shop", hosts: ["a", "b"], at: 1_000)
             try await store.finishHostRun(first, status: .done, reason: nil, figures: [:], at: 2_000)
-            let second = try await store.startHostRun(task: "shop-back", hosts: ["b", "a"], at: 3_000, holder: try RunHolder.ofAnEndedProcess(), leaseUntil: 0)
+            let second = try await store.startHostRun(task: "shop-back", hosts: ["b", "a"], at: 3_000, holder: try RunHolder.ofAnEndedProcess(), lease: 30_000)
             do {
-                try await store.claimHostRun(first, holder: RunHolder.current(), until: 40_000, now: 10_000, reopen: true)
+                try await store.claimHostRun(first, holder: RunHolder.current(), lease: 30_000, now: 10_000, reopen: true)
                 Issue.record("a done run was reopened beside a running run on its hosts")
             } catch let error as StoreError {
                 #expect("\(error)" == "host 'a' is in run \(second), which is still running: run \(first) is not undone beside it")

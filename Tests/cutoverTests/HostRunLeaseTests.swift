@@ -45,7 +45,7 @@ extension HostRunTests {
         logger.logLevel = .critical
         try await Store.withStore(loaded.store, logger: logger) { store in
             // Held by a holder that gives nothing up, as a runner killed with `kill -9` leaves its run.
-            let run = try await store.startHostRun(task: "shop", hosts: ["old", "new"], at: 0, holder: try RunHolder.ofAnEndedProcess(), leaseUntil: .max)
+            let run = try await store.startHostRun(task: "shop", hosts: ["old", "new"], at: 0, holder: try RunHolder.ofAnEndedProcess(), lease: 3_600_000)
             let runner = HostRunner(task: task, from: try #require(loaded.hostCutover.host(named: "old")),
                                     to: try #require(loaded.hostCutover.host(named: "new")), journal: CutOffJournal(store: store, run: run, at: at))
             var machine = RunbookMachine(rules: task.sync, budget: task.downtimeBudget, floats: true)

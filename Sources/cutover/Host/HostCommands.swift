@@ -197,7 +197,7 @@ struct HostRunCommand: AsyncParsableCommand {
         do {
             run = try await store.startHostRun(task: task.name, group: group, hosts: [from.name, to.name],
                                                maxParallelGroups: settings.maxParallelGroups, at: StoreJournal.now,
-                                               holder: holder, leaseUntil: HostLease.until)
+                                               holder: holder, lease: HostLease.length)
         } catch let error as StoreError {
             printError("cutover host run: \(task.name): \(error)")
             return false

@@ -12,10 +12,9 @@ struct HostLease: Sendable {
     let store: Store
     let run: Int64
     let holder: RunHolder
+    /// How long a lease runs on the store's clock (every lease is reckoned on it, whichever machine holds it).
     static let length: Int64 = 30_000
     static let renew: Duration = .seconds(10)
-
-    static var until: Int64 { StoreJournal.now + length }
 
     /// The lost lease: another holder took the run (this one's lease ran out, as in a long partition from the store).
     struct Lost: Error, CustomStringConvertible {
@@ -23,7 +22,7 @@ struct HostLease: Sendable {
         var description: String { "run \(run) was taken over by another process: this one stopped before its next step" }
     }
 
-    /// A lease of a run just started with `holder` (``Store/startHostRun(task:group:hosts:maxParallelGroups:at:holder:leaseUntil:)``).
+    /// A lease of a run just started with `holder` (``Store/startHostRun(task:group:hosts:maxParallelGroups:at:holder:lease:)``).
     init(started run: Int64, holder: RunHolder, store: Store) {
         self.store = store
         self.run = run
@@ -38,7 +37,7 @@ struct HostLease: Sendable {
         let holder = RunHolder.current()
         holder.holding()
         do {
-            let entry = try await store.claimHostRun(run, holder: holder, until: until, now: StoreJournal.now, reopen: reopen, audit: audit, marker: marker)
+            let entry = try await store.claimHostRun(run, holder: holder, lease: length, now: StoreJournal.now, reopen: reopen, audit: audit, marker: marker)
             return (HostLease(started: run, holder: holder, store: store), entry)
         } catch {
             holder.released()
@@ -58,7 +57,7 @@ struct HostLease: Sendable {
                     while true {
                         try await Task.sleep(for: Self.renew)
                         // A store that does not answer is retried at the next renewal; a lease taken is final.
-                        if let renewed = try? await store.renewHostRun(run, holder: holder, until: Self.until), !renewed {
+                        if let renewed = try? await store.renewHostRun(run, holder: holder, lease: Self.length), !renewed {
                             if try await store.hostRuns(id: run, limit: 1).first?.status == .running { throw Lost(run: run) }
                             return nil
                         }
