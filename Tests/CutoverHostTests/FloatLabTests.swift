@@ -105,6 +105,25 @@ struct FloatLabTests {
         }
     }
 
+    @Test func anIPv6FloatByCommandsWithoutNdsendIsAnnouncedByTheKernel() async throws {
+        try await Lab.with { lab in
+            let (old, new) = (try lab.mac(.old), try lab.mac(.new))
+            try lab.hold(lab.vip6, on: .old)
+            try lab.clientCaches(lab.vip6.address, as: old)
+            // The lab turns DAD off; a host's default is on, as the kernel's advertisement needs.
+            try Spawn.run(["ip", "netns", "exec", lab.new, "sysctl", "-q", "-w", "net.ipv6.conf.eth0.accept_dad=1"])
+            var float = IPFloat(addresses: [lab.vip6], from: FloatSide(executor: .netns(lab.old), interface: "eth0"),
+                                to: FloatSide(executor: .netns(lab.new), interface: "eth0"))
+            float.inProcess = false
+            let report = try await float.run()
+            #expect(report.method == "arping -U / the kernel's advertisement after DAD on the host", "\(report.method)")
+            #expect(try !lab.holds(lab.vip6.address, .old) && lab.holds(lab.vip6.address, .new))
+            #expect(try await lab.clientCache(lab.vip6.address, becomes: new) == new.description, "the client learnt the new MAC")
+            let notify = try Spawn.run(["ip", "netns", "exec", lab.new, "sysctl", "-n", "net.ipv6.conf.eth0.ndisc_notify"])
+            #expect(notify.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "ndisc_notify is set back")
+        }
+    }
+
     @Test func aVantageThatCannotBeWatchedFromDoesNotStopTheFloat() async throws {
         try await Lab.with { lab in
             try lab.hold(lab.vip, on: .old)

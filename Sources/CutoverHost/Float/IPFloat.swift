@@ -152,6 +152,18 @@ public struct IPFloat: Sendable {
         return report
     }
 
+    /// The unsolicited Neighbour Advertisement of an IPv6 address on a host with neither cutover nor `ndsend` (not in
+    /// Debian 12): the kernel sends one (Override set, to all nodes) when duplicate address detection completes on
+    /// an interface with `ndisc_notify` on, so the address is added again with DAD (about a second, during which it
+    /// is tentative) and `ndisc_notify` set back as it was after.
+    static func kernelAdvertisement(_ address: InterfaceAddress, interface: String) -> String {
+        let key = "net.ipv6.conf.\(interface).ndisc_notify"
+        let vip = address.description
+        return "was=$(sysctl -n \(key)) && sysctl -qw \(key)=1 && ip -6 addr del \(vip) dev \(interface) && ip -6 addr add \(vip) dev \(interface)"
+            + " && n=0; while ip -6 -o addr show dev \(interface) to \(address.address) | grep -q tentative && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done;"
+            + " sysctl -qw \(key)=$was; ! ip -6 -o addr show dev \(interface) to \(address.address) | grep -qE 'tentative|dadfailed'"
+    }
+
     /// Releases the addresses on `from` and confirms they are gone.
     func release(index: Int32?) async throws {
         if case .some(let namespace) = place(of: from) {
@@ -230,13 +242,16 @@ public struct IPFloat: Sendable {
         let vips = addresses.map { $0.address.description }
         let interface = SSHExecutor.quoted(to.interface)
         let cutover = "cutover ip announce " + vips.map { "--vip \($0)" }.joined(separator: " ") + " --interface \(interface) --repeat 1 --refresh-after 0"
-        let fallback = vips.map { vip in
-            vip.contains(":") ? "ndsend \(vip) \(interface)" : "arping -U -c 1 -I \(interface) \(vip)"
+        let fallback = addresses.map { address in
+            let vip = address.address.description
+            guard address.address.isIPv6 else { return "arping -U -c 1 -I \(interface) \(vip)" }
+            return "if command -v ndsend >/dev/null 2>&1; then ndsend \(vip) \(interface); else echo kernel; \(Self.kernelAdvertisement(address, interface: interface)); fi"
         }.joined(separator: " && ")
         let script = "if command -v cutover >/dev/null 2>&1; then echo cutover; \(cutover); else echo tool; \(fallback); fi"
         let result = try await executor.shell(script, timeout: commandTimeout)
         guard result.succeeded else { throw Failure(step: "announce", reason: result.summary) }
-        return result.stdout.hasPrefix("cutover") ? "cutover ip announce on the host" : "arping -U / ndsend on the host"
+        if result.stdout.hasPrefix("cutover") { return "cutover ip announce on the host" }
+        return result.stdout.contains("kernel") ? "arping -U / the kernel's advertisement after DAD on the host" : "arping -U / ndsend on the host"
     }
 }
 
