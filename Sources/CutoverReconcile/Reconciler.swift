@@ -145,7 +145,7 @@ final class TableRun: @unchecked Sendable {
             }
         }
         let (oldBuckets, newBuckets) = try await timed("hash pass") {
-            if let chunkTime = options.chunkTime { return try await throttledPass(thresholds: thresholds, chunkTime: chunkTime) }
+            if let chunkTime = options.chunkTime, chunkTime > .zero { return try await throttledPass(thresholds: thresholds, chunkTime: chunkTime) }
             async let oldPass = hashPass(old, .old, thresholds: thresholds, lower: nil, upper: nil)
             async let newPass = hashPass(new, .new, thresholds: thresholds, lower: nil, upper: nil)
             return try await (oldPass, newPass)

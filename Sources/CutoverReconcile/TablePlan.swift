@@ -232,6 +232,10 @@ struct TablePlan: Sendable {
         } else if numeric {
             hash = sameType ? both { $0 } : both { "trim_scale(\($0)::numeric)" }
             fetch = both { "trim_scale(\($0)::numeric)::text" }
+        } else if timestampTypes.contains(types.0), timestampTypes.contains(types.1), sameType, rules.timestampPrecision == nil {
+            // The same type and no precision rule: hashed as stored (microseconds either way), no expression per row.
+            hash = both { $0 }
+            fetch = both { "\($0)::text" }
         } else if timestampTypes.contains(types.0), timestampTypes.contains(types.1) {
             let unit = switch rules.timestampPrecision {
             case .s: "second"

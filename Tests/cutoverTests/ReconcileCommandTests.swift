@@ -61,6 +61,12 @@ struct ReconcileCommandTests {
         #expect(lines.contains("changed id=42 note n42 NULL"))
         #expect(lines.contains("missing id=4000"))
         #expect(different.stdout.contains("Run 2"))
+        // Read in chunks (--chunk-time, the configuration's chunk_time on the command line), or at once: the same report.
+        for chunks in ["1ms", "0"] {
+            let throttled = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--chunk-time", chunks])
+            #expect(throttled.status == 1, "\(throttled.stderr)")
+            #expect(throttled.stdout.contains("1 missing on new, 0 extra on new, 1 changed"), "\(chunks): \(throttled.stdout)")
+        }
 
         let json = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--json"])
         #expect(json.status == 1)
@@ -71,8 +77,8 @@ struct ReconcileCommandTests {
 
         let store = try await setup.openStore()
         let runs = try await store.reconcileRuns()
-        #expect(runs.map(\.id) == [3, 2, 1])
-        #expect(runs.map(\.status) == [.finished, .finished, .finished])
+        #expect(runs.map(\.id) == [5, 4, 3, 2, 1])
+        #expect(runs.map(\.status) == [.finished, .finished, .finished, .finished, .finished])
         #expect(runs.last?.isClean == true)
         #expect(try await store.reconcileDifferences(run: 2, table: nil, limit: 10, offset: 0).map(\.difference.keyText) == ["id=42", "id=4000"])
         await store.close()
@@ -112,6 +118,9 @@ struct ReconcileCommandTests {
         #expect(down.status == 2)
         #expect(down.stderr.contains("the new database: cannot connect to postgres://app@127.0.0.1:\(refusing.port)/shop"))
         withExtendedLifetime(refusing) {}
+
+        let badChunks = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--chunk-time", "soon"])
+        #expect(badChunks.status == 2 && badChunks.stderr.contains("--chunk-time 'soon' is not a duration (as 500ms or 2s)"), "\(badChunks.stderr)")
 
         let noSection = try setup.folder.write("none.yaml", "store: \"sqlite:x.db\"\n")
         let none = try await CutoverProcess.run(["reconcile", "--config", noSection])

@@ -32,11 +32,25 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Continue run RUN (as `cutover reconcile` printed it) from where it was interrupted.")
     var resume: Int64?
 
+    @Option(name: .customLong("chunk-time"),
+            help: "Read the first pass in chunks that take about this long each, resting as long after each (the configuration's chunk_time; 0 reads it at once).")
+    var chunkTime: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .warning
 
     func validate() throws {
         if let maxDifferences, maxDifferences < 1 { throw ValidationError("--max-differences must be at least 1, not \(maxDifferences)") }
+        _ = try chunkDuration()
+    }
+
+    /// `--chunk-time` read: nil when not given, zero for no throttling.
+    func chunkDuration() throws -> Duration? {
+        guard let chunkTime else { return nil }
+        guard let duration = Quantities.duration(chunkTime) else {
+            throw ValidationError("--chunk-time '\(chunkTime)' is not a duration (as 500ms or 2s)")
+        }
+        return duration
     }
 
     func run() async throws {
@@ -71,10 +85,11 @@ struct ReconcileCommand: AsyncParsableCommand {
         let reconciler = Reconciler(settings: loaded.reconcile, logger: logger)
         var reports: [TableReport]
         do {
-            let options = ReconcileOptions(
+            var options = ReconcileOptions(
                 maxDifferences: maxDifferences, progress: progress?.update, resume: resumeState.checkpoints,
                 checkpoint: { table, checkpoint in try await recorder.checkpoint(table, checkpoint) },
                 finished: { report in try await recorder.finished(report) })
+            options.chunkTime = try chunkDuration()
             let remaining = names.isEmpty ? nil : names.filter { !resumeState.finished.contains($0) }
             reports = remaining == [] ? [] : try await reconciler.run(tables: remaining, options: options)
             try await recorder.end(error: nil)
