@@ -305,10 +305,15 @@ final class TableRun: @unchecked Sendable {
         appendArray(thresholds, to: &binds)
         let range = rangesCondition(key, ranges, binds: &binds)
         let arrayType = plan.keyKind == .integer ? "int8[]" : "text[]"
+        // The planner guesses a group per row for width_bucket(): with the transaction's work_mem it then sorts the
+        // whole table (to disk) for a group aggregate, which took twice the hashing itself (2M rows: 3.0 s against
+        // 1.5 s). The buckets are a few thousand: hashed aggregation, with sorting ruled out for this statement.
+        try await side.run("SET LOCAL enable_sort = off")
         let rows = try await side.run("""
             SELECT width_bucket(\(key), $1::\(arrayType)), count(*)::int8, coalesce(bit_xor(\(plan.rowHash(which))), 0)::int8
             FROM \(plan.relation(which)) WHERE \(plan.filter(which))\(range) GROUP BY 1
             """, binds)
+        try await side.run("SET LOCAL enable_sort = on")
         var buckets: [Int: Bucket] = [:]
         for row in rows {
             let (bucket, count, hash) = try row.decode((Int32, Int64, Int64).self)
