@@ -197,7 +197,8 @@ final class TableRun: @unchecked Sendable {
         }
         if !limitReached { try await flushSmall() }
         differences.sort { compareKeys($0.key.map(\.value), $1.key.map(\.value)) }
-        if let limit = options.maxDifferences, differences.count > limit {
+        if let limit = options.maxDifferences, differences.count >= limit {
+            // At the limit the pair may hold more than was looked at: the report says where it stopped.
             differences.removeLast(differences.count - limit)
             stoppedEarly = true
         }

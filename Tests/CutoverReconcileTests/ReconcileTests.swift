@@ -148,6 +148,10 @@ struct ReconcileTests {
         #expect(report.stoppedEarly)
         #expect(report.differences.count == 5)
         #expect(report.differences.map(\.keyText) == ["id=100", "id=200", "id=300", "id=400", "id=500"])
+        // It says how far it got: keys are compared in order, up to the last difference kept.
+        #expect(report.comparedThrough == "id=500")
+        let whole = try #require(try await databases.reconciler([Self.orders]).run().first)
+        #expect(!whole.stoppedEarly && whole.comparedThrough == nil && whole.differences.count == 50)
     }
 
     @Test func badInputNamesWhatIsWrong() async throws {

@@ -61,6 +61,10 @@ struct ReconcileCommandTests {
         #expect(lines.contains("changed id=42 note n42 NULL"))
         #expect(lines.contains("missing id=4000"))
         #expect(different.stdout.contains("Run 2"))
+        // Stopped at a limit, it says how far it got.
+        let limited = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--max-differences", "1"])
+        #expect(limited.status == 1)
+        #expect(limited.stdout.contains("1 changed (stopped at --max-differences: compared up to id=42; there may be more)"), "\(limited.stdout)")
         // Read in chunks (--chunk-time, the configuration's chunk_time on the command line), or at once: the same report.
         for chunks in ["1ms", "0"] {
             let throttled = try await CutoverProcess.run(["reconcile", "--config", setup.file, "--chunk-time", chunks])
@@ -77,8 +81,8 @@ struct ReconcileCommandTests {
 
         let store = try await setup.openStore()
         let runs = try await store.reconcileRuns()
-        #expect(runs.map(\.id) == [5, 4, 3, 2, 1])
-        #expect(runs.map(\.status) == [.finished, .finished, .finished, .finished, .finished])
+        #expect(runs.map(\.id) == [6, 5, 4, 3, 2, 1])
+        #expect(runs.allSatisfy { $0.status == .finished })
         #expect(runs.last?.isClean == true)
         #expect(try await store.reconcileDifferences(run: 2, table: nil, limit: 10, offset: 0).map(\.difference.keyText) == ["id=42", "id=4000"])
         await store.close()
