@@ -100,10 +100,12 @@ CONF
     # The floor: one count and hash of every row per side, both sides at once, no grouping.
     ROWHASH="hash_record_extended(ROW(id, $(echo $COLUMNS_LIST | tr ' ' ',')), 0)"
     start=$(date +%s.%N)
+    pids=()
     for side in old new; do
       "${PSQL[@]}" -d "bench_$side" -At -c "SET max_parallel_workers_per_gather = 0" -c "SELECT count(*), bit_xor($ROWHASH) FROM orders" >/dev/null &
+      pids+=($!)
     done
-    wait
+    for pid in "${pids[@]}"; do wait "$pid" || { echo "the floor's query failed" >&2; exit 1; }; done
     floor_seconds=$(python3 -c "print($(date +%s.%N) - $start)")
     cp "$WORK/data-diff.out" "$WORK/cutover.json" "$ROOT/.build-bench/"
     [ "$status" = 1 ] || { echo "cutover reconcile exited $status, expected 1 (differences found)" >&2; exit 1; }

@@ -195,10 +195,9 @@ final class TableRun: @unchecked Sendable {
                 try await checkpoint(through: bucket)
             }
         }
-        if !limitReached { try await flushSmall() }
+        if !limitReached { try await flushSmall() } else if !small.isEmpty { stoppedEarly = true }
         differences.sort { compareKeys($0.key.map(\.value), $1.key.map(\.value)) }
-        if let limit = options.maxDifferences, differences.count >= limit {
-            // At the limit the pair may hold more than was looked at: the report says where it stopped.
+        if let limit = options.maxDifferences, differences.count > limit {
             differences.removeLast(differences.count - limit)
             stoppedEarly = true
         }
@@ -314,7 +313,7 @@ final class TableRun: @unchecked Sendable {
             SELECT width_bucket(\(key), $1::\(arrayType)), count(*)::int8, coalesce(bit_xor(\(plan.rowHash(which))), 0)::int8
             FROM \(plan.relation(which)) WHERE \(plan.filter(which))\(range) GROUP BY 1
             """, binds)
-        try await side.run("SET LOCAL enable_sort = on")
+        try await side.run("SET LOCAL enable_sort TO DEFAULT")
         var buckets: [Int: Bucket] = [:]
         for row in rows {
             let (bucket, count, hash) = try row.decode((Int32, Int64, Int64).self)
@@ -380,11 +379,12 @@ final class TableRun: @unchecked Sendable {
             if subRows <= Int64(options.fetchLimit) {
                 small.append(range)
             } else {
-                guard !limitReached else { return }
+                guard !limitReached else { return stopped() }
                 try await settle(lower: range.0, upper: range.1, rows: subRows, depth: depth + 1)
             }
         }
-        for start in stride(from: 0, to: small.count, by: Self.rangesPerQuery) where !limitReached {
+        for start in stride(from: 0, to: small.count, by: Self.rangesPerQuery) {
+            guard !limitReached else { return stopped() }
             try await settleSmall(Array(small[start..<min(start + Self.rangesPerQuery, small.count)]))
         }
     }
@@ -419,7 +419,8 @@ final class TableRun: @unchecked Sendable {
             }
         }
         if !open.isEmpty { try await compareRows(ranges: open) }
-        guard !closed.isEmpty, !limitReached else { return }
+        guard !closed.isEmpty else { return }
+        guard !limitReached else { return stopped() }
         var thresholds: [KeyBound] = []
         for (lower, upper) in closed {
             let step = max(1, (upper - lower) / 16)
@@ -440,9 +441,16 @@ final class TableRun: @unchecked Sendable {
         let (oldParts, newParts) = try await (oldPass, newPass)
         let differing = Set(oldParts.keys).union(newParts.keys).filter { oldParts[$0] != newParts[$0] }.sorted()
         let parts = differing.map { bounds(of: $0, in: strict, lower: nil, upper: nil) }
-        for start in stride(from: 0, to: parts.count, by: Self.rangesPerQuery) where !limitReached {
+        for start in stride(from: 0, to: parts.count, by: Self.rangesPerQuery) {
+            guard !limitReached else { return stopped() }
             try await compareRows(ranges: Array(parts[start..<min(start + Self.rangesPerQuery, parts.count)]))
         }
+    }
+
+    /// Work is left unread because the limit was reached: the report says the pair stopped early (reaching the
+    /// limit exactly with nothing left is not stopping).
+    func stopped() {
+        stoppedEarly = true
     }
 
     // MARK: - Rows

@@ -64,9 +64,9 @@ extension Store {
     }
 
     /// Takes the lease of `run` for `holder` for `lease` milliseconds of the store's clock. Refused
-    /// (``StoreError/conflict(_:)``) while another holder lives — on this machine while its process runs, elsewhere
-    /// until its lease runs out (a holder killed with `kill -9` gives the run up at once) — and for a run that is
-    /// not running. With `reopen` (a rollback) a run that is done or whose rollback failed is marked running again,
+    /// (``StoreError/conflict(_:)``) while another holder's lease runs — unless that holder's process is seen gone
+    /// (on this machine: a holder killed with `kill -9` gives the run up at once) — and for a run that is not
+    /// running. With `reopen` (a rollback) a run that is done or whose rollback failed is marked running again,
     /// refused while another running run holds one of its hosts. With `audit` an audit entry (subject `host_run:ID`)
     /// and with `marker` a finished step (its reason kept as the step's failure text) are written in the same
     /// transaction: all of it or nothing. Returns the audit entry.
@@ -94,7 +94,9 @@ extension Store {
             if let text = row[0].text, text != encoded {
                 let other = try Self.decode(JSONDecoder(), RunHolder.self, text)
                 let until = row[1].integer ?? 0
-                if other.isAlive ?? (until > clockNow) {
+                // A holder whose process is gone holds nothing; any other holds the run while its lease runs (a
+                // process that lives on but has not renewed for a whole lease — cut off from the store — gives it up).
+                if other.isAlive != false, until > clockNow {
                     let left = other.isAlive == nil ? ", its lease runs \((until - clockNow + 999) / 1000) s more" : ""
                     throw StoreError.conflict("run \(run) is being carried out by \(other)\(left): let it end, or stop that process first")
                 }

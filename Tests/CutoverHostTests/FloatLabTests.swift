@@ -124,6 +124,21 @@ struct FloatLabTests {
         }
     }
 
+    @Test func theKernelsAdvertisementFailsLoudlyAndPutsTheSettingBack() async throws {
+        try await Lab.with { lab in
+            // The new host does not hold the address: the script's removal fails, and so does the script.
+            let script = IPFloat.kernelAdvertisement(lab.vip6, interface: "eth0")
+            let result = try await NetnsExecutor(name: lab.new).shell(script, timeout: .seconds(20))
+            #expect(!result.succeeded, "\(result.summary)")
+            #expect(try !lab.holds(lab.vip6.address, .new))
+            let notify = try Spawn.run(["ip", "netns", "exec", lab.new, "cat", "/proc/sys/net/ipv6/conf/eth0/ndisc_notify"])
+            #expect(notify.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "ndisc_notify is set back")
+            // An interface that does not exist: nothing is changed and it fails.
+            let missing = try await NetnsExecutor(name: lab.new).shell(IPFloat.kernelAdvertisement(lab.vip6, interface: "eth7"), timeout: .seconds(20))
+            #expect(!missing.succeeded)
+        }
+    }
+
     @Test func aVantageThatCannotBeWatchedFromDoesNotStopTheFloat() async throws {
         try await Lab.with { lab in
             try lab.hold(lab.vip, on: .old)

@@ -83,7 +83,7 @@ struct HostRunStoreTests {
             var journal = try #require(try await store.hostRuns(id: run).first)
             #expect(journal.holder == living.description && journal.holderAlive == true && journal.leaseUntil.map { $0 > 1_700_000_000_000 } == true,
                     "the lease runs until a time of the store's clock")
-            // A second holder is refused while the first lives, even after its lease's time: its process still runs.
+            // A second holder is refused while the first lives and its lease runs.
             let second = RunHolder.current()
             do {
                 try await store.claimHostRun(run, holder: second, lease: 30_000, now: 40_000)
@@ -112,6 +112,10 @@ struct HostRunStoreTests {
             } catch let error as StoreError {
                 #expect("\(error)" == "run \(run) is done; there is nothing to resume")
             }
+            // A holder that lives on but has not renewed for a whole lease (cut off from the store) gives the run up.
+            let cutOff = try await store.startHostRun(task: "cut-off", hosts: ["x", "y"], at: 5_000, holder: living, lease: -1)
+            try await store.claimHostRun(cutOff, holder: second, lease: 30_000, now: 5_001)
+            #expect(try await store.hostRuns(id: cutOff).first?.holder == second.description)
             // A holder that stops short gives its lease up, and the run can be taken at once.
             try await store.claimHostRun(run, holder: second, lease: 30_000, now: 4_000, reopen: true)
             try await store.releaseHostRun(run, holder: second)

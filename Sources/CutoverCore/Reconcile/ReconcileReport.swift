@@ -15,9 +15,6 @@ public struct TableReport: Sendable, Codable, Hashable {
     public var changed: Int
     /// Whether the run stopped at `--max-differences` before looking at everything.
     public var stoppedEarly: Bool
-    /// How far a pair that stopped early got: keys are compared in order, so every key up to this one (the last
-    /// difference kept, as `id=42`) was compared (nil for a pair that looked at everything).
-    public var comparedThrough: String?
     /// Every difference found, in key order.
     public var differences: [RowDifference]
     /// How long the pair took.
@@ -40,7 +37,6 @@ public struct TableReport: Sendable, Codable, Hashable {
         self.stoppedEarly = stoppedEarly
         self.differences = differences
         self.seconds = seconds
-        self.comparedThrough = stoppedEarly ? differences.last?.keyText : nil
     }
 
     enum CodingKeys: String, CodingKey {
@@ -50,7 +46,6 @@ public struct TableReport: Sendable, Codable, Hashable {
         case missingOnNew = "missing_on_new"
         case extraOnNew = "extra_on_new"
         case stoppedEarly = "stopped_early"
-        case comparedThrough = "compared_through"
     }
 }
 

@@ -157,11 +157,14 @@ public struct IPFloat: Sendable {
     /// an interface with `ndisc_notify` on, so the address is added again with DAD (about a second, during which it
     /// is tentative) and `ndisc_notify` set back as it was after.
     static func kernelAdvertisement(_ address: InterfaceAddress, interface: String) -> String {
-        let key = "net.ipv6.conf.\(interface).ndisc_notify"
-        let vip = address.description
-        return "was=$(sysctl -n \(key)) && sysctl -qw \(key)=1 && ip -6 addr del \(vip) dev \(interface) && ip -6 addr add \(vip) dev \(interface)"
-            + " && n=0; while ip -6 -o addr show dev \(interface) to \(address.address) | grep -q tentative && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done;"
-            + " sysctl -qw \(key)=$was; ! ip -6 -o addr show dev \(interface) to \(address.address) | grep -qE 'tentative|dadfailed'"
+        // In a subshell of its own: every failure ends it non-zero, and the setting is put back however it ends.
+        let key = "/proc/sys/net/ipv6/conf/\(interface)/ndisc_notify"
+        let vip = address.description, ip = address.address.description
+        return "(was=$(cat \(key)) || exit 1; trap 'echo $was > \(key)' EXIT HUP INT TERM; echo 1 > \(key) || exit 1;"
+            + " ip -6 addr del \(vip) dev \(interface) || exit 1;"
+            + " ip -6 addr add \(vip) dev \(interface) || { ip -6 addr add \(vip) dev \(interface) nodad; exit 1; };"
+            + " n=0; while ip -6 -o addr show dev \(interface) to \(ip) | grep -q tentative && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done;"
+            + " out=$(ip -6 -o addr show dev \(interface) to \(ip)) && [ -n \"$out\" ] && ! printf %s \"$out\" | grep -qE 'tentative|dadfailed')"
     }
 
     /// Releases the addresses on `from` and confirms they are gone.

@@ -18,6 +18,7 @@ enum GatewayHostRollback {
                 throw AdminError.noHostCutover
             }
             guard let opened = store.current else { throw AdminError(.serviceUnavailable, "the store is not open; retry shortly") }
+            guard !rollbacks.closing else { throw AdminError(.serviceUnavailable, "this gateway is stopping: ask another, or run cutover host rollback") }
             let begun: BegunRollback
             do {
                 begun = try await BegunRollback.begin(id, reason: reason, actor: actor, settings: settings, store: opened)
@@ -47,10 +48,11 @@ enum GatewayHostRollback {
     }
 }
 
-/// The rollbacks the gateway carries out: at a graceful shutdown it waits for them to end (each step is bounded by
-/// its command's timeout), up to `bound`, before the admin listener and the store stop.
+/// The rollbacks the gateway carries out: at a graceful shutdown no new one is begun (503), and the ones under way
+/// are waited for (each step is bounded by its command's timeout) up to `bound`, then cancelled — giving their leases
+/// up while the store is still open, for `cutover host resume` — before the admin listener and the store stop.
 final class HostRollbackService: Service, Sendable {
-    private let running = Mutex<[Int64: Task<Void, Never>]>([:])
+    private let state = Mutex<(closing: Bool, running: [Int64: Task<Void, Never>])>((false, [:]))
     let bound: Duration
     let logger: Logger
 
@@ -59,28 +61,35 @@ final class HostRollbackService: Service, Sendable {
         self.logger = logger
     }
 
+    /// Whether the gateway is stopping (no rollback is begun then).
+    var closing: Bool { state.withLock { $0.closing } }
+
     /// Runs `body` for run `id` in the background.
     func add(run id: Int64, _ body: @escaping @Sendable () async -> Void) {
         let task = Task { await body() }
-        running.withLock { $0[id] = task }
+        state.withLock { $0.running[id] = task }
         Task {
             await task.value
-            running.withLock { if $0[id] == task { $0[id] = nil } }
+            state.withLock { if $0.running[id] == task { $0.running[id] = nil } }
         }
     }
 
     func run() async throws {
         try? await gracefulShutdown()
-        let tasks = running.withLock { Array($0) }
-        guard !tasks.isEmpty else { return }
-        logger.notice("waiting for host run rollbacks to end", metadata: ["runs": "\(tasks.map(\.key).sorted())"])
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for (_, task) in tasks { await task.value }
-            }
-            group.addTask { [bound] in try? await Task.sleep(for: bound) }
-            await group.next()
-            group.cancelAll()
+        let waiting = state.withLock { state -> [Int64] in
+            state.closing = true
+            return state.running.keys.sorted()
         }
+        guard !waiting.isEmpty else { return }
+        logger.notice("waiting for host run rollbacks to end", metadata: ["runs": "\(waiting)"])
+        let deadline = ContinuousClock.now + bound
+        while ContinuousClock.now < deadline, !state.withLock({ $0.running.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let left = state.withLock { Array($0.running.values) }
+        guard !left.isEmpty else { return }
+        // Not waited for further: once this process has ended, its leases are seen gone and a resume takes them.
+        logger.error("host run rollbacks cut off at shutdown (cutover host resume goes on undoing)")
+        for task in left { task.cancel() }
     }
 }

@@ -58,7 +58,9 @@ struct HostLease: Sendable {
                         try await Task.sleep(for: Self.renew)
                         // A store that does not answer is retried at the next renewal; a lease taken is final.
                         if let renewed = try? await store.renewHostRun(run, holder: holder, lease: Self.length), !renewed {
-                            if try await store.hostRuns(id: run, limit: 1).first?.status == .running { throw Lost(run: run) }
+                            // Not renewed: taken by another holder, or the run just ended (read again; a failed read waits for the next renewal).
+                            guard let status = (try? await store.hostRuns(id: run, limit: 1))?.first?.status else { continue }
+                            if status == .running { throw Lost(run: run) }
                             return nil
                         }
                     }

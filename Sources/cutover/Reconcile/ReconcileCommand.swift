@@ -171,17 +171,12 @@ enum ReconcileText {
         reports.map(render).joined(separator: "\n\n")
     }
 
-    /// How far a pair that stopped early got, as `: compared up to id=42`.
-    static func progress(_ report: TableReport) -> String {
-        report.comparedThrough.map { ": compared up to \($0)" } ?? ""
-    }
-
     static func render(_ report: TableReport) -> String {
         let time = String(format: "%.2f s", report.seconds)
         let head = "\(report.table) (\(report.old) -> \(report.new)): \(report.oldRows) rows on old, \(report.newRows) on new, \(time)"
         if report.isEqual { return head + "\n  equal" }
         var lines = [head, "  \(report.missingOnNew) missing on new, \(report.extraOnNew) extra on new, \(report.changed) changed"
-            + (report.stoppedEarly ? " (stopped at --max-differences\(progress(report)); there may be more)" : "")]
+            + (report.stoppedEarly ? " (stopped at --max-differences; there may be more)" : "")]
         var table = TextTable(header: ["KIND", "KEY", "COLUMN", "OLD", "NEW"], indent: "  ")
         for difference in report.differences {
             if difference.columns.isEmpty {
