@@ -108,10 +108,22 @@ struct HostRunTests {
         }
     }
 
+    /// The old service writes into its tree until it is stopped (its stop ends the writer first).
+    static let stopsTheWriter = "[ -f FOLDER/writer.pid ] && kill -9 $(cat FOLDER/writer.pid) 2>/dev/null; rm -f FOLDER/writer.pid; "
+
     @Test(.enabled(if: Lab.available, Lab.unavailableReason)) func aRunMovesTheServiceAndItsTreeAndJournalsEveryStep() async throws {
-        try await withRunbook { lab, config, folder in
+        try await withRunbook(stopFirst: Self.stopsTheWriter) { lab, config, folder in
+            // The data changes while the sync passes run: a file rewritten, another added, every 10 ms.
+            let writer = "i=0; while true; do i=$((i+1)); echo \"version $i\" > \(folder)/\(lab.old)/items/7.txt; "
+                + "echo $i > \(folder)/\(lab.old)/items/new-$((i % 500)).txt; sleep 0.01; done"
+            #expect(try ProcessRunner.runBlocking(["sh", "-c", "(nohup sh -c '\(writer)' >/dev/null 2>&1 & echo $! > \(folder)/writer.pid)"],
+                                                 timeout: .seconds(10)).succeeded)
+            defer { _ = try? Spawn.run(["sh", "-c", "[ -f \(folder)/writer.pid ] && kill -9 $(cat \(folder)/writer.pid) || true"]) }
             let result = try await CutoverProcess.run(["host", "run", "--config", config, "--task", "shop"], timeout: .seconds(90))
-            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+            if result.status != 0 {
+                let journal = try await CutoverProcess.run(["host", "status", "--config", config, "--json"])
+                Issue.record("the run did not end done: \(result.stdout)\n\(result.stderr)\n\(journal.stdout.suffix(6000))")
+            }
             #expect(result.stdout.contains("run 1: done, shop runs on new"))
             #expect(result.stdout.contains("downtime: "), "the downtime through the address is printed")
             // The new host serves the same tree, behind the address; the old holds the address no more.
@@ -121,6 +133,8 @@ struct HostRunTests {
             #expect(try !lab.holds(lab.vip.address, .old))
             #expect(HTTPProbe(url: "http://\(lab.vip.address):8080/items/1999.txt")?.get(timeout: .seconds(1)) == 200)
             #expect(!FileManager.default.fileExists(atPath: "\(folder)/\(lab.old).pid"), "the old service was stopped")
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/writer.pid"), "its writer was stopped with it")
+            #expect(FileManager.default.fileExists(atPath: "\(folder)/\(lab.new)/items/new-1.txt"), "files written during the sync arrived")
             let status = try await CutoverProcess.run(["host", "status", "--config", config, "--json"])
             #expect(status.status == 0)
             let runs = try JSONDecoder().decode([HostRun].self, from: Data(status.stdout.utf8))
