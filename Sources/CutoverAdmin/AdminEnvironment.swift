@@ -20,7 +20,7 @@ public struct AdminEnvironment: Sendable {
     /// returns once the request is journaled and audited, and carries the rollback out in the background; throws
     /// an ``AdminError`` (404 no such run, 409 nothing to undo or held by another process). Nil where the
     /// configuration has no `host_cutover:` section.
-    public var hostRollback: (@Sendable (_ run: Int64, _ reason: String, _ actor: String) async throws -> HostRollbackAccepted)?
+    public var hostRollback: (@Sendable (_ store: Store, _ run: Int64, _ reason: String, _ actor: String) async throws -> HostRollbackAccepted)?
 
     public init(config: @escaping @Sendable () -> CutoverConfig, store: @escaping @Sendable () -> Store?,
                 health: @escaping @Sendable () -> HealthReport,

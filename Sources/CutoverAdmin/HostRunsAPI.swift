@@ -29,9 +29,9 @@ enum HostRunsAPI {
             guard let rollback = environment.hostRollback else {
                 throw AdminError.noHostCutover
             }
-            _ = try DiffsAPI.store(environment)
+            let store = try DiffsAPI.store(environment)
             let actor = try context.requireToken().name
-            let accepted = try await DiffsAPI.call { try await rollback(id, reason, actor) }
+            let accepted = try await DiffsAPI.call { try await rollback(store, id, reason, actor) }
             return try json(accepted, status: .accepted, headers: [.location: "/api/v1/host/runs/\(id)"])
         }
     }

@@ -107,6 +107,8 @@ final class TableRun: @unchecked Sendable {
     let options: ReconcileOptions
     let logger: Logger
     var differences: [RowDifference] = []
+    /// Set where work is left unread because the limit was reached (reaching it exactly with nothing left is not
+    /// stopping early).
     var stoppedEarly = false
 
     init(plan: TablePlan, old: ReconcileSide, new: ReconcileSide, options: ReconcileOptions, logger: Logger) {
@@ -379,12 +381,12 @@ final class TableRun: @unchecked Sendable {
             if subRows <= Int64(options.fetchLimit) {
                 small.append(range)
             } else {
-                guard !limitReached else { return stopped() }
+                guard !limitReached else { stoppedEarly = true; return }
                 try await settle(lower: range.0, upper: range.1, rows: subRows, depth: depth + 1)
             }
         }
         for start in stride(from: 0, to: small.count, by: Self.rangesPerQuery) {
-            guard !limitReached else { return stopped() }
+            guard !limitReached else { stoppedEarly = true; return }
             try await settleSmall(Array(small[start..<min(start + Self.rangesPerQuery, small.count)]))
         }
     }
@@ -420,7 +422,7 @@ final class TableRun: @unchecked Sendable {
         }
         if !open.isEmpty { try await compareRows(ranges: open) }
         guard !closed.isEmpty else { return }
-        guard !limitReached else { return stopped() }
+        guard !limitReached else { stoppedEarly = true; return }
         var thresholds: [KeyBound] = []
         for (lower, upper) in closed {
             let step = max(1, (upper - lower) / 16)
@@ -442,15 +444,9 @@ final class TableRun: @unchecked Sendable {
         let differing = Set(oldParts.keys).union(newParts.keys).filter { oldParts[$0] != newParts[$0] }.sorted()
         let parts = differing.map { bounds(of: $0, in: strict, lower: nil, upper: nil) }
         for start in stride(from: 0, to: parts.count, by: Self.rangesPerQuery) {
-            guard !limitReached else { return stopped() }
+            guard !limitReached else { stoppedEarly = true; return }
             try await compareRows(ranges: Array(parts[start..<min(start + Self.rangesPerQuery, parts.count)]))
         }
-    }
-
-    /// Work is left unread because the limit was reached: the report says the pair stopped early (reaching the
-    /// limit exactly with nothing left is not stopping).
-    func stopped() {
-        stoppedEarly = true
     }
 
     // MARK: - Rows

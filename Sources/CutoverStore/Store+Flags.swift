@@ -98,14 +98,10 @@ extension Store {
     /// longer `expected` (another change came first). PostgreSQL announces the version on ``flagChannel``.
     public func changeRoute(_ route: String, expected: RouteFlags, after: RouteFlags, actor: String, action: String,
                             reason: String, now: Date = Date()) async throws -> AuditEntry {
-        let timeMs = Int64(now.timeIntervalSince1970 * 1000)
         let dialect = database.dialect
         return try await database.withTransaction { session in
-            let lock = dialect == .postgres ? " FOR UPDATE" : ""
-            guard let state = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1\(unsafeRaw: lock)").first,
-                  let version = state[0].integer, let lastHash = state[1].text else {
-                throw StoreError.corrupt("flag_state has no row")
-            }
+            // The chain's head is locked first: the flags read after it are those every later change sees.
+            let head = try await Self.lockChainHead(session, dialect: dialect)
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             var current = expected
@@ -115,50 +111,42 @@ extension Store {
             guard current == expected else {
                 throw StoreError.conflict("route '\(route)' was changed meanwhile (now phase \(current.phase.rawValue)); read it again and retry")
             }
-            let row = StoredAuditRow(seq: version + 1, timeMs: timeMs, actor: actor, route: route, action: action,
-                                     before: try Store.encode(encoder, current), after: try Store.encode(encoder, after),
-                                     reason: reason, prevHash: lastHash)
-            try await session.run("INSERT INTO audit_log (\(unsafeRaw: StoredAuditRow.columns)) VALUES (\(binds: row.binds))")
+            let row = try await Self.appendAudit(session, dialect: dialect, head: head, subject: route, action: action, actor: actor, reason: reason,
+                                                 before: try Store.encode(encoder, current), after: try Store.encode(encoder, after), now: now)
             try await session.run("""
                 INSERT INTO route_flags (route, flags, version) VALUES (\(bind: route), \(bind: row.after), \(bind: row.seq))
                 ON CONFLICT (route) DO UPDATE SET flags = excluded.flags, version = excluded.version
                 """)
-            try await session.run("UPDATE flag_state SET version = \(bind: row.seq), last_hash = \(bind: row.hash) WHERE id = 1")
-            if dialect == .postgres {
-                try await session.run("SELECT pg_notify(\(bind: Store.flagChannel), \(bind: String(row.seq)))")
-            }
-            return AuditEntry(seq: row.seq, timeMs: timeMs, actor: actor, route: route, action: action, before: current, after: after,
-                              reason: reason, prevHash: lastHash, hash: row.hash)
+            return AuditEntry(seq: row.seq, timeMs: row.timeMs, actor: actor, route: route, action: action, before: current, after: after,
+                              reason: reason, prevHash: row.prevHash, hash: row.hash)
         }
     }
 
-    /// Appends an entry that changes no flags (an operator's action on something else, as `host_run:12`) to the
-    /// audit log's hash chain; its position is a flag version too, which every instance applies as it does any.
-    public func recordAudit(subject: String, action: String, actor: String, reason: String, now: Date = Date()) async throws -> AuditEntry {
-        let dialect = database.dialect
-        return try await database.withTransaction { session in
-            try await Self.appendAudit(session, dialect: dialect, subject: subject, action: action, actor: actor, reason: reason, now: now)
-        }
-    }
-
-    /// ``recordAudit(subject:action:actor:reason:now:)`` inside a transaction of the caller's.
-    static func appendAudit(_ session: any StoreSession, dialect: StoreDialect, subject: String, action: String, actor: String, reason: String,
-                            now: Date) async throws -> AuditEntry {
-        let timeMs = Int64(now.timeIntervalSince1970 * 1000)
+    /// The audit chain's head — the flag version and the last entry's hash — locked for the caller's transaction.
+    static func lockChainHead(_ session: any StoreSession, dialect: StoreDialect) async throws -> (version: Int64, lastHash: String) {
         let lock = dialect == .postgres ? " FOR UPDATE" : ""
         guard let state = try await session.run("SELECT version, last_hash FROM flag_state WHERE id = 1\(unsafeRaw: lock)").first,
               let version = state[0].integer, let lastHash = state[1].text else {
             throw StoreError.corrupt("flag_state has no row")
         }
-        let row = StoredAuditRow(seq: version + 1, timeMs: timeMs, actor: actor, route: subject, action: action,
-                                 before: "null", after: "null", reason: reason, prevHash: lastHash)
+        return (version, lastHash)
+    }
+
+    /// Appends an entry after `head` (from ``lockChainHead(_:dialect:)`` in the same transaction) and moves the head
+    /// to it: its position is the new flag version, which PostgreSQL announces on ``flagChannel``. `before` and
+    /// `after` are a route's flags as JSON, or `null` for an entry that changes no flags (an operator's action on
+    /// something else, as `host_run:12`).
+    static func appendAudit(_ session: any StoreSession, dialect: StoreDialect, head: (version: Int64, lastHash: String), subject: String,
+                            action: String, actor: String, reason: String, before: String = "null", after: String = "null",
+                            now: Date) async throws -> StoredAuditRow {
+        let row = StoredAuditRow(seq: head.version + 1, timeMs: Int64(now.timeIntervalSince1970 * 1000), actor: actor, route: subject,
+                                 action: action, before: before, after: after, reason: reason, prevHash: head.lastHash)
         try await session.run("INSERT INTO audit_log (\(unsafeRaw: StoredAuditRow.columns)) VALUES (\(binds: row.binds))")
         try await session.run("UPDATE flag_state SET version = \(bind: row.seq), last_hash = \(bind: row.hash) WHERE id = 1")
         if dialect == .postgres {
             try await session.run("SELECT pg_notify(\(bind: Store.flagChannel), \(bind: String(row.seq)))")
         }
-        return AuditEntry(seq: row.seq, timeMs: timeMs, actor: actor, route: subject, action: action, before: nil, after: nil,
-                          reason: reason, prevHash: lastHash, hash: row.hash)
+        return row
     }
 
     /// Audit entries, newest first: of one route or all, older than `beforeSeq` when given.

@@ -40,15 +40,12 @@ extension Store {
             // The check and the insert are one step for every writer: on PostgreSQL the table is locked against
             // other starts first (SQLite's transactions already take the write lock at their start).
             if postgres { try await session.run("LOCK TABLE host_runs IN SHARE ROW EXCLUSIVE MODE") }
-            let running = try await session.run("SELECT id, task, hosts, group_name FROM host_runs WHERE status = 'running' ORDER BY id")
+            if let (host, id, other) = try await Self.busyHost(session, hosts) {
+                throw StoreError.conflict("host '\(host)' is in run \(id) (task '\(other)'), which is still running: resume or roll it back first")
+            }
             var groups: [String] = []
-            for row in running {
-                guard let id = row[0].integer, let other = row[1].text, let text = row[2].text else { throw StoreError.corrupt("host_runs row") }
-                let held = try Self.decode(JSONDecoder(), [String].self, text)
-                if let host = hosts.first(where: held.contains) {
-                    throw StoreError.conflict("host '\(host)' is in run \(id) (task '\(other)'), which is still running: resume or roll it back first")
-                }
-                if let name = row[3].text, !groups.contains(name) { groups.append(name) }
+            for row in try await session.run("SELECT group_name FROM host_runs WHERE status = 'running' ORDER BY id") {
+                if let name = row[0].text, !groups.contains(name) { groups.append(name) }
             }
             if let group, !groups.contains(group), groups.count >= maxParallelGroups {
                 throw StoreError.conflict("\(groups.count) groups are running (\(groups.joined(separator: ", "))) and max_parallel_groups is \(maxParallelGroups): group '\(group)' is not started")
@@ -101,29 +98,20 @@ extension Store {
                     throw StoreError.conflict("run \(run) is being carried out by \(other)\(left): let it end, or stop that process first")
                 }
             }
-            if reopen, statusText != "running" {
-                // Undoing a finished run touches its hosts again: not while another run holds one of them.
-                let hosts = try Self.decode(JSONDecoder(), [String].self, hostsText)
-                for other in try await session.run("SELECT id, hosts FROM host_runs WHERE status = 'running' AND id <> \(bind: run)") {
-                    guard let id = other[0].integer, let text = other[1].text else { continue }
-                    let held = try Self.decode(JSONDecoder(), [String].self, text)
-                    if let host = hosts.first(where: held.contains) {
-                        throw StoreError.conflict("host '\(host)' is in run \(id), which is still running: run \(run) is not undone beside it")
-                    }
-                }
+            // Undoing a finished run touches its hosts again: not while another run holds one of them.
+            if reopen, statusText != "running",
+               let (host, id, _) = try await Self.busyHost(session, try Self.decode(JSONDecoder(), [String].self, hostsText)) {
+                throw StoreError.conflict("host '\(host)' is in run \(id), which is still running: run \(run) is not undone beside it")
             }
             let status: SQLQueryString = reopen ? ", status = 'running', finished_ms = NULL" : ""
             try await session.run("UPDATE host_runs SET holder = \(bind: encoded), held_until_ms = \(clock) + \(bind: lease)\(status) WHERE id = \(bind: run)")
             if let marker, let detail {
-                let last = try await session.run("SELECT MAX(seq) FROM host_steps WHERE run_id = \(bind: run)").first?.first?.integer ?? 0
-                try await session.run("""
-                    INSERT INTO host_steps (run_id, seq, step, pass, started_ms, finished_ms, result, detail)
-                    VALUES (\(bind: run), \(bind: last + 1), \(bind: marker.step), 0, \(bind: now), \(bind: now), 'ok', \(bind: detail))
-                    """)
+                _ = try await Self.insertStep(session, run: run, step: marker.step, pass: 0, at: now, finished: true, detail: detail)
             }
             guard let audit else { return nil }
-            return try await Self.appendAudit(session, dialect: dialect, subject: "host_run:\(run)", action: audit.action, actor: audit.actor,
-                                              reason: audit.reason, now: Date(timeIntervalSince1970: Double(now) / 1000))
+            let head = try await Self.lockChainHead(session, dialect: dialect)
+            return try await Self.appendAudit(session, dialect: dialect, head: head, subject: "host_run:\(run)", action: audit.action, actor: audit.actor,
+                                              reason: audit.reason, now: Date(timeIntervalSince1970: Double(now) / 1000)).entry(JSONDecoder())
         }
     }
 
@@ -162,14 +150,30 @@ extension Store {
                     throw StoreError.conflict("run \(run) is no longer held by \(holder) but by \(other): step \(step) is not begun")
                 }
             }
-            let last = try await session.run("SELECT MAX(seq) FROM host_steps WHERE run_id = \(bind: run)").first?.first?.integer ?? 0
-            let seq = last + 1
-            try await session.run("""
-                INSERT INTO host_steps (run_id, seq, step, pass, started_ms, result, detail)
-                VALUES (\(bind: run), \(bind: seq), \(bind: step), \(bind: Int64(pass)), \(bind: time), 'running', \(bind: detail))
-                """)
-            return seq
+            return try await Self.insertStep(session, run: run, step: step, pass: pass, at: time, finished: false, detail: detail)
         }
+    }
+
+    /// Appends a step to `run`'s journal, begun at `time` (and, `finished`, ended then with result ok); its sequence number.
+    private static func insertStep(_ session: any StoreSession, run: Int64, step: String, pass: Int, at time: Int64, finished: Bool,
+                                   detail: String) async throws -> Int64 {
+        let seq = (try await session.run("SELECT MAX(seq) FROM host_steps WHERE run_id = \(bind: run)").first?.first?.integer ?? 0) + 1
+        try await session.run("""
+            INSERT INTO host_steps (run_id, seq, step, pass, started_ms, finished_ms, result, detail)
+            VALUES (\(bind: run), \(bind: seq), \(bind: step), \(bind: Int64(pass)), \(bind: time),
+              \(bind: finished ? SQLValue.integer(time) : .null), \(bind: finished ? "ok" : "running"), \(bind: detail))
+            """)
+        return seq
+    }
+
+    /// The first of `hosts` that a running run holds, with that run's ID and task (the caller's transaction locks).
+    private static func busyHost(_ session: any StoreSession, _ hosts: [String]) async throws -> (host: String, run: Int64, task: String)? {
+        for row in try await session.run("SELECT id, task, hosts FROM host_runs WHERE status = 'running' ORDER BY id") {
+            guard let id = row[0].integer, let task = row[1].text, let text = row[2].text else { throw StoreError.corrupt("host_runs row") }
+            let held = try decode(JSONDecoder(), [String].self, text)
+            if let host = hosts.first(where: held.contains) { return (host, id, task) }
+        }
+        return nil
     }
 
     /// Journals how step `seq` of `run` ended, with its figures, the commands it ran and why it failed.

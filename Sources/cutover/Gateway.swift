@@ -105,7 +105,7 @@ final class Gateway: Sendable {
             refreshFlags: { await flagSync.refresh() },
             flushSignals: { await flagSync.flushSignals() })
         let rollbacks = HostRollbackService(logger: logger)
-        environment.hostRollback = GatewayHostRollback.make(config: { proxy.config }, store: store, rollbacks: rollbacks, logger: logger)
+        environment.hostRollback = GatewayHostRollback.make(config: { proxy.config }, rollbacks: rollbacks, logger: logger)
         let limiter = AuthFailureLimiter(burst: config.admin.failedAuthBurst, refillPerSecond: config.admin.failedAuthPerSecond)
         let admin = try AdminServer.makeApplication(
             settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger, limiter: limiter,

@@ -30,7 +30,7 @@ public struct RunHolder: Sendable, Hashable, Codable, CustomStringConvertible {
     /// This process, with a fresh token.
     public static func current() -> RunHolder {
         let pid = getpid()
-        return RunHolder(machine: hostName, boot: bootID, pid: pid, started: startTime(of: pid) ?? 0,
+        return RunHolder(machine: ProcessInfo.processInfo.hostName, boot: bootID, pid: pid, started: startTime(of: pid) ?? 0,
                          token: String(UInt64.random(in: 1...UInt64.max), radix: 36))
     }
 
@@ -68,11 +68,6 @@ public struct RunHolder: Sendable, Hashable, Codable, CustomStringConvertible {
         return boot + " " + namespace
     }()
 
-    static let hostName: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }()
 
     /// A process's start time from `/proc/PID/stat`, nil when it does not run (a zombie counts as gone).
     static func startTime(of pid: Int32) -> UInt64? {

@@ -11,15 +11,8 @@ public struct FloatSide: Sendable, Hashable, CustomStringConvertible {
         self.interface = interface
     }
 
-    /// The namespace whose sockets and addresses this side's in-process steps use, when it has one on this machine
-    /// (nil for `local`: this process's own); not for `ssh`.
-    var inProcessNamespace: String?? {
-        switch executor {
-        case .local: return .some(nil)
-        case .netns(let name): return .some(name)
-        case .ssh: return nil
-        }
-    }
+    /// The namespace whose sockets and addresses this side's in-process steps use (``ExecutorAddress/inProcessNamespace``).
+    var inProcessNamespace: String?? { executor.inProcessNamespace }
 
     /// Parses a side as written on the command line.
     public static func parse(_ text: String) -> Result<FloatSide, HostInputError> {
@@ -34,6 +27,18 @@ public struct FloatSide: Sendable, Hashable, CustomStringConvertible {
         case .local: return "local:\(interface)"
         case .netns(let name): return "netns:\(name):\(interface)"
         case .ssh: return "\(executor)/\(interface)"
+        }
+    }
+}
+
+extension ExecutorAddress {
+    /// The network namespace on this machine where this host's sockets are opened in-process (nil inside for
+    /// `local`: this process's own); nil for an `ssh` host, which is reached by commands only.
+    var inProcessNamespace: String?? {
+        switch self {
+        case .local: return .some(nil)
+        case .netns(let name): return .some(name)
+        case .ssh: return nil
         }
     }
 }

@@ -82,7 +82,7 @@ extension HostRunner {
     /// The service address answered by exactly one MAC, `from`'s, asked from `to`'s interface.
     private func holder() async -> PrecheckItem {
         guard let address = task.vip?.address ?? task.vip6?.address else { return PrecheckItem("service address", .pass, "the task floats none") }
-        guard let namespace = Self.namespace(of: to) else {
+        guard let namespace = to.executor.inProcessNamespace else {
             return PrecheckItem("\(address) held by \(from.name)", .warn, "not checked: \(to.name) is an ssh host (run cutover ip check there)")
         }
         do {

@@ -10,47 +10,46 @@ extension HostRunner {
     /// (source files vanished).
     static let partialWhileLive: Set<Int32> = [23, 24]
 
+    /// What ends a pass early: the step's failure text.
+    private struct SyncFailure: Error {
+        var reason: String
+    }
+
     /// One pass over every data path (the final one compares the trees after copying).
     func sync(final: Bool) async throws -> StepResult {
         var result = StepResult()
         let clock = ContinuousClock()
         let start = clock.now
         var bytes = 0, differences = 0
-        for data in task.data {
-            let source = Self.folder(data.path), destination = Self.folder(data.toPath ?? data.path)
-            let copy = rsync(Self.rsyncOptions + ["--stats"], source: source, destination: destination)
-            let outcome = try await copy.executor.run(copy.command, timeout: commandTimeout)
-            result.keep(outcome, on: copy.host)
-            // While the service runs, files change and vanish under rsync (exit 23: some not transferred, 24: some
-            // vanished): a live pass moves what it can, and the final pass, with the service stopped, must be complete.
-            if !final, Self.partialWhileLive.contains(outcome.status) {
-                result.figures["partial", default: 0] += 1
-                say("  \(data.path): rsync exit \(outcome.status) while the service runs (files changing); the final pass copies the rest")
-            } else if !outcome.succeeded {
-                result.failure = "syncing \(data.path): \(outcome.summary)"
-                return result
-            }
-            bytes += Self.transferredBytes(in: outcome.stdout) ?? 0
-            if final {
-                var left = try await compare(source: source, destination: destination, &result)
-                if left == nil { result.failure = result.failure.map { "comparing \(data.path): \($0)" }; return result }
-                if left! > 0 {
+        do {
+            for data in task.data {
+                let source = Self.folder(data.path), destination = Self.folder(data.toPath ?? data.path)
+                let outcome = try await copy(["--stats"], source: source, destination: destination, &result)
+                // While the service runs, files change and vanish under rsync (exit 23: some not transferred, 24: some
+                // vanished): a live pass moves what it can, and the final pass, with the service stopped, must be complete.
+                if !final, Self.partialWhileLive.contains(outcome.status) {
+                    result.figures["partial", default: 0] += 1
+                    say("  \(data.path): rsync exit \(outcome.status) while the service runs (files changing); the final pass copies the rest")
+                } else if !outcome.succeeded {
+                    throw SyncFailure(reason: "syncing \(data.path): \(outcome.summary)")
+                }
+                bytes += Self.transferredBytes(in: outcome.stdout) ?? 0
+                guard final else { continue }
+                var left = try await compare(data.path, source: source, destination: destination, &result)
+                if left > 0 {
                     // rsync's quick check (size and modification time) misses a file rewritten at the same size within
                     // the time stamp's granularity after the pass before: copied again by content, then compared again.
-                    say("  \(data.path): \(left!) entries differ after the final pass; copying them by checksum")
-                    let again = rsync(Self.rsyncOptions + ["--checksum", "--stats"], source: source, destination: destination)
-                    let recopied = try await again.executor.run(again.command, timeout: commandTimeout)
-                    result.keep(recopied, on: again.host)
-                    guard recopied.succeeded else {
-                        result.failure = "syncing \(data.path) by checksum: \(recopied.summary)"
-                        return result
-                    }
+                    say("  \(data.path): \(left) entries differ after the final pass; copying them by checksum")
+                    let recopied = try await copy(["--checksum", "--stats"], source: source, destination: destination, &result)
+                    guard recopied.succeeded else { throw SyncFailure(reason: "syncing \(data.path) by checksum: \(recopied.summary)") }
                     result.figures["checksum_passes", default: 0] += 1
-                    left = try await compare(source: source, destination: destination, &result)
-                    if left == nil { result.failure = result.failure.map { "comparing \(data.path): \($0)" }; return result }
+                    left = try await compare(data.path, source: source, destination: destination, &result)
                 }
-                differences += left!
+                differences += left
             }
+        } catch let failure as SyncFailure {
+            result.failure = failure.reason
+            return result
         }
         let duration = clock.now - start
         result.sync = SyncPass(bytes: bytes, duration: duration)
@@ -63,16 +62,18 @@ extension HostRunner {
         return result
     }
 
-    /// The entries of the tree that still differ by content (`rsync --checksum --dry-run --itemize-changes`); nil
-    /// with `result.failure` set when the comparison could not run.
-    func compare(source: String, destination: String, _ result: inout StepResult) async throws -> Int? {
-        let check = rsync(Self.rsyncOptions + ["--checksum", "--dry-run", "--itemize-changes"], source: source, destination: destination)
-        let compared = try await check.executor.run(check.command, timeout: commandTimeout)
-        result.keep(compared, on: check.host)
-        guard compared.succeeded else {
-            result.failure = compared.summary
-            return nil
-        }
+    /// Runs rsync with `options` (beside ``rsyncOptions``) where ``rsync(_:source:destination:)`` says, kept in the step.
+    private func copy(_ options: [String], source: String, destination: String, _ result: inout StepResult) async throws -> CommandResult {
+        let copy = rsync(Self.rsyncOptions + options, source: source, destination: destination)
+        let outcome = try await copy.executor.run(copy.command, timeout: commandTimeout)
+        result.keep(outcome, on: copy.host)
+        return outcome
+    }
+
+    /// The entries of `path`'s tree that still differ by content (`rsync --checksum --dry-run --itemize-changes`).
+    private func compare(_ path: String, source: String, destination: String, _ result: inout StepResult) async throws -> Int {
+        let compared = try await copy(["--checksum", "--dry-run", "--itemize-changes"], source: source, destination: destination, &result)
+        guard compared.succeeded else { throw SyncFailure(reason: "comparing \(path): \(compared.summary)") }
         return compared.stdout.split(separator: "\n").filter { !$0.isEmpty }.count
     }
 

@@ -36,8 +36,8 @@ public struct HostRunner: Sendable {
         watch?.start()
         defer { watch?.stop() }
         var marks: [RunbookMachine.Step: (ContinuousClock.Instant, ContinuousClock.Instant)] = [:]
-        // The IP outage of each float this run made (there and, rolling back, back), as its vantage saw it.
-        var outages: [Double] = []
+        // The IP outage of the latest float this run made (there or, rolling back, back), as its vantage saw it.
+        var outage: Double?
         var announcedAt: ContinuousClock.Instant?
         while case .run(let step, let pass) = action {
             say(step == .sync ? "sync pass \(pass)" : step.rawValue.replacingUnderscores)
@@ -50,7 +50,7 @@ public struct HostRunner: Sendable {
                 result = StepResult(failure: "\(error)")
             }
             marks[step] = (begin, clock.now)
-            if let outage = result.figures["ip_outage_seconds"] { outages.append(outage) }
+            outage = result.figures["ip_outage_seconds"] ?? outage
             if step == .float, let at = result.announcedAt { announcedAt = at }
             try await journal.finishStep(seq, result: result.failure == nil ? .ok : .failed, figures: result.figures, commands: result.commands,
                                          failure: result.failure)
@@ -67,7 +67,7 @@ public struct HostRunner: Sendable {
             let summary = watch.summary(stopAt: stop, upAfter: floated)
             figures.merge(summary) { $1 }
         }
-        if let outage = outages.last { figures["ip_outage_seconds"] = outage }
+        if let outage { figures["ip_outage_seconds"] = outage }
         let (status, reason) = outcome.status
         try await journal.finishRun(status: status, reason: reason, figures: figures)
         return (outcome, figures)
@@ -166,28 +166,20 @@ public struct HostRunner: Sendable {
     /// Who answers for the service address, asked from `from`'s interface (which no longer holds it); nil when
     /// `from` is not on this machine.
     func owners() throws -> [MACAddress]? {
-        guard let address = task.vip?.address ?? task.vip6?.address, let namespace = Self.namespace(of: from) else { return nil }
+        guard let address = task.vip?.address ?? task.vip6?.address, let namespace = from.executor.inProcessNamespace else { return nil }
         return try NeighbourProbe(address: address, interface: from.interface, namespace: namespace).holders(within: .milliseconds(200))
     }
 
     /// The MAC of `host`'s interface: read from its socket on this machine, from `/sys/class/net` through the
     /// executor on an ssh host; nil when it cannot be read there.
     func mac(of host: HostCutoverSettings.Host) async throws -> MACAddress? {
-        guard let namespace = Self.namespace(of: host) else {
+        guard let namespace = host.executor.inProcessNamespace else {
             let read = try await executor(host).run(["cat", "/sys/class/net/\(host.interface)/address"], timeout: .seconds(30))
             return read.succeeded ? MACAddress(read.stdout.trimmingSpaces) : nil
         }
         return try PacketSocket(interface: host.interface, namespace: namespace, protocol: NeighbourFrames.etherTypeARP).mac
     }
 
-    /// The namespace of a host on this machine (nil inside for `local`), or nil for an `ssh` host.
-    static func namespace(of host: HostCutoverSettings.Host) -> String?? {
-        switch host.executor {
-        case .local: return .some(nil)
-        case .netns(let name): return .some(name)
-        case .ssh: return nil
-        }
-    }
 }
 
 extension RunbookMachine.Outcome {

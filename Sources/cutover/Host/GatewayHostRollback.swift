@@ -11,13 +11,10 @@ import Synchronization
 /// `GET /api/v1/host/runs/{id}` shows them). A gateway told to stop waits for them (``HostRollbackService``, up to
 /// its bound); one cut off leaves the run to `cutover host resume`, which goes on undoing.
 enum GatewayHostRollback {
-    static func make(config: @escaping @Sendable () -> CutoverConfig, store: StoreService, rollbacks: HostRollbackService, logger: Logger)
-        -> @Sendable (Int64, String, String) async throws -> HostRollbackAccepted {
-        return { id, reason, actor in
-            guard let settings = config().hostCutover else {
-                throw AdminError.noHostCutover
-            }
-            guard let opened = store.current else { throw AdminError(.serviceUnavailable, "the store is not open; retry shortly") }
+    static func make(config: @escaping @Sendable () -> CutoverConfig, rollbacks: HostRollbackService, logger: Logger)
+        -> @Sendable (Store, Int64, String, String) async throws -> HostRollbackAccepted {
+        return { opened, id, reason, actor in
+            guard let settings = config().hostCutover else { throw AdminError.noHostCutover }
             guard !rollbacks.closing else { throw AdminError(.serviceUnavailable, "this gateway is stopping: ask another, or run cutover host rollback") }
             let begun: BegunRollback
             do {

@@ -324,23 +324,12 @@ struct HostResumeCommand: AsyncParsableCommand {
         let loaded = try options.load()
         let settings = loaded.hostCutover
         try await options.withStore(loaded) { store in
-            let (lease, journaled) = try await refusingRun("resume") { () -> (HostLease, JournaledRun) in
-                let before = try await JournaledRun.load(self.run, settings: settings, store: store)
-                guard before.run.status == .running else {
-                    throw HostRunRefusal.conflict("run \(self.run) is \(before.run.status.rawValue); there is nothing to resume")
-                }
-                let lease: HostLease
-                do {
-                    (lease, _) = try await HostLease.claim(self.run, store: store)
-                } catch StoreError.conflict(let reason) {
-                    throw HostRunRefusal.conflict(reason)
-                }
-                return (lease, try await JournaledRun.load(self.run, settings: settings, store: store))
-            }
+            // The claim refuses a run that is not running, or that another process carries out.
+            let (lease, _, journaled) = try await refusingRun("resume") { try await JournaledRun.claim(self.run, settings: settings, store: store) }
             if let status = try await journaled.closeIfFinished(store: store) {
                 return print("run \(self.run): its journal ended \(status.rawValue); recorded so")
             }
-            guard journaled.run.status == .running, case .run(let step, _) = journaled.next else {
+            guard case .run(let step, _) = journaled.next else {
                 printError("cutover host resume: run \(self.run) is \(journaled.run.status.rawValue); there is nothing to resume")
                 throw ExitCode(2)
             }

@@ -71,6 +71,26 @@ struct JournaledRun: Sendable {
         }
     }
 
+    /// Takes run `id`'s lease (``HostLease/claim(_:store:reopen:audit:marker:)``; its refusals as
+    /// ``HostRunRefusal``) and loads its journal under it; a journal that cannot be loaded gives the lease up again.
+    static func claim(_ id: Int64, settings: HostCutoverSettings, store: Store, reopen: Bool = false,
+                      audit: (action: String, actor: String, reason: String)? = nil,
+                      marker: (step: String, reason: String)? = nil) async throws -> (HostLease, AuditEntry?, JournaledRun) {
+        let lease: HostLease, entry: AuditEntry?
+        do {
+            (lease, entry) = try await HostLease.claim(id, store: store, reopen: reopen, audit: audit, marker: marker)
+        } catch StoreError.conflict(let reason) {
+            throw HostRunRefusal.conflict(reason)
+        }
+        do {
+            return (lease, entry, try await load(id, settings: settings, store: store))
+        } catch {
+            try? await store.releaseHostRun(id, holder: lease.holder)
+            lease.holder.released()
+            throw error
+        }
+    }
+
     /// A run whose journal ends in an outcome while its status still says running (the runner stopped after its
     /// last step, before it wrote the end): the end is written now. The status written, nil for any other run.
     func closeIfFinished(store: Store) async throws -> HostRun.Status? {
@@ -81,38 +101,24 @@ struct JournaledRun: Sendable {
     }
 }
 
-/// A rollback begun: the run's lease taken, the request journaled, the machine at its first undoing step.
+/// A rollback begun: the run's lease taken, the request journaled, the machine at its first undoing step
+/// (`journaled.next`).
 struct BegunRollback: Sendable {
     var lease: HostLease
     var journaled: JournaledRun
-    var action: RunbookMachine.Action
     /// The request's entry in the audit log.
     var audit: AuditEntry?
 
     /// Begins undoing run `id` for `reason`, asked for by `actor`: refused when the run has nothing to undo or
-    /// another process carries it out. The lease and the audit entry are written together; the request is
-    /// journaled before anything is undone, so a resume after this goes on undoing.
+    /// another process carries it out. The lease, the reopened status, the audit entry and the request in the
+    /// journal are one transaction; the journal, which ends in the request then, is replayed to the first undoing
+    /// step, so a resume after this goes on undoing.
     static func begin(_ id: Int64, reason: String, actor: String, settings: HostCutoverSettings, store: Store) async throws -> BegunRollback {
-        let before = try await JournaledRun.load(id, settings: settings, store: store)
-        try before.undoable()
-        // The lease, the reopened status, the audit entry and the request in the journal: one transaction.
-        let lease: HostLease, audit: AuditEntry?
-        do {
-            (lease, audit) = try await HostLease.claim(id, store: store, reopen: true, audit: ("host_rollback", actor, reason),
-                                                       marker: (RunbookMachine.Step.rollback.rawValue, reason))
-        } catch StoreError.conflict(let reason) {
-            throw HostRunRefusal.conflict(reason)
-        }
-        do {
-            // Read again under the lease: the journal, which ends in the request now, is replayed to the first undoing step.
-            let journaled = try await JournaledRun.load(id, settings: settings, store: store)
-            return BegunRollback(lease: lease, journaled: journaled, action: journaled.next, audit: audit)
-        } catch {
-            // The request stays journaled: a resume goes on undoing.
-            try? await store.releaseHostRun(id, holder: lease.holder)
-            lease.holder.released()
-            throw error
-        }
+        try await JournaledRun.load(id, settings: settings, store: store).undoable()
+        let (lease, audit, journaled) = try await JournaledRun.claim(id, settings: settings, store: store, reopen: true,
+                                                                      audit: ("host_rollback", actor, reason),
+                                                                      marker: (RunbookMachine.Step.rollback.rawValue, reason))
+        return BegunRollback(lease: lease, journaled: journaled, audit: audit)
     }
 
     /// Carries the rollback out to its end under the lease.
@@ -120,7 +126,7 @@ struct BegunRollback: Sendable {
         let (from, to) = hosts(of: journaled.task, in: settings)
         var runner = HostRunner(task: journaled.task, from: from, to: to, journal: lease.journal)
         runner.say = say
-        let configured = runner, machine = journaled.machine, action = action
+        let configured = runner, machine = journaled.machine, action = journaled.next
         return try await lease.holding { try await configured.run(machine, from: action) }
     }
 }
