@@ -105,7 +105,10 @@ let package = Package(
         .target(name: "CCutoverHost"),
         .target(
             name: "CutoverHost",
-            dependencies: ["CutoverCore", "CCutoverHost"],
+            dependencies: [
+                "CutoverCore", "CCutoverHost",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
