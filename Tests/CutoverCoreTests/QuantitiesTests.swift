@@ -5,13 +5,13 @@ import Testing
 struct QuantitiesTests {
     @Test(arguments: [
         ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("1m30s", .seconds(90)), ("1.5s", .milliseconds(1500)),
-        ("1h", .seconds(3600)), ("0", .zero), ("10us", .microseconds(10)),
+        ("1h", .seconds(3600)), ("0", .zero), ("10us", .microseconds(10)), ("7d", .seconds(7 * 86_400)), ("1d12h", .seconds(36 * 3600)),
     ])
     func durationsParse(text: String, expected: Duration) {
         #expect(Quantities.duration(text) == expected)
     }
 
-    @Test(arguments: ["", "10", "s", "5 parsecs", "1.2.3s", "-1s", "1d",
+    @Test(arguments: ["", "10", "s", "5 parsecs", "1.2.3s", "-1s", "1w",
                       // Each term fits, their sum does not fit 64-bit nanoseconds.
                       "2000000h2000000h2000000h", "99999999999999999999h"])
     func nonDurationsAreRefused(text: String) {

@@ -43,6 +43,19 @@ struct RunbookMachineTests {
         #expect(machine.oldStopped && machine.newStarted && machine.floated)
     }
 
+    @Test func aTaskThatMovesItsNameLowersTheTTLBeforeTheFirstSyncPass() throws {
+        var machine = RunbookMachine(rules: rules, budget: .seconds(5), floats: true, lowersTTL: true)
+        #expect(run(&machine, passes: converging).steps == [.precheck, .lowerTTL, .sync, .sync, .sync, .stopOld, .finalSync, .startNew, .health,
+                                                             .float, .verify])
+        // Lowering the TTL changes nothing a rollback must undo: its failure stops the run.
+        var failing = RunbookMachine(rules: rules, budget: .seconds(5), floats: true, lowersTTL: true)
+        #expect(run(&failing, passes: converging, failing: .lowerTTL).end == .finished(.stopped(step: .lowerTTL, reason: "lowerTTL broke")))
+        // Resumed from a journal that holds it, the run goes on with the first sync pass.
+        let (_, next) = try RunbookMachine.resume(finished: [.init(step: .precheck), .init(step: .lowerTTL)], rules: rules, budget: .seconds(5),
+                                                  floats: true, lowersTTL: true)
+        #expect(next == .run(.sync, pass: 1))
+    }
+
     @Test func aTaskWithoutAServiceAddressDoesNotFloat() {
         var machine = machine(floats: false)
         #expect(run(&machine, passes: converging).steps == [.precheck, .sync, .sync, .sync, .stopOld, .finalSync, .startNew, .health, .verify])

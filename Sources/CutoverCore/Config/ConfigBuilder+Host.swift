@@ -4,7 +4,7 @@ import Yams
 extension ConfigBuilder {
     static let hostCutoverKeys = ["hosts", "tasks", "groups", "max_parallel_groups", "gateway"]
     static let hostKeys = ["executor", "interface", "host_key_check", "identity_file", "known_hosts_file", "address"]
-    static let taskKeys = ["name", "from", "to", "service", "data", "sync", "downtime_budget", "vip", "verify", "garp"]
+    static let taskKeys = ["name", "from", "to", "service", "data", "sync", "downtime_budget", "vip", "verify", "garp", "float", "dns"]
 
     func hostCutover(_ node: Node, at path: ConfigPath) -> HostCutoverSettings? {
         guard let section = reader.mapping(node, at: path, keys: Self.hostCutoverKeys) else { return nil }
@@ -174,9 +174,13 @@ extension ConfigBuilder {
             if let node = garp["interval"] { announcements.interval = reader.duration(node, at: garp.path("interval")) ?? announcements.interval }
             if let node = garp["refresh_after"] { announcements.refreshAfter = reader.duration(node, at: garp.path("refresh_after")) ?? announcements.refreshAfter }
         }
+        let fromHost = hosts.first { $0.name == from }, toHost = hosts.first { $0.name == to }
+        let dns = view["dns"].flatMap { dnsFloat($0, at: view.path("dns"), from: fromHost, to: toHost) }
+        let method = floatMethod(view, hasVIP: vip != nil || vip6 != nil, hasDNS: view["dns"] != nil)
         guard let name, let from, let to, from != to, let service else { return nil }
         return HostCutoverSettings.Task(name: name, from: from, to: to, service: service, data: data, sync: sync, downtimeBudget: budget,
-                                        vip: vip, vip6: vip6, vantage: vantage, verify: verify, announcements: announcements)
+                                        vip: vip, vip6: vip6, vantage: vantage, verify: verify, announcements: announcements,
+                                        float: method, dns: dns)
     }
 
     private func service(_ node: Node, at path: ConfigPath) -> HostCutoverSettings.Service? {

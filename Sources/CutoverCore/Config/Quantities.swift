@@ -2,7 +2,7 @@
 /// `250ms`, `2s`, `1m30s` and byte sizes like `64KiB`, `10MiB`.
 public enum Quantities {
     /// Parses a duration: one or more `<number><unit>` terms with units
-    /// `ms`, `s`, `m`, `h` (`1m30s`, `250ms`, `1.5s`). A bare `0` is zero.
+    /// `ms`, `s`, `m`, `h`, `d` (`1m30s`, `250ms`, `1.5s`, `7d`). A bare `0` is zero.
     /// Returns nil when the text is not such a duration.
     public static func duration(_ text: String) -> Duration? {
         let text = text.trimmingSpaces()
@@ -25,6 +25,7 @@ public enum Quantities {
             case "s": nanos = 1_000_000_000
             case "m": nanos = 60_000_000_000
             case "h": nanos = 3_600_000_000_000
+            case "d": nanos = 86_400_000_000_000
             default: return nil
             }
             let product = value * nanos
@@ -66,6 +67,7 @@ public enum Quantities {
         let millis = attoseconds / 1_000_000_000_000_000
         if seconds == 0 { return "\(millis)ms" }
         if millis != 0 { return "\(seconds * 1000 + millis)ms" }
+        if seconds % 86_400 == 0 { return "\(seconds / 86_400)d" }
         if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
         if seconds >= 60 {
             let minutes = seconds / 60, rest = seconds % 60

@@ -112,6 +112,45 @@ public struct HostCutoverSettings: Sendable, Hashable {
         public var vantage: Vantage?
         public var verify: Verify?
         public var announcements: Announcements
+        /// How the service moves to the new host: its address, its DNS name, or both (nil: neither).
+        public var float: FloatMethod?
+        /// The DNS float's zone, name and key (`dns:`).
+        public var dns: DNSFloatSettings?
+
+        /// The task floats its service address.
+        public var floatsVIP: Bool { float == .vip || float == .both }
+        /// The task moves its DNS name.
+        public var floatsDNS: Bool { float == .dns || float == .both }
+    }
+
+    /// `float:` of a task.
+    public enum FloatMethod: String, Sendable, Hashable, CaseIterable {
+        case vip, dns, both
+    }
+
+    /// A task's `dns:`: where the service's name is served and changed (RFC 2136 with TSIG), and the addresses it
+    /// moves between.
+    public struct DNSFloatSettings: Sendable, Hashable {
+        public var server: DNSServer
+        public var zone: DNSName
+        public var name: DNSName
+        /// The TTL lowered to ahead of the stop (the old one is then waited out).
+        public var ttlAhead: Duration = .seconds(60)
+        /// The TTL of the switched records (nil: `ttl_ahead`).
+        public var ttl: Duration?
+        /// How long the old host must keep serving after the switch: resolvers, caches and crawlers hold
+        /// addresses longer than TTLs say.
+        public var keepOldFor: Duration = .seconds(7 * 86_400)
+        public var tsigName: DNSName
+        public var tsigAlgorithm: String = "hmac-sha256"
+        /// The environment variable that holds the key's base64 secret (never the secret itself in a file).
+        public var tsigSecretEnv: String
+        /// The addresses the name has while the old host serves, and after the float.
+        public var oldAddresses: [IPAddress]
+        public var newAddresses: [IPAddress]
+
+        /// The TSIG algorithms the float signs with.
+        public static let algorithms = ["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"]
     }
 
     /// Tasks that run one after another.

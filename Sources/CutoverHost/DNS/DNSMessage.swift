@@ -1,3 +1,4 @@
+import CutoverCore
 /// The parts of a DNS message (RFC 1035 §4.1) that the DNS float sends and reads: queries and their answers,
 /// dynamic updates (RFC 2136) and their TSIG signatures (RFC 8945).
 public enum DNSType: UInt16, Sendable {
@@ -228,6 +229,17 @@ struct DNSReader {
             data = expanded + numbers
         }
         return DNSRecord(name: name, rawType: type, rawClass: recordClass, ttl: ttl, data: data)
+    }
+}
+
+extension DNSName {
+    /// Writes the name uncompressed (every name Cutover sends is, which also keeps the TSIG digest's input simple).
+    func write(into bytes: inout [UInt8]) {
+        for label in labels {
+            bytes.append(UInt8(label.utf8.count))
+            bytes += label.utf8
+        }
+        bytes.append(0)
     }
 }
 

@@ -1,3 +1,4 @@
+import CutoverCore
 import Crypto
 import Foundation
 

@@ -23,7 +23,8 @@ extension HostRunner {
         }
         items += await space(run)
         items += await subnet(run)
-        items.append(await holder())
+        if !task.floatsDNS || task.floatsVIP { items.append(await holder()) }
+        items += dnsPrechecks()
         for port in task.service.ports {
             let listening = await run(["ss", "-Hltn", "sport", "=", ":\(port)"], on: to)
             let busy = listening.map { !$0.stdout.trimmingSpaces.isEmpty } ?? true

@@ -1,4 +1,5 @@
 import CutoverCore
+import Foundation
 
 /// Carries out a task's runbook: asks the ``RunbookMachine`` what to do, does it through the hosts' executors,
 /// journals each step before the next, and measures the run (migration time, downtime through the service address,
@@ -14,6 +15,8 @@ public struct HostRunner: Sendable {
     public var say: @Sendable (String) -> Void = { _ in }
     /// How long each command may take.
     public var commandTimeout: Duration = .seconds(600)
+    /// Where secrets named by the configuration are read from (`dns.tsig.secret_env`).
+    public var environment = ProcessInfo.processInfo.environment
 
     public init(task: HostCutoverSettings.Task, from: HostCutoverSettings.Host, to: HostCutoverSettings.Host, journal: any HostJournal) {
         self.task = task
@@ -62,7 +65,7 @@ public struct HostRunner: Sendable {
         var figures: [String: Double] = ["migration_seconds": (clock.now - started).seconds]
         // The service is up again from the first answer after the address moved (its first announcement; the
         // repeats go on in the float step) — or, without an address to float, after the start of the new service.
-        let moved = task.vip == nil && task.vip6 == nil ? marks[.startNew]?.1 : (announcedAt ?? marks[.float]?.1)
+        let moved = task.floatsVIP ? (announcedAt ?? marks[.float]?.1) : task.floatsDNS ? marks[.float]?.1 : marks[.startNew]?.1
         if let watch, let stop = marks[.stopOld]?.0, let floated = moved {
             let summary = watch.summary(stopAt: stop, upAfter: floated)
             figures.merge(summary) { $1 }
@@ -77,6 +80,7 @@ public struct HostRunner: Sendable {
     func perform(_ step: RunbookMachine.Step, pass: Int) async throws -> StepResult {
         switch step {
         case .precheck: return await precheck().result
+        case .lowerTTL: return try await lowerTTL()
         case .sync, .finalSync: return try await sync(final: step == .finalSync)
         case .stopOld: return try await command(task.service.stop, on: from)
         case .startNew: return try await command(task.service.start, on: to)
@@ -84,8 +88,8 @@ public struct HostRunner: Sendable {
         case .startOld: return try await command(task.service.start, on: from)
         case .health: return try await healthy(to)
         case .verifyOld: return try await healthy(from)
-        case .float: return try await float(from: from, to: to)
-        case .floatBack: return try await float(from: to, to: from)
+        case .float: return try await float(from: from, to: to, name: task.dns?.newAddresses, retiring: true)
+        case .floatBack: return try await float(from: to, to: from, name: task.dns?.oldAddresses, retiring: false)
         case .verify: return try await verify()
         case .rollback: return StepResult()
         }
@@ -114,7 +118,17 @@ public struct HostRunner: Sendable {
         return result
     }
 
-    func float(from: HostCutoverSettings.Host, to: HostCutoverSettings.Host) async throws -> StepResult {
+    /// The float: the service address moved (`float: vip`), the name switched to `name` (`float: dns`), or both —
+    /// the address first, so that the name never points at a host that does not answer on it.
+    func float(from: HostCutoverSettings.Host, to: HostCutoverSettings.Host, name: [IPAddress]?, retiring: Bool) async throws -> StepResult {
+        var result = task.floatsVIP ? try await floatAddress(from: from, to: to) : StepResult()
+        if task.floatsDNS, let name {
+            result.figures.merge(try switchName(to: name, retiring: retiring).figures) { $1 }
+        }
+        return result
+    }
+
+    private func floatAddress(from: HostCutoverSettings.Host, to: HostCutoverSettings.Host) async throws -> StepResult {
         let addresses = [task.vip, task.vip6].compactMap { $0 }
         guard !addresses.isEmpty else { return StepResult() }
         let announcements = task.announcements

@@ -2,13 +2,16 @@ import CutoverCore
 
 /// The host cutover of one task as a state machine: events in (a step finished, a step failed, an operator asked
 /// for a rollback), actions out (run this step, the run is over); no I/O inside. The steps go
-/// `precheck → sync passes → stop old → final sync → start new → health → float → verify → done`; a failure after
+/// `precheck → (lower TTL) → sync passes → stop old → final sync → start new → health → float → verify → done`; a failure after
 /// the old service was stopped undoes what was done, newest first (`float back → stop new → start old → verify
 /// old`), and a failure before it stops the run with nothing changed. Every step is idempotent, so a run resumed
 /// from its journal after a crash runs the step that was under way again (``resume(finished:)``).
 public struct RunbookMachine: Sendable, Hashable {
     public enum Step: String, Sendable, Hashable, Codable, CaseIterable {
-        case precheck, sync
+        case precheck
+        /// The DNS float's TTL lowered and the old one waited out (tasks that move a name only).
+        case lowerTTL = "lower_ttl"
+        case sync
         case stopOld = "stop_old"
         case finalSync = "final_sync"
         case startNew = "start_new"
@@ -71,8 +74,10 @@ public struct RunbookMachine: Sendable, Hashable {
     private var state = State.idle
     public let rules: HostCutoverSettings.SyncRules
     public let budget: Duration
-    /// The task has a service address to float.
+    /// The task has a service address (or name) to float.
     public let floats: Bool
+    /// The task moves a DNS name: its TTL is lowered ahead, before the first sync pass.
+    public let lowersTTL: Bool
     /// The sync passes run so far (while the old service ran).
     public private(set) var passes: [SyncPass] = []
     /// Why the sync passes stopped, once they did.
@@ -84,10 +89,11 @@ public struct RunbookMachine: Sendable, Hashable {
     /// The old service was started again by a rollback and not yet verified.
     public private(set) var oldUnverified = false
 
-    public init(rules: HostCutoverSettings.SyncRules, budget: Duration, floats: Bool) {
+    public init(rules: HostCutoverSettings.SyncRules, budget: Duration, floats: Bool, lowersTTL: Bool = false) {
         self.rules = rules
         self.budget = budget
         self.floats = floats
+        self.lowersTTL = lowersTTL
     }
 
     /// The step under way, if any.
@@ -177,8 +183,9 @@ public struct RunbookMachine: Sendable, Hashable {
     /// under way when the runner stopped is run again (steps are idempotent). An operator's rollback request in the
     /// journal is replayed as one. Throws when the journal does not follow from the runbook under these settings:
     /// resuming would then run steps in an order nobody chose.
-    public static func resume(finished: [Finished], rules: HostCutoverSettings.SyncRules, budget: Duration, floats: Bool) throws -> (RunbookMachine, Action) {
-        var machine = RunbookMachine(rules: rules, budget: budget, floats: floats)
+    public static func resume(finished: [Finished], rules: HostCutoverSettings.SyncRules, budget: Duration, floats: Bool,
+                              lowersTTL: Bool = false) throws -> (RunbookMachine, Action) {
+        var machine = RunbookMachine(rules: rules, budget: budget, floats: floats, lowersTTL: lowersTTL)
         var action = machine.start()
         for (index, entry) in finished.enumerated() {
             if entry.step == .rollback {
@@ -204,6 +211,8 @@ public struct RunbookMachine: Sendable, Hashable {
     private mutating func next(after step: Step, sync: SyncPass?) -> Action {
         switch step {
         case .precheck:
+            return lowersTTL ? run(.lowerTTL) : run(.sync, pass: 1)
+        case .lowerTTL:
             return run(.sync, pass: 1)
         case .sync:
             passes.append(sync ?? SyncPass(bytes: 0, duration: .zero))

@@ -208,7 +208,7 @@ struct HostRunCommand: AsyncParsableCommand {
         runner.gatewayCheck = check
         let name = task.name
         runner.say = { print("  \(name): \($0)") }
-        var machine = RunbookMachine(rules: task.sync, budget: task.downtimeBudget, floats: task.vip != nil || task.vip6 != nil)
+        var machine = RunbookMachine(rules: task.sync, budget: task.downtimeBudget, floats: task.float != nil, lowersTTL: task.floatsDNS)
         let first = machine.start()
         do {
             try await drive(runner, machine, from: first, run: run, lease: lease)

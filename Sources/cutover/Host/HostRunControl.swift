@@ -64,7 +64,7 @@ struct JournaledRun: Sendable {
         }
         do {
             let (machine, action) = try RunbookMachine.resume(finished: finished, rules: task.sync, budget: task.downtimeBudget,
-                                                              floats: task.vip != nil || task.vip6 != nil)
+                                                              floats: task.float != nil, lowersTTL: task.floatsDNS)
             return JournaledRun(run: run, task: task, machine: machine, next: action)
         } catch let mismatch as RunbookMachine.JournalMismatch {
             throw HostRunRefusal.conflict("run \(id) cannot be continued: \(mismatch)")

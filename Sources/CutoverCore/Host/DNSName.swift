@@ -40,7 +40,7 @@ public struct DNSName: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A name read from a message: any bytes in a label, lowercased in ASCII only.
-    init(wireLabels: [[UInt8]]) {
+    public init(wireLabels: [[UInt8]]) {
         labels = wireLabels.map { bytes in String(decoding: bytes.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self) }
     }
 
@@ -64,13 +64,4 @@ public struct DNSName: Sendable, Hashable, CustomStringConvertible {
 
     /// The name with a trailing dot, as zone files and `dig` write it.
     public var description: String { labels.isEmpty ? "." : labels.joined(separator: ".") + "." }
-
-    /// Writes the name uncompressed (every name Cutover sends is, which also keeps the TSIG digest's input simple).
-    func write(into bytes: inout [UInt8]) {
-        for label in labels {
-            bytes.append(UInt8(label.utf8.count))
-            bytes += label.utf8
-        }
-        bytes.append(0)
-    }
 }
