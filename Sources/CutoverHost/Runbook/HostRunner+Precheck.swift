@@ -22,7 +22,7 @@ extension HostRunner {
                                       rsync?.stdout.split(separator: "\n").first.map(String.init) ?? "rsync is not installed"))
         }
         items += await space(run)
-        items += await subnet(run)
+        if task.floatsVIP { items += await subnet(run) }
         if !task.floatsDNS || task.floatsVIP { items.append(await holder()) }
         items += dnsPrechecks()
         for port in task.service.ports {

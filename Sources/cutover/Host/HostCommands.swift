@@ -296,6 +296,11 @@ struct HostStatusCommand: AsyncParsableCommand {
                 let took = step.finishedAt.map { " \($0 - step.startedAt) ms" } ?? ""
                 print("  \(step.step)\(step.pass > 0 ? " \(step.pass)" : "") \(step.result.rawValue)\(took)" + (step.failure.map { ": \($0)" } ?? ""))
             }
+            // After a DNS float the old host keeps serving those that still hold its address (dns.keep_old_for).
+            if run.status == .done, let retire = run.steps.last(where: { $0.step == "float" })?.figures["retire_old_after_unix"] {
+                let date = Date(timeIntervalSince1970: retire).formatted(.iso8601)
+                print("  keep \(run.hosts.first ?? "the old host") serving until \(date): resolvers and caches may still send clients there")
+            }
         }
     }
 }
