@@ -2,9 +2,9 @@ import Yams
 
 /// The `host_cutover:` section.
 extension ConfigBuilder {
-    static let hostCutoverKeys = ["hosts", "tasks", "groups", "max_parallel_groups", "gateway"]
+    static let hostCutoverKeys = ["hosts", "tasks", "groups", "max_parallel_groups", "gateway", "inventory", "worksheet"]
     static let hostKeys = ["executor", "interface", "host_key_check", "identity_file", "known_hosts_file", "address"]
-    static let taskKeys = ["name", "from", "to", "service", "data", "sync", "downtime_budget", "vip", "verify", "garp", "float", "dns"]
+    static let taskKeys = ["name", "from", "to", "service", "data", "sync", "downtime_budget", "vip", "verify", "garp", "float", "dns", "require_worksheet"]
 
     func hostCutover(_ node: Node, at path: ConfigPath) -> HostCutoverSettings? {
         guard let section = reader.mapping(node, at: path, keys: Self.hostCutoverKeys) else { return nil }
@@ -63,7 +63,10 @@ extension ConfigBuilder {
                 }
             }
         }
-        return HostCutoverSettings(hosts: hosts, tasks: tasks, groups: groups, maxParallelGroups: parallel, gatewayAdmin: gateway)
+        var settings = HostCutoverSettings(hosts: hosts, tasks: tasks, groups: groups, maxParallelGroups: parallel, gatewayAdmin: gateway)
+        if let node = section["inventory"] { settings.inventory = inventory(node, at: section.path("inventory")) }
+        if let node = section["worksheet"] { settings.worksheet = worksheetRules(node, at: section.path("worksheet")) }
+        return settings
     }
 
     private func host(_ name: String, _ node: Node, at path: ConfigPath) -> HostCutoverSettings.Host? {
@@ -177,10 +180,11 @@ extension ConfigBuilder {
         let fromHost = hosts.first { $0.name == from }, toHost = hosts.first { $0.name == to }
         let dns = view["dns"].flatMap { dnsFloat($0, at: view.path("dns"), from: fromHost, to: toHost) }
         let method = floatMethod(view, hasVIP: vip != nil || vip6 != nil, hasDNS: view["dns"] != nil)
+        let requireWorksheet = view["require_worksheet"].flatMap { reader.bool($0, at: view.path("require_worksheet")) } ?? false
         guard let name, let from, let to, from != to, let service else { return nil }
         return HostCutoverSettings.Task(name: name, from: from, to: to, service: service, data: data, sync: sync, downtimeBudget: budget,
                                         vip: vip, vip6: vip6, vantage: vantage, verify: verify, announcements: announcements,
-                                        float: method, dns: dns)
+                                        float: method, dns: dns, requireWorksheet: requireWorksheet)
     }
 
     private func service(_ node: Node, at path: ConfigPath) -> HostCutoverSettings.Service? {

@@ -1,6 +1,6 @@
 import Yams
 
-/// A host task's `float:` and `dns:`.
+/// A host task's `float:` and `dns:`; the section's `inventory:` and `worksheet:`.
 extension ConfigBuilder {
     static let dnsKeys = ["server", "zone", "name", "ttl_ahead", "ttl", "keep_old_for", "tsig", "old_addresses", "new_addresses"]
 
@@ -102,5 +102,41 @@ extension ConfigBuilder {
         settings.ttl = ttl
         if let keep { settings.keepOldFor = keep }
         return settings
+    }
+
+    func inventory(_ node: Node, at path: ConfigPath) -> HostCutoverSettings.Inventory {
+        guard let view = reader.mapping(node, at: path, keys: ["config_roots", "extra_paths"]) else { return .init() }
+        func paths(_ key: String) -> [String]? {
+            guard let value = view[key], let list = reader.list(value, at: view.path(key)) else { return nil }
+            return list.enumerated().compactMap { index, item in
+                guard let text = reader.string(item, at: view.path(key).appending(index: index)) else { return nil }
+                guard text.hasPrefix("/") else {
+                    reader.report(view.path(key).appending(index: index), item, "'\(text)' is not an absolute path")
+                    return nil
+                }
+                return text
+            }
+        }
+        return HostCutoverSettings.Inventory(configRoots: paths("config_roots"), extraPaths: paths("extra_paths") ?? [])
+    }
+
+    func worksheetRules(_ node: Node, at path: ConfigPath) -> Worksheet.Rules {
+        var rules = Worksheet.Rules.defaults
+        guard let view = reader.mapping(node, at: path, keys: ["rules", "ignore"]) else { return rules }
+        if let value = view["rules"] {
+            let names = Worksheet.Rules.descriptions.map(\.name)
+            if let mapping = reader.mapping(value, at: view.path("rules"), keys: names) {
+                for name in names {
+                    guard let node = mapping[name], let text = reader.string(node, at: mapping.path(name)) else { continue }
+                    guard let verdict = Worksheet.Verdict(rawValue: text) else {
+                        reader.report(mapping.path(name), node, "'\(text)' is not blocker, differs or off")
+                        continue
+                    }
+                    rules.verdicts[name] = verdict
+                }
+            }
+        }
+        if let value = view["ignore"], let patterns = strings(value, at: view.path("ignore")) { rules.ignore += patterns }
+        return rules
     }
 }

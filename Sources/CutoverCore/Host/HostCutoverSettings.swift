@@ -116,6 +116,8 @@ public struct HostCutoverSettings: Sendable, Hashable {
         public var float: FloatMethod?
         /// The DNS float's zone, name and key (`dns:`).
         public var dns: DNSFloatSettings?
+        /// The pre-checks take both hosts' inventories and fail on a worksheet blocker (`require_worksheet`).
+        public var requireWorksheet = false
 
         /// The task floats its service address.
         public var floatsVIP: Bool { float == .vip || float == .both }
@@ -171,6 +173,23 @@ public struct HostCutoverSettings: Sendable, Hashable {
     public var maxParallelGroups: Int
     /// The gateway whose routes must all be in phase `new` before a task runs (`gateway.admin`), if any.
     public var gatewayAdmin: String?
+    /// Where the inventory looks for references to the old host, and which further files it fingerprints.
+    public var inventory = Inventory()
+    /// What the worksheet counts as a blocker (`worksheet.rules`) and leaves out (`worksheet.ignore`).
+    public var worksheet = Worksheet.Rules.defaults
+
+    /// `host_cutover.inventory`.
+    public struct Inventory: Sendable, Hashable {
+        /// Folders (or files) searched for the old host's names; nil: the usual places (nginx, haproxy, apache,
+        /// systemd units, /etc/default).
+        public var configRoots: [String]?
+        public var extraPaths: [String] = []
+
+        public init(configRoots: [String]? = nil, extraPaths: [String] = []) {
+            self.configRoots = configRoots
+            self.extraPaths = extraPaths
+        }
+    }
 
     public func host(named name: String) -> Host? { hosts.first { $0.name == name } }
     public func task(named name: String) -> Task? { tasks.first { $0.name == name } }

@@ -31,6 +31,7 @@ extension HostRunner {
             items.append(PrecheckItem("port \(port) free on \(to.name)", busy ? .fail : .pass,
                                       busy ? (listening.map { "in use: \($0.stdout.trimmingSpaces)" } ?? "ss cannot be run") : "nothing listens"))
         }
+        if task.requireWorksheet { items.append(await worksheetCheck()) }
         if let gatewayCheck { items.append(await gatewayCheck()) }
         let failed = items.filter { $0.verdict == .fail }
         result.figures = ["passed": Double(items.count { $0.verdict == .pass }), "warned": Double(items.count { $0.verdict == .warn }),
@@ -95,6 +96,29 @@ extension HostRunner {
                                 holders.isEmpty ? "nobody answers for it" : "answered by \(holders.map(\.description).joined(separator: ", "))")
         } catch {
             return PrecheckItem("\(address) held by \(from.name)", .fail, "\(error)")
+        }
+    }
+
+    /// Both hosts' inventories (the new host's references looked for under the old host's names) and their
+    /// worksheet: a blocker fails the check (`require_worksheet`).
+    func worksheetCheck() async -> PrecheckItem {
+        let roots = inventory.configRoots ?? HostInventoryCollector.defaultConfigRoots
+        do {
+            let old = try await HostInventoryCollector(executor: executor(from), label: from.name, configRoots: roots,
+                                                       extraPaths: inventory.extraPaths).collect()
+            let new = try await HostInventoryCollector(executor: executor(to), label: to.name, configRoots: roots, extraPaths: inventory.extraPaths,
+                                                       referencesTo: [old.hostname] + old.addresses).collect()
+            let sheet = Worksheet(source: old, target: new, rules: worksheetRules)
+            let blockers = sheet.blockers
+            guard !blockers.isEmpty else {
+                return PrecheckItem("worksheet \(from.name) → \(to.name)", .pass,
+                                    "no blocker in \(sheet.rows.count) settings (\(sheet.rows.count { $0.status == .differs }) differ, \(sheet.rows.count { $0.status == .missing }) missing)")
+            }
+            let listed = blockers.prefix(5).map { "\($0.key): \($0.remark)" }.joined(separator: "; ")
+            return PrecheckItem("worksheet \(from.name) → \(to.name)", .fail,
+                                "\(blockers.count) blocker\(blockers.count == 1 ? "" : "s"): \(listed)\(blockers.count > 5 ? "; …" : "") (cutover host compare lists them all)")
+        } catch {
+            return PrecheckItem("worksheet \(from.name) → \(to.name)", .fail, "the inventories could not be taken: \(error)")
         }
     }
 }

@@ -15,6 +15,9 @@ public struct HostRunner: Sendable {
     public var say: @Sendable (String) -> Void = { _ in }
     /// How long each command may take.
     public var commandTimeout: Duration = .seconds(600)
+    /// Where the inventories of a worksheet look (`host_cutover.inventory`), and what blocks (`host_cutover.worksheet`).
+    public var inventory = HostCutoverSettings.Inventory()
+    public var worksheetRules = Worksheet.Rules.defaults
     /// Where secrets named by the configuration are read from (`dns.tsig.secret_env`).
     public var environment = ProcessInfo.processInfo.environment
 
@@ -23,6 +26,16 @@ public struct HostRunner: Sendable {
         self.from = from
         self.to = to
         self.journal = journal
+    }
+
+    /// The runner of `task` of `settings`: its hosts, and the section's inventory places and worksheet rules.
+    public init(task: HostCutoverSettings.Task, in settings: HostCutoverSettings, journal: any HostJournal) {
+        guard let from = settings.host(named: task.from), let to = settings.host(named: task.to) else {
+            preconditionFailure("the configuration checked that \(task.name)'s hosts exist")
+        }
+        self.init(task: task, from: from, to: to, journal: journal)
+        inventory = settings.inventory
+        worksheetRules = settings.worksheet
     }
 
     func executor(_ host: HostCutoverSettings.Host) -> any Executor {

@@ -11,7 +11,8 @@ struct HostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host",
         abstract: "Move a service to its new host: pre-checks, data sync, stop, start, float of its address, verify; journaled, resumable, undoable.",
-        subcommands: [HostRunCommand.self, HostPrecheckCommand.self, HostStatusCommand.self, HostResumeCommand.self, HostRollbackCommand.self]
+        subcommands: [HostRunCommand.self, HostPrecheckCommand.self, HostStatusCommand.self, HostResumeCommand.self, HostRollbackCommand.self,
+                      HostInventoryCommand.self, HostCompareCommand.self]
     )
 }
 
@@ -158,8 +159,7 @@ struct HostRunCommand: AsyncParsableCommand {
         if dryRun {
             var failed = false
             for task in lanes.flatMap(\.tasks) {
-                let (from, to) = hosts(of: task, in: settings)
-                var runner = HostRunner(task: task, from: from, to: to, journal: NoJournal())
+                var runner = HostRunner(task: task, in: settings, journal: NoJournal())
                 runner.gatewayCheck = check
                 let (items, result) = await runner.precheck()
                 print("\(task.name): steps precheck, sync passes (up to \(task.sync.maxPasses)), stop old, final sync, start new, health"
@@ -204,7 +204,7 @@ struct HostRunCommand: AsyncParsableCommand {
         }
         print("run \(run): \(task.name) from \(from.name) to \(to.name)" + (group.map { " (group \($0))" } ?? ""))
         let lease = HostLease(started: run, holder: holder, store: store)
-        var runner = HostRunner(task: task, from: from, to: to, journal: lease.journal)
+        var runner = HostRunner(task: task, in: settings, journal: lease.journal)
         runner.gatewayCheck = check
         let name = task.name
         runner.say = { print("  \(name): \($0)") }
@@ -254,8 +254,7 @@ struct HostPrecheckCommand: AsyncParsableCommand {
         guard let task = loaded.hostCutover.task(named: self.task) else {
             throw ValidationError("--task '\(self.task)' is not a task of host_cutover.tasks")
         }
-        let (from, to) = hosts(of: task, in: loaded.hostCutover)
-        var runner = HostRunner(task: task, from: from, to: to, journal: NoJournal())
+        var runner = HostRunner(task: task, in: loaded.hostCutover, journal: NoJournal())
         runner.gatewayCheck = gatewayCheck(admin: loaded.hostCutover.gatewayAdmin, skipReason: nil)
         let (items, result) = await runner.precheck()
         printChecks(items)
@@ -339,8 +338,7 @@ struct HostResumeCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             print("run \(self.run): resuming \(journaled.task.name) at \(step.rawValue)")
-            let (from, to) = hosts(of: journaled.task, in: settings)
-            var runner = HostRunner(task: journaled.task, from: from, to: to, journal: lease.journal)
+            var runner = HostRunner(task: journaled.task, in: settings, journal: lease.journal)
             runner.say = { print("  \($0)") }
             runner.gatewayCheck = gatewayCheck(admin: settings.gatewayAdmin, skipReason: nil)
             try await drive(runner, journaled.machine, from: journaled.next, run: self.run, lease: lease)

@@ -123,8 +123,7 @@ struct BegunRollback: Sendable {
 
     /// Carries the rollback out to its end under the lease.
     func run(settings: HostCutoverSettings, say: @escaping @Sendable (String) -> Void = { _ in }) async throws -> (RunbookMachine.Outcome, [String: Double]) {
-        let (from, to) = hosts(of: journaled.task, in: settings)
-        var runner = HostRunner(task: journaled.task, from: from, to: to, journal: lease.journal)
+        var runner = HostRunner(task: journaled.task, in: settings, journal: lease.journal)
         runner.say = say
         let configured = runner, machine = journaled.machine, action = journaled.next
         return try await lease.holding { try await configured.run(machine, from: action) }
