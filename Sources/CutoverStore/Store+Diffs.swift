@@ -83,11 +83,13 @@ extension Store {
         }
     }
 
-    /// Counts per route added up from `sinceMinute` (minutes since 1970) on, for one route or all.
-    public func diffCounts(route: String?, sinceMinute: Int64) async throws -> [RouteDiffCounts] {
+    /// Counts per route added up from `sinceMinute` (minutes since 1970) on, up to `untilMinute` (excluded) when
+    /// given, for one route or all.
+    public func diffCounts(route: String?, sinceMinute: Int64, untilMinute: Int64? = nil) async throws -> [RouteDiffCounts] {
         try await database.withSession { session in
             // One route, or every route: the same statements with or without the route's condition.
-            let filter: SQLQueryString = route.map { " AND route = \(bind: $0)" } ?? ""
+            var filter: SQLQueryString = route.map { " AND route = \(bind: $0)" } ?? ""
+            if let untilMinute { filter = filter + " AND minute < \(bind: untilMinute)" }
             var counts: [String: RouteDiffCounts] = [:]
             for row in try await session.run("""
                 SELECT route, CAST(SUM(compared) AS BIGINT), CAST(SUM(not_compared) AS BIGINT) FROM diff_totals

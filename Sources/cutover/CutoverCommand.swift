@@ -10,7 +10,8 @@ struct CutoverCommand: AsyncParsableCommand {
         abstract: "A service-traffic cutover gateway: move traffic from an old backend to its rewrite, route by route, with evidence.",
         version: CutoverVersion.current,
         subcommands: [ServeCommand.self, CheckConfigCommand.self, DemoCommand.self, DiffsCommand.self, ReconcileCommand.self,
-                      RoutesCommand.self, PhaseCommand.self, FlagsCommand.self, AuditCommand.self, InstancesCommand.self, HostCommand.self, IPCommand.self, DNSCommand.self]
+                      RoutesCommand.self, PhaseCommand.self, FlagsCommand.self, AuditCommand.self, InstancesCommand.self, HostCommand.self, IPCommand.self, DNSCommand.self,
+                      ReportCommand.self]
     )
 
     /// Runs the command; bad usage exits 2 (not ArgumentParser's 64), as every bad input does.
