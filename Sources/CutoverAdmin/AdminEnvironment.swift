@@ -21,6 +21,8 @@ public struct AdminEnvironment: Sendable {
     /// an ``AdminError`` (404 no such run, 409 nothing to undo or held by another process). Nil where the
     /// configuration has no `host_cutover:` section.
     public var hostRollback: (@Sendable (_ store: Store, _ run: Int64, _ reason: String, _ actor: String) async throws -> HostRollbackAccepted)?
+    /// Tells the plan's webhooks of a step event (in the background).
+    public var planNotify: @Sendable (PlanEvent) -> Void = { _ in }
 
     public init(config: @escaping @Sendable () -> CutoverConfig, store: @escaping @Sendable () -> Store?,
                 health: @escaping @Sendable () -> HealthReport,

@@ -95,6 +95,7 @@ public enum AdminServer {
         ReconcileAPI.register(on: api, environment: environment)
         HostRunsAPI.register(on: api, environment: environment)
         RoutesAPI.register(on: api, environment: environment)
+        PlanAPI.register(on: api, environment: environment)
         return router
     }
 

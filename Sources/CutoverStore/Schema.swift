@@ -102,6 +102,9 @@ enum Schema {
                 "ALTER TABLE host_runs ADD COLUMN held_until_ms BIGINT",
             ]
         },
+        Migration(version: 6, description: "migration plan") { _ in
+            ["CREATE TABLE plan_steps (name TEXT PRIMARY KEY, record TEXT NOT NULL)"]
+        },
     ]
 
     /// The newest version this build knows.

@@ -11,7 +11,7 @@ struct CutoverCommand: AsyncParsableCommand {
         version: CutoverVersion.current,
         subcommands: [ServeCommand.self, CheckConfigCommand.self, DemoCommand.self, DiffsCommand.self, ReconcileCommand.self,
                       RoutesCommand.self, PhaseCommand.self, FlagsCommand.self, AuditCommand.self, InstancesCommand.self, HostCommand.self, IPCommand.self, DNSCommand.self,
-                      ReportCommand.self]
+                      ReportCommand.self, PlanCommand.self]
     )
 
     /// Runs the command; bad usage exits 2 (not ArgumentParser's 64), as every bad input does.

@@ -106,6 +106,8 @@ final class Gateway: Sendable {
             flushSignals: { await flagSync.flushSignals() })
         let rollbacks = HostRollbackService(logger: logger)
         environment.hostRollback = GatewayHostRollback.make(config: { proxy.config }, rollbacks: rollbacks, logger: logger)
+        let webhooks = PlanWebhooks(config: { proxy.config }, logger: logger)
+        environment.planNotify = { webhooks.send($0) }
         let limiter = AuthFailureLimiter(burst: config.admin.failedAuthBurst, refillPerSecond: config.admin.failedAuthPerSecond)
         let admin = try AdminServer.makeApplication(
             settings: config.admin, registry: registry, environment: environment, eventLoopGroup: group, logger: logger, limiter: limiter,

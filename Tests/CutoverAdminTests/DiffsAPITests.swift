@@ -24,6 +24,10 @@ struct DiffsAPITests {
         routes:
           - { name: orders, match: { prefix: /orders }, phase: shadow }
           - { name: users, match: { prefix: /users }, phase: shadow }
+        plan:
+          steps:
+            - { name: comparator, kind: gate }
+            - { name: new-service, kind: manual, owner: service }
         """).get()
     }
 

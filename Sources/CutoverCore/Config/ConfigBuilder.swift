@@ -13,7 +13,7 @@ final class ConfigBuilder {
     }
 
     static let topKeys = ["listen", "tls", "server_names", "threads", "limits", "client_timeout", "shutdown", "admin", "store",
-                          "diff_queue", "backends", "routes", "reconcile", "host_cutover"]
+                          "diff_queue", "backends", "routes", "reconcile", "host_cutover", "plan"]
 
     func build(_ root: Node) -> CutoverConfig? {
         guard let top = reader.mapping(root, at: .root, keys: Self.topKeys) else { return nil }
@@ -40,6 +40,9 @@ final class ConfigBuilder {
         let backends = required(top, "backends").flatMap { self.backends($0, at: top.path("backends")) } ?? []
         let routes = top["routes"].flatMap { self.routes($0, at: top.path("routes"), backends: backends, limits: limits) } ?? []
 
+        let plan = top["plan"].flatMap {
+            self.plan($0, at: top.path("plan"), routes: routes, reconciled: reconcile != nil, hostTasks: hostCutover?.tasks.map(\.name) ?? [])
+        }
         if !backends.isEmpty, !backends.contains(where: { $0.name == CutoverConfig.defaultBackendName }), let node = top["backends"] {
             reader.report(top.path("backends"), node, "no backend named 'old'",
                           fix: "requests that match no route go to 'old'; add backends.old with the old service's URL")
@@ -57,7 +60,7 @@ final class ConfigBuilder {
         return CutoverConfig(listen: listen, tls: tls, serverNames: serverNames, threads: threads, limits: limits,
                              gatewayLimits: gatewayLimits, drainTimeout: drainTimeout, clientTimeout: clientTimeout ?? .seconds(60),
                              admin: admin, store: store, diffQueue: diffQueue, backends: backends, routes: routes, reconcile: reconcile,
-                             hostCutover: hostCutover)
+                             hostCutover: hostCutover, plan: plan)
     }
 
     /// Only what `cutover host` needs: the `host_cutover:` section (required) and the store.

@@ -35,6 +35,8 @@ public struct CutoverConfig: Sendable, Hashable {
     public var reconcile: ReconcileSettings? = nil
     /// The hosts and tasks `cutover host` moves the service with, if configured.
     public var hostCutover: HostCutoverSettings? = nil
+    /// The migration plan (`plan:`), if configured.
+    public var plan: PlanSettings? = nil
 
     /// The backend with this name, if configured.
     public func backend(named name: String) -> Backend? {

@@ -114,7 +114,7 @@ public enum Gates {
         return results
     }
 
-    static func percent(_ rate: Double) -> String {
+    public static func percent(_ rate: Double) -> String {
         let value = (rate * 100_000).rounded() / 1000
         return "\(value)%"
     }
