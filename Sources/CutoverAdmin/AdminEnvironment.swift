@@ -21,6 +21,9 @@ public struct AdminEnvironment: Sendable {
     /// an ``AdminError`` (404 no such run, 409 nothing to undo or held by another process). Nil where the
     /// configuration has no `host_cutover:` section.
     public var hostRollback: (@Sendable (_ store: Store, _ run: Int64, _ reason: String, _ actor: String) async throws -> HostRollbackAccepted)?
+    /// Starts a host task's run carried out by the gateway in the background (a plan step's `host_task` action);
+    /// returns the run's ID once it is in the store. Nil where the configuration has no `host_cutover:` section.
+    public var hostTask: (@Sendable (_ store: Store, _ task: String, _ actor: String) async throws -> Int64)?
     /// Tells the plan's webhooks of a step event (in the background).
     public var planNotify: @Sendable (PlanEvent) -> Void = { _ in }
 

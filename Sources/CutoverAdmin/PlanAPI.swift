@@ -26,8 +26,9 @@ enum PlanAPI {
             await environment.flushSignals()
             let result = try await RoutesAPI.refusing { try await control.advance(actor: try context.requireToken().name) }
             _ = await environment.refreshFlags()
-            // Refused (a gate, a confirmation, a route's own gate): 409 with every gate and its numbers.
-            return try json(result, status: result.done ? .ok : .conflict)
+            // A host run begun: 202 (advance again once it is done). Refused (a gate, a confirmation, a route's own
+            // gate): 409 with every gate and its numbers.
+            return try json(result, status: result.done ? .ok : result.hostRun != nil ? .accepted : .conflict)
         }
         group.post("plan/steps/{name}/rollback") { request, context -> Response in
             let name = try context.parameters.require("name")
@@ -46,7 +47,9 @@ enum PlanAPI {
         guard let plan = config.plan else {
             throw AdminError(.conflict, "this gateway's configuration has no plan: section")
         }
-        return PlanControl(store: try DiffsAPI.store(environment), config: config, plan: plan, notify: environment.planNotify)
+        var control = PlanControl(store: try DiffsAPI.store(environment), config: config, plan: plan, notify: environment.planNotify)
+        control.startHostTask = environment.hostTask
+        return control
     }
 }
 

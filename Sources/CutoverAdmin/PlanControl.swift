@@ -24,6 +24,8 @@ public struct PlanControl: Sendable {
     public let plan: PlanSettings
     /// Tells the plan's webhooks (in the background: a slow receiver does not hold the answer).
     public var notify: @Sendable (PlanEvent) -> Void
+    /// Starts a host task's run (the gateway's); nil: the step waits for one started with `cutover host run`.
+    public var startHostTask: (@Sendable (_ store: Store, _ task: String, _ actor: String) async throws -> Int64)?
 
     public init(store: Store, config: CutoverConfig, plan: PlanSettings, notify: @escaping @Sendable (PlanEvent) -> Void = { _ in }) {
         self.store = store
@@ -97,6 +99,16 @@ public struct PlanControl: Sendable {
                 } catch RouteControl.Refusal.gates(let reason, let routeGates) {
                     let message = "step '\(step.name)' stopped at route \(route.name): \(reason)"
                         + (moved.isEmpty ? "" : " (moved before it: \(moved.joined(separator: ", ")))")
+                    if !moved.isEmpty {
+                        // The routes moved so far stay moved: their phases before are kept, for a rollback to find.
+                        var partial = record
+                        partial.before = (record.before ?? [:]).merging(before) { old, _ in old }
+                        let written = partial, stepName = step.name
+                        _ = try await store.changePlan(subject: step.name, action: "plan_advance", actor: actor, reason: message, now: now) { current in
+                            if current[stepName]?.status == .done { throw RouteControl.Refusal.conflict("step '\(stepName)' was done meanwhile") }
+                            return [written]
+                        }
+                    }
                     notify(event("blocked", step, actor: actor, at: time, message: message, gates: routeGates))
                     return PlanAdvance(step: step.name, done: false, message: message, gates: routeGates, audit: nil, moved: moved)
                 }
@@ -104,12 +116,27 @@ public struct PlanControl: Sendable {
                 moved.append(route.name)
             }
         case .hostTask(let task)?:
-            // The runbook runs where its executors are configured (cutover host run); the step is done once it is.
-            guard let run = try await store.hostRuns(id: nil).first(where: { $0.task == task }), run.status == .done else {
-                let message = "step '\(step.name)': the host cutover of \(task) is not done: run cutover host run --config FILE --task \(task)"
-                let gate = GateResult(gate: "host_run", passed: false, value: nil, limit: nil, message: message)
-                notify(event("blocked", step, actor: actor, at: time, message: message, gates: [gate]))
-                return PlanAdvance(step: step.name, done: false, message: message, gates: gates + [gate], audit: nil)
+            let latest = try await store.hostRuns(id: nil).first { $0.task == task }
+            if latest?.status != .done {
+                let message: String
+                var begun: Int64?
+                if let latest, latest.status == .running {
+                    message = "step '\(step.name)': run \(latest.id) of \(task) is under way; advance again once it is done"
+                } else if let startHostTask {
+                    let run = try await startHostTask(store, task, actor)
+                    begun = run
+                    message = "step '\(step.name)': run \(run) of \(task) begun (GET /api/v1/host/runs/\(run)); advance again once it is done"
+                    var running = record
+                    running.status = .running
+                    let written = running
+                    _ = try await store.changePlan(subject: step.name, action: "plan_advance", actor: actor, reason: "host run \(run) of \(task) begun",
+                                                   now: now) { _ in [written] }
+                } else {
+                    message = "step '\(step.name)': the host cutover of \(task) is not done: run cutover host run --config FILE --task \(task)"
+                }
+                let gate = GateResult(gate: "host_run", passed: false, value: (begun ?? latest?.id).map(Double.init), limit: nil, message: message)
+                notify(event(begun != nil ? "started" : "blocked", step, actor: actor, at: time, message: message, gates: [gate]))
+                return PlanAdvance(step: step.name, done: false, message: message, gates: gates + [gate], audit: nil, hostRun: begun)
             }
         case nil:
             break
@@ -117,7 +144,9 @@ public struct PlanControl: Sendable {
         var done = record
         done.status = .done
         done.finishedAt = time
-        done.before = before.isEmpty ? nil : before
+        // With the phases routes had before an earlier, partial attempt of this step (kept from then).
+        let allBefore = (record.before ?? [:]).merging(before) { old, _ in old }
+        done.before = allBefore.isEmpty ? nil : allBefore
         let reason = "\(step.name) done" + (moved.isEmpty ? "" : ": moved \(moved.joined(separator: ", "))")
         let stepName = step.name, finished = done
         let entry = try await store.changePlan(subject: step.name, action: "plan_advance", actor: actor, reason: reason, now: now) { current in
@@ -141,12 +170,22 @@ public struct PlanControl: Sendable {
         let records = try await store.planSteps()
         guard records[name]?.status == .done else { throw RouteControl.Refusal.conflict("step '\(name)' is not done: there is nothing to undo") }
         let undone = Array(plan.steps.drop { $0.name != name }.filter { records[$0.name] != nil }.reversed())
-        for step in undone where records[step.name]?.status == .done {
+        for step in undone {
             if case .hostTask(let task) = step.action,
-               let run = try await store.hostRuns(id: nil).first(where: { $0.task == task }), run.status == .done {
-                throw RouteControl.Refusal.conflict("step '\(step.name)' moved \(task) to its new host: undo run \(run.id) first (cutover host rollback \(run.id))")
+               let run = try await store.hostRuns(id: nil).first(where: { $0.task == task }), run.status == .done || run.status == .running {
+                throw RouteControl.Refusal.conflict("step '\(step.name)': run \(run.id) of \(task) is \(run.status.rawValue): "
+                                                    + (run.status == .done ? "undo it first (cutover host rollback \(run.id))" : "wait for it to end, or roll it back"))
             }
         }
+        let names = undone.map(\.name)
+        let entry = try await store.changePlan(subject: name, action: "plan_rollback", actor: actor, reason: trimmed, now: now) { current in
+            // An advance or a confirmation between the read and now: its routes were not moved back. Refused; try again.
+            guard names.allSatisfy({ current[$0] == records[$0] }), current.keys.count == records.keys.count else {
+                throw RouteControl.Refusal.conflict("the plan changed while \(name) was being rolled back: run the rollback again")
+            }
+            return names.map { PlanStepRecord(name: $0) }
+        }
+        // Then the routes, back to the phases they had (a move back passes no gate).
         var moved: [String] = []
         for step in undone {
             for (route, phase) in (records[step.name]?.before ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -155,10 +194,6 @@ public struct PlanControl: Sendable {
                                                  abandonNewIDs: false, actor: actor)
                 moved.append(route)
             }
-        }
-        let names = undone.map(\.name)
-        let entry = try await store.changePlan(subject: name, action: "plan_rollback", actor: actor, reason: trimmed, now: now) { _ in
-            names.map { PlanStepRecord(name: $0) }
         }
         let time = Int64(now.timeIntervalSince1970 * 1000)
         for step in undone { notify(event("rolled_back", step, actor: actor, at: time, message: trimmed)) }

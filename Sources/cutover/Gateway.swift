@@ -106,6 +106,7 @@ final class Gateway: Sendable {
             flushSignals: { await flagSync.flushSignals() })
         let rollbacks = HostRollbackService(logger: logger)
         environment.hostRollback = GatewayHostRollback.make(config: { proxy.config }, rollbacks: rollbacks, logger: logger)
+        environment.hostTask = GatewayHostRun.make(config: { proxy.config }, runs: rollbacks, logger: logger)
         let webhooks = PlanWebhooks(config: { proxy.config }, logger: logger)
         environment.planNotify = { webhooks.send($0) }
         let limiter = AuthFailureLimiter(burst: config.admin.failedAuthBurst, refillPerSecond: config.admin.failedAuthPerSecond)

@@ -75,6 +75,7 @@ struct PlanConfigTests {
                 - { name: d, kind: gate, requires: [{ phase: later }, { diff_rate: 2 }, { in_phase: shadow }, { host_run: shop }, soon, { routes: [x] }] }
                 - { name: e, kind: action, action: { phase: new, routes: [nope] } }
                 - { name: e, kind: gate }
+                - { name: f, kind: gate, requires: [{ phase: shadow, diff_rate: 0.01 }, { phase: shadow, for: 3d }] }
             """)) else {
             Issue.record("expected the configuration to be refused")
             return
@@ -91,6 +92,8 @@ struct PlanConfigTests {
             "plan.steps[3].requires[5].routes[0]: no route named 'x'",
             "plan.steps[4].action.routes[0]: no route named 'nope'",
             "plan.steps[5].name: a step named 'e' is already listed",
+            "plan.steps[6].requires[0]: one piece of evidence per entry, not phase and diff_rate",
+            "plan.steps[6].requires[1].for: for goes with in_phase",
         ] {
             #expect(found.contains(expected), "\(expected) in \(found)")
         }

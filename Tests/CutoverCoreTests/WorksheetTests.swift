@@ -68,8 +68,18 @@ struct WorksheetTests {
         for key in ["disk./var/lib/db.size_bytes", "disk./var/lib/db.used_bytes", "disk./var/lib/db.free_bytes"] { target.removeValue(forKey: key) }
         target["disk./.size_bytes"] = "25000"
         let sheet = Worksheet(source: Self.inventory(Self.source), target: Self.inventory(target))
-        #expect(brief(sheet, "disk./var/lib/db.size_bytes") == "blocker: /var/lib/db holds 30000 bytes on the source; the target's file system under / has 25000 (rule disk)")
-        #expect(row(sheet, "disk./.size_bytes")?.status == .blocker, "/ itself holds 60000 on the source")
+        #expect(brief(sheet, "disk./var/lib/db.size_bytes") == "blocker: /, /var/lib/db hold 90000 bytes together on the source; the target's file system under / has 25000 (rule disk)")
+        #expect(brief(sheet, "disk./.size_bytes") == "blocker: /, /var/lib/db hold 90000 bytes together on the source; the target's file system under / has 25000 (rule disk)",
+                "both land on the target's /")
+    }
+
+    @Test func fileSystemsThatLandOnOneTargetFileSystemAreAddedUp() {
+        var target = Self.source
+        for key in ["disk./var/lib/db.size_bytes", "disk./var/lib/db.used_bytes", "disk./var/lib/db.free_bytes"] { target.removeValue(forKey: key) }
+        // 60000 on / and 30000 on /var/lib/db: each fits the target's 80000, both together do not.
+        target["disk./.size_bytes"] = "80000"
+        let sheet = Worksheet(source: Self.inventory(Self.source), target: Self.inventory(target))
+        #expect(Set(sheet.blockers.map(\.key)) == ["disk./.size_bytes", "disk./var/lib/db.size_bytes"])
     }
 
     @Test func aHigherVersionOrAnotherDistributionIsNoBlocker() {

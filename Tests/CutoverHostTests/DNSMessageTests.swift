@@ -63,14 +63,17 @@ struct DNSMessageTests {
         data += [0, 0, 0x6B, 0x49, 0xD2, 0x00, 1, 44, 0, 32] + mac + [0, 77, 0, 0, 0, 0]
         answer.additional = [DNSRecord(name: try DNSName(parsing: "k.example"), type: .tsig, recordClass: .any, ttl: 0, data: data)]
         let bytes = answer.encoded()
-        try signer.verify(try DNSMessage(decoding: bytes), bytes: bytes, request: request)
+        try signer.verify(try DNSMessage(decoding: bytes), bytes: bytes, request: request, now: 1_800_000_100)
+        #expect(throws: TSIGSigner.Failure.badTime(signed: 1_800_000_000, now: 1_800_000_301)) {
+            try signer.verify(try DNSMessage(decoding: bytes), bytes: bytes, request: request, now: 1_800_000_301)
+        }
 
         var tampered = bytes
         tampered[3] ^= 0x01 // the rcode
-        #expect(throws: TSIGSigner.Failure.badMAC) { try signer.verify(try DNSMessage(decoding: tampered), bytes: tampered, request: request) }
+        #expect(throws: TSIGSigner.Failure.badMAC) { try signer.verify(try DNSMessage(decoding: tampered), bytes: tampered, request: request, now: 1_800_000_000) }
         let other = TSIGSigner(key: try TSIGKey(name: "k.example", algorithm: "hmac-sha256", base64Secret: Data(repeating: 2, count: 32).base64EncodedString()))
-        #expect(throws: TSIGSigner.Failure.badMAC) { try other.verify(try DNSMessage(decoding: bytes), bytes: bytes, request: request) }
-        #expect(throws: TSIGSigner.Failure.unsigned(.noError)) { try signer.verify(try DNSMessage(decoding: unsigned), bytes: unsigned, request: request) }
+        #expect(throws: TSIGSigner.Failure.badMAC) { try other.verify(try DNSMessage(decoding: bytes), bytes: bytes, request: request, now: 1_800_000_000) }
+        #expect(throws: TSIGSigner.Failure.unsigned(.noError)) { try signer.verify(try DNSMessage(decoding: unsigned), bytes: unsigned, request: request, now: 1_800_000_000) }
     }
 
     @Test(arguments: [

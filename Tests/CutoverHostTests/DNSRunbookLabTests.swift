@@ -54,11 +54,46 @@ struct DNSRunbookLabTests {
         let first = machine.start()
         let (outcome, _) = try await traced.run(machine, from: first)
         #expect(outcome == .done, "\(steps.all)")
-        #expect(steps.all.prefix(4) == ["precheck", "lower ttl", "  TTL of www.example.test. lowered to 1s: waiting out the old TTL of 2s",
+        #expect(steps.all.prefix(4) == ["precheck", "lower ttl", "  TTL of www.example.test. lowered to 1s; caches forget the old TTL of 2s before the stop",
                                          "sync pass 1"], "\(steps.all)")
+        // The sync passes ran meanwhile; the stop waited for what was left of the old TTL.
+        let stop = try #require(steps.all.firstIndex(of: "stop old"))
+        #expect(steps.all[stop - 1].hasPrefix("  waiting ") && steps.all[stop - 1].hasSuffix(" for caches to forget the old TTL before the stop"), "\(steps.all)")
         #expect(try server.dig("www.example.test", "A") == ["198.18.0.20"])
         #expect(try server.digTTL("www.example.test", "A") == 1, "the switched record keeps the low TTL")
         #expect(steps.all.contains { $0.contains("keep old serving for 1d") }, "\(steps.all)")
+    }
+
+    @Test func aRunResumedAfterTheTTLWasLoweredStillWaitsBeforeTheStop() async throws {
+        _ = try TestTools.executable("rsync", debianPackage: "rsync")
+        let server = try await TestDNSServer.start(records: ["www 1 IN A 198.18.0.10"])
+        defer { server.stop() }
+        var runner = try runner(server)
+        // As the journal of a run cut off after lower_ttl has it: caches forget the old TTL a second from now.
+        runner.cachesExpireAt = Date().timeIntervalSince1970 + 1
+        let steps = StepLog()
+        runner.say = { steps.append($0) }
+        let (machine, next) = try RunbookMachine.resume(finished: [.init(step: .precheck), .init(step: .lowerTTL)], rules: runner.task.sync,
+                                                        budget: runner.task.downtimeBudget, floats: true, lowersTTL: true)
+        let (outcome, _) = try await runner.run(machine, from: next)
+        #expect(outcome == .done)
+        let stop = try #require(steps.all.firstIndex(of: "stop old"))
+        #expect(steps.all[stop - 1].hasPrefix("  waiting "), "\(steps.all)")
+    }
+
+    @Test func aNameChangedOutsideTheRunIsNotOverwrittenAtTheFloat() async throws {
+        _ = try TestTools.executable("rsync", debianPackage: "rsync")
+        let server = try await TestDNSServer.start(records: ["www 1 IN A 198.18.0.77"])
+        defer { server.stop() }
+        let runner = try runner(server)
+        var machine = machine(runner)
+        let first = machine.start()
+        let (outcome, _) = try await runner.run(machine, from: first)
+        // Refused at the float; undone, the old service started again, the name left as it was changed.
+        guard case .rolledBack(let step, let reason) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(step == .float)
+        #expect(reason.contains("holds 198.18.0.77, not 198.18.0.10 as the task says"), "\(reason)")
+        #expect(try server.dig("www.example.test", "A") == ["198.18.0.77"])
     }
 
     @Test func aRollbackAfterTheFloatSwitchesTheNameBack() async throws {

@@ -49,14 +49,14 @@ struct StoreTests {
     @Test(arguments: StoreKind.allCases)
     func schemaIsMigratedAtOpenAndAgainIsHarmless(kind: StoreKind) async throws {
         try await kind.withStore { store in
-            #expect(try await store.schemaVersion() == 5)
+            #expect(try await store.schemaVersion() == 6)
             // Preparing a store already at the newest version changes nothing (every gateway prepares at start).
             let entry = try await store.changeRoute("orders", expected: RouteFlags(phase: .old, threshold: nil, creates: .new, compareSample: 0),
                                                    after: RouteFlags(phase: .shadow, threshold: nil, creates: .new, compareSample: 0),
                                                    actor: "ops", action: "phase", reason: "before preparing again")
             try await store.prepare()
             try await store.prepare()
-            #expect(try await store.schemaVersion() == 5)
+            #expect(try await store.schemaVersion() == 6)
             #expect(try await store.flagSet().version == entry.seq, "what was stored survives")
         }
     }

@@ -95,7 +95,7 @@ extension ServeTests {
         let audit = try JSONDecoder().decode(AuditResponse.self, from: Data(try await cli("audit", "--json").stdout.utf8))
         #expect(audit.chain.verified)
         #expect(audit.entries.reversed().map(\.action) == ["plan_confirm", "plan_advance", "phase", "plan_advance", "plan_advance", "phase",
-                                                           "plan_advance", "phase", "plan_rollback"], "\(audit.entries.map(\.action))")
+                                                           "plan_advance", "plan_rollback", "phase"], "\(audit.entries.map(\.action))")
         #expect(audit.entries.first { $0.action == "plan_confirm" }.map { ($0.route, $0.reason) } ?? ("", "") == ("plan:new-service", "jobs run on the new hosts only"))
 
         // The webhook heard each event, in order.
@@ -110,5 +110,43 @@ extension ServeTests {
         await old.stop()
         await new.stop()
         await hook.stop()
+    }
+}
+
+extension ServeTests {
+    @Test func aHostTaskStepBeginsItsRunInTheGatewayAndIsDoneOnceTheRunIs() async throws {
+        _ = try TestTools.executable("rsync", debianPackage: "rsync")
+        let old = try await Self.idBackend()
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = try folder.write("cutover.yaml", """
+            listen: "127.0.0.1:0"
+            admin:
+              listen: "127.0.0.1:0"
+              tokens: [{ name: ops, role: operator, sha256: "\(TokenAuthenticator.digest(Self.operatorToken))" }]
+            store: "sqlite:\(folder.path)/cutover.db"
+            backends: { old: { url: "\(old.url)" } }
+            routes: []
+            host_cutover:
+              hosts: { shop-old: { executor: local, interface: lo }, shop-new: { executor: local, interface: lo } }
+              tasks: [{ name: shop, from: shop-old, to: shop-new, service: { stop: "true", start: "true", health: "true" } }]
+            plan:
+              steps: [{ name: ip-float, kind: action, action: { host_task: shop } }]
+            """)
+        let (process, _, admin) = try await serve(file)
+        defer { process.terminate() }
+        let environment = ["CUTOVER_TOKEN": Self.operatorToken]
+        let begun = try await CutoverProcess.run(["plan", "advance", "--json", "--admin", "http://127.0.0.1:\(admin)"], environment: environment)
+        #expect(begun.status == 0, "\(begun.stdout) \(begun.stderr)")
+        let advance = try JSONDecoder().decode(PlanAdvance.self, from: Data(begun.stdout.utf8))
+        let run = try #require(advance.hostRun, "\(begun.stdout)")
+        #expect(!advance.done && advance.message.contains("run \(run) of shop begun"))
+        try await waitUntil("run \(run) done", timeout: .seconds(30)) {
+            let status = try await CutoverProcess.run(["host", "status", "--config", file, String(run), "--json"])
+            return (try? JSONDecoder().decode([HostRun].self, from: Data(status.stdout.utf8)))?.first?.status == .done
+        }
+        let done = try await CutoverProcess.run(["plan", "advance", "--admin", "http://127.0.0.1:\(admin)"], environment: environment)
+        #expect(done.status == 0 && done.stdout.contains("ip-float done"), "\(done.stdout) \(done.stderr)")
+        await old.stop()
     }
 }

@@ -94,6 +94,14 @@ extension ConfigBuilder {
             return nil
         }
         let named = routeList(view, routes: routes)
+        let kinds = ["phase", "in_phase", "diff_rate", "host_run"].filter { view[$0] != nil }
+        if kinds.count > 1 {
+            reader.report(path, node, "one piece of evidence per entry, not \(kinds.joined(separator: " and "))", fix: "write each as its own entry of requires:")
+            return nil
+        }
+        for (key, owner) in [("for", "in_phase"), ("min_compared", "diff_rate"), ("window", "diff_rate")] where view[key] != nil && view[owner] == nil {
+            reader.report(view.path(key), view[key], "\(key) goes with \(owner)")
+        }
         if let value = view["in_phase"] {
             let duration = required(view, "for").flatMap { reader.duration($0, at: view.path("for")) }
             guard let phase = phase(value, at: view.path("in_phase")), let duration else { return nil }

@@ -133,15 +133,24 @@ public struct Worksheet: Sendable, Hashable {
         if let used = old["memory.used_bytes"].flatMap(Int.init), let total = new["memory.total_bytes"].flatMap(Int.init), total < used {
             flag("memory.total_bytes", "memory", "the target has \(total) bytes, the source uses \(used)")
         }
+        // The source's file systems by the target's file system that would hold each (the same mount point, else the
+        // one holding that path); together they must fit in it.
+        var landing: [String: [(mount: String, used: Int)]] = [:]
         for (key, value) in old where key.hasPrefix("disk.") && key.hasSuffix(".used_bytes") {
             let mount = String(key.dropFirst(5).dropLast(11))
-            guard let used = Int(value) else { continue }
-            // The target's file system for it: the same mount point, else the one that would hold that path.
-            let holder = Self.mountHolding(mount, in: new)
-            guard let holder, let size = new["disk.\(holder).size_bytes"].flatMap(Int.init), size < used else { continue }
-            let sizeKey = "disk.\(mount).size_bytes"
-            if rows[sizeKey] == nil { rows[sizeKey] = Row(key: sizeKey, source: old[sizeKey], target: new[sizeKey], status: .differs, remark: "") }
-            flag(sizeKey, "disk", "\(mount) holds \(used) bytes on the source; the target's file system under \(holder) has \(size)")
+            guard let used = Int(value), let holder = Self.mountHolding(mount, in: new) else { continue }
+            landing[holder, default: []].append((mount, used))
+        }
+        for (holder, mounts) in landing {
+            let used = mounts.reduce(0) { $0 + $1.used }
+            guard let size = new["disk.\(holder).size_bytes"].flatMap(Int.init), size < used else { continue }
+            let names = mounts.map(\.mount).sorted()
+            for mount in names {
+                let sizeKey = "disk.\(mount).size_bytes"
+                if rows[sizeKey] == nil { rows[sizeKey] = Row(key: sizeKey, source: old[sizeKey], target: new[sizeKey], status: .differs, remark: "") }
+                flag(sizeKey, "disk", (names.count == 1 ? "\(mount) holds \(used) bytes" : "\(names.joined(separator: ", ")) hold \(used) bytes together")
+                     + " on the source; the target's file system under \(holder) has \(size)")
+            }
         }
         for (key, row) in rows where row.status == .missing {
             if key.hasPrefix("package.") {

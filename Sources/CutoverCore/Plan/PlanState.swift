@@ -86,13 +86,21 @@ public struct PlanAdvance: Sendable, Hashable, Codable {
     public var audit: AuditEntry?
     /// The routes an action moved.
     public var moved: [String]
+    /// The host run a `host_task` action began (the step is done once it is).
+    public var hostRun: Int64?
 
-    public init(step: String, done: Bool, message: String, gates: [GateResult], audit: AuditEntry?, moved: [String] = []) {
+    public init(step: String, done: Bool, message: String, gates: [GateResult], audit: AuditEntry?, moved: [String] = [], hostRun: Int64? = nil) {
         self.step = step
         self.done = done
         self.message = message
         self.gates = gates
         self.audit = audit
         self.moved = moved
+        self.hostRun = hostRun
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, done, message, gates, audit, moved
+        case hostRun = "host_run"
     }
 }

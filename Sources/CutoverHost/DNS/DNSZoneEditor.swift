@@ -115,7 +115,7 @@ public struct DNSZoneEditor: Sendable {
         let signed = signer.sign(message, at: UInt64(max(0, Date().timeIntervalSince1970)))
         let (answer, bytes) = try send(signed.bytes, id: message.id)
         do {
-            try signer.verify(answer, bytes: bytes, request: signed)
+            try signer.verify(answer, bytes: bytes, request: signed, now: UInt64(max(0, Date().timeIntervalSince1970)))
         } catch {
             throw DNSFailure(kind: .refused, description: "the update of \(name) was not accepted: \(error)")
         }

@@ -83,6 +83,8 @@ struct TSIGSigner {
         /// The answer's signature is not the key's: it did not come from the server holding the secret.
         case badMAC
         case wrongKey(String)
+        /// The answer was signed further from this machine's clock than the fudge allows (RFC 8945 §5.4.3).
+        case badTime(signed: UInt64, now: UInt64)
 
         var description: String {
             switch self {
@@ -94,12 +96,14 @@ struct TSIGSigner {
                 return "the answer's TSIG signature does not verify with the key: it is not from a server holding this secret"
             case .wrongKey(let detail):
                 return "the answer is signed with another key (\(detail))"
+            case .badTime(let signed, let now):
+                return "the answer was signed at \(signed), \(signed > now ? signed - now : now - signed) s from this machine's clock (\(now)): more than the fudge allows"
             }
         }
     }
 
     /// Checks the answer's TSIG record against the request's MAC. `bytes` is the answer as received.
-    func verify(_ answer: DNSMessage, bytes: [UInt8], request: Signed) throws(Failure) {
+    func verify(_ answer: DNSMessage, bytes: [UInt8], request: Signed, now: UInt64) throws(Failure) {
         guard let tsigOffset = answer.lastRecordOffset, let record = answer.additional.last, record.type == DNSType.tsig.rawValue else {
             throw .unsigned(DNSResponseCode(rawValue: answer.rcode))
         }
@@ -133,6 +137,9 @@ struct TSIGSigner {
         guard fields.mac.count == expected.count, zip(fields.mac, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 else {
             throw .badMAC
         }
+        // Checked after the MAC, so that a forged answer is told as one (RFC 8945 §5.4.3).
+        let distance = fields.time > now ? fields.time - now : now - fields.time
+        guard distance <= UInt64(fields.fudge) else { throw .badTime(signed: fields.time, now: now) }
     }
 
     private func appendVariables(to digest: inout [UInt8], time: UInt64, error: UInt16) {

@@ -7,7 +7,7 @@ extension InventoryCollector {
 
     static let package = InventoryCollector(name: "package", script: { _ in
         """
-        if command -v dpkg-query >/dev/null; then dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'
+        if command -v dpkg-query >/dev/null; then dpkg-query -W -f '${db:Status-Abbrev}\\t${binary:Package}\\t${Version}\\n'
         elif command -v rpm >/dev/null; then rpm -qa --qf 'ii \\t%{NAME}\\t%{VERSION}-%{RELEASE}\\n'
         else echo "neither dpkg-query nor rpm is installed" >&2; exit 127; fi
         """
@@ -15,8 +15,9 @@ extension InventoryCollector {
         var settings: [String: String] = [:]
         for line in lines(text) {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            // Only installed packages (dpkg's "ii"), not ones removed with their configuration left.
-            guard fields.count == 3, fields[0].hasPrefix("ii") else { continue }
+            // Only installed packages (dpkg's status "i": "ii", or "hi" when held), not ones removed with their
+            // configuration left ("rc").
+            guard fields.count == 3, fields[0].count >= 2, fields[0].dropFirst().first == "i" else { continue }
             settings["package.\(fields[1])"] = String(fields[2])
         }
         return settings
@@ -47,27 +48,28 @@ extension InventoryCollector {
         return settings
     })
 
-    /// Listening sockets, each with the program that holds it.
+    /// Listening sockets by protocol and port (`listen.tcp.80`), each with the programs and addresses that hold it: a
+    /// service bound to each host's own address is the same service on both.
     static let listen = InventoryCollector(name: "listen", script: { _ in
         "command -v ss >/dev/null || { echo 'ss is not installed (iproute2)' >&2; exit 127; }; ss -Hlntup"
     }, parse: { text, _ in
-        var settings: [String: String] = [:]
+        var holders: [String: Set<String>] = [:]
         for line in lines(text) {
             let words = words(line)
-            guard words.count >= 5 else { continue }
+            guard words.count >= 5, let colon = words[4].lastIndex(of: ":") else { continue }
             let process = line.firstRange(of: "((\"").map { range in
                 String(line[range.upperBound...].prefix { $0 != "\"" })
             } ?? "-"
-            settings["listen.\(words[0]).\(words[4])"] = process
+            holders["listen.\(words[0]).\(words[4][words[4].index(after: colon)...])", default: []].insert("\(process)@\(words[4][..<colon])")
         }
-        return settings
+        return holders.mapValues { $0.sorted().joined(separator: " ") }
     })
 
     /// The firewall's rules, as a fingerprint and a count (the counters left out, which change with the traffic).
     static let firewall = InventoryCollector(name: "firewall", script: { _ in
         """
-        if command -v nft >/dev/null; then echo @@nft; nft list ruleset
-        elif command -v iptables-save >/dev/null; then echo @@iptables; iptables-save; command -v ip6tables-save >/dev/null && ip6tables-save
+        if command -v nft >/dev/null; then echo @@nft; nft -s list ruleset
+        elif command -v iptables-save >/dev/null; then echo @@iptables; iptables-save; if command -v ip6tables-save >/dev/null; then ip6tables-save; fi
         else echo "neither nft nor iptables-save is installed" >&2; exit 127; fi
         """
     }, parse: { text, _ in

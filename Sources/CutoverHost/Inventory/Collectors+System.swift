@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The machine itself: distribution, kernel, CPU, memory, file systems, kernel modules, sysctls, the security
@@ -85,11 +86,20 @@ extension InventoryCollector {
             let words = words(line)
             guard words.count >= 3 else { continue }
             let point = words[1] == "none" || words[2] == "swap" ? "swap:\(words[0])" : String(words[1])
-            settings["fstab.\(point)"] = words[0] + " " + words[2] + " " + (words.count > 3 ? words[3] : "defaults")
+            settings["fstab.\(point)"] = words[0] + " " + words[2] + " " + (words.count > 3 ? maskedOptions(words[3]) : "defaults")
             if !point.hasPrefix("swap:") { settings["fstab.\(point).mounted"] = mounted.contains(point) ? "yes" : "no" }
         }
         return settings
     })
+
+    /// Mount options with the values of credentials hidden (CIFS `password=`, `credentials=`…).
+    static func maskedOptions(_ options: Substring) -> String {
+        options.split(separator: ",").map { option in
+            guard let equals = option.firstIndex(of: "=") else { return String(option) }
+            let name = option[..<equals].lowercased()
+            return ["pass", "cred", "secret", "key", "token"].contains(where: name.contains) ? "\(name)=(hidden)" : String(option)
+        }.joined(separator: ",")
+    }
 
     static let module = InventoryCollector(name: "module", script: { _ in "cat /proc/modules" }, parse: { text, _ in
         Dictionary(lines(text).compactMap { words($0).first.map { ("module.\($0)", "loaded") } }) { a, _ in a }
@@ -100,7 +110,8 @@ extension InventoryCollector {
         for line in lines(text) {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals].trimmingCharacters(in: [" "]), value = line[line.index(after: equals)...].trimmingCharacters(in: [" "])
-            settings["sysctl.\(key)"] = value
+            // A key (TCP Fast Open's) is a secret: its fingerprint only.
+            settings["sysctl.\(key)"] = key.hasSuffix("_key") ? "sha256:" + SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined() : value
         }
         return settings
     })

@@ -17,8 +17,9 @@ extension HostRunner {
         DNSFloat(editor: try zoneEditor(dns), addresses: addresses, ttlAhead: dns.ttlAhead, ttl: dns.ttl)
     }
 
-    /// `lower_ttl`: the records' TTL down to `ttl_ahead`, then the old TTL waited out, so that once the name is
-    /// switched no resolver keeps the old address for longer than the low TTL.
+    /// `lower_ttl`: the records' TTL down to `ttl_ahead`. Caches may keep the old address for the old TTL from now:
+    /// the step journals when that runs out (`caches_expire_unix`), and the stop of the old service waits for it
+    /// (the sync passes run meanwhile) — also in a run resumed after the step, which reads it from the journal.
     func lowerTTL() async throws -> StepResult {
         guard let dns = task.dns else { return StepResult() }
         let (records, waitFor) = try dnsFloat(dns, to: dns.oldAddresses + dns.newAddresses).lowerTTL()
@@ -26,24 +27,47 @@ extension HostRunner {
         result.figures["ttl_seconds"] = Double(records.values.map(\.ttl).max() ?? 0)
         result.figures["old_ttl_seconds"] = Double(waitFor.components.seconds)
         if waitFor > .zero {
-            say("  TTL of \(dns.name) lowered to \(Quantities.format(dns.ttlAhead)): waiting out the old TTL of \(Quantities.format(waitFor))")
-            try await Task.sleep(for: waitFor)
+            result.figures["caches_expire_unix"] = Date().timeIntervalSince1970 + waitFor.seconds
+            say("  TTL of \(dns.name) lowered to \(Quantities.format(dns.ttlAhead)); caches forget the old TTL of \(Quantities.format(waitFor)) before the stop")
         }
         return result
     }
 
-    /// The float's DNS part: the name's records replaced by `addresses`, as they stand at the server now.
-    func switchName(to addresses: [IPAddress], retiring: Bool) throws -> StepResult {
+    /// Before the old service stops: the old TTL lowered ahead must have run out.
+    func waitForCaches(until expiry: Double) async throws {
+        let left = expiry - Date().timeIntervalSince1970
+        guard left > 0 else { return }
+        say("  waiting \(Quantities.format(.milliseconds(Int64(left * 1000)))) for caches to forget the old TTL before the stop")
+        try await Task.sleep(for: .milliseconds(Int64(left * 1000)))
+    }
+
+    /// The float's DNS part: the name's records replaced by `addresses`. They must still be `expected` (the addresses
+    /// the task says the name has) — a change made outside the run is refused, not overwritten — or `addresses`
+    /// already (a step run again after a cut-off). Floating back (`forward` false), a name that is neither is left as
+    /// it is without failing: the float never changed it, and the rollback goes on to start the old service.
+    func switchName(to addresses: [IPAddress], expected: [IPAddress], forward: Bool) throws -> StepResult {
         guard let dns = task.dns else { return StepResult() }
         let float = try dnsFloat(dns, to: addresses)
         let start = ContinuousClock.now
         var current: [DNSType: AddressRecords] = [:]
         for type in float.types { current[type] = try float.editor.records(type) }
-        try float.switchRecords(from: current)
+        let held = Set(current.values.flatMap(\.addresses))
+        let wanted = Set(float.types.flatMap { type in expected.filter { $0.isIPv6 == (type == .aaaa) } })
+        if held != Set(addresses) {
+            let shown = held.isEmpty ? "no address" : held.map(\.description).sorted().joined(separator: ", ")
+            if held == wanted {
+                try float.switchRecords(from: current)
+            } else if forward {
+                throw DNSFailure(kind: .refused, description: "\(dns.name) holds \(shown), not \(expected.map(\.description).joined(separator: ", ")) as the task says: it was changed outside the run, and is left as it is")
+            } else {
+                say("  \(dns.name) holds \(shown), neither address set of the task: left as it is")
+                return StepResult()
+            }
+        }
         var result = StepResult()
         result.figures["dns_switch_seconds"] = (ContinuousClock.now - start).seconds
         result.figures["dns_serial"] = Double(try float.editor.serial())
-        if retiring {
+        if forward {
             // The old host keeps serving those that still hold its address; it may be retired after this.
             result.figures["retire_old_after_unix"] = Date().timeIntervalSince1970 + dns.keepOldFor.seconds
             say("  \(dns.name) now \(addresses.map(\.description).joined(separator: ", ")); keep \(from.name) serving for \(Quantities.format(dns.keepOldFor))")

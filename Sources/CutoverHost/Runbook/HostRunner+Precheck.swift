@@ -106,8 +106,10 @@ extension HostRunner {
         do {
             let old = try await HostInventoryCollector(executor: executor(from), label: from.name, configRoots: roots,
                                                        extraPaths: inventory.extraPaths).collect()
+            // The service address belongs in the new host's files: only the old host's own names are references to it.
+            let service = Set([task.vip, task.vip6].compactMap { $0?.address.description })
             let new = try await HostInventoryCollector(executor: executor(to), label: to.name, configRoots: roots, extraPaths: inventory.extraPaths,
-                                                       referencesTo: [old.hostname] + old.addresses).collect()
+                                                       referencesTo: [old.hostname] + old.addresses.filter { !service.contains($0) }).collect()
             let sheet = Worksheet(source: old, target: new, rules: worksheetRules)
             let blockers = sheet.blockers
             guard !blockers.isEmpty else {

@@ -18,6 +18,9 @@ public struct HostRunner: Sendable {
     /// Where the inventories of a worksheet look (`host_cutover.inventory`), and what blocks (`host_cutover.worksheet`).
     public var inventory = HostCutoverSettings.Inventory()
     public var worksheetRules = Worksheet.Rules.defaults
+    /// When caches forget the TTL a `lower_ttl` step lowered (seconds since 1970): a run resumed after that step
+    /// reads it from its journal; the stop of the old service waits for it.
+    public var cachesExpireAt: Double?
     /// Where secrets named by the configuration are read from (`dns.tsig.secret_env`).
     public var environment = ProcessInfo.processInfo.environment
 
@@ -55,7 +58,9 @@ public struct HostRunner: Sendable {
         // The IP outage of the latest float this run made (there or, rolling back, back), as its vantage saw it.
         var outage: Double?
         var announcedAt: ContinuousClock.Instant?
+        var cachesExpireAt = self.cachesExpireAt
         while case .run(let step, let pass) = action {
+            if step == .stopOld, let expiry = cachesExpireAt { try await waitForCaches(until: expiry) }
             say(step == .sync ? "sync pass \(pass)" : step.rawValue.replacingUnderscores)
             let seq = try await journal.beginStep(step, pass: pass)
             let begin = clock.now
@@ -68,6 +73,7 @@ public struct HostRunner: Sendable {
             marks[step] = (begin, clock.now)
             outage = result.figures["ip_outage_seconds"] ?? outage
             if step == .float, let at = result.announcedAt { announcedAt = at }
+            if step == .lowerTTL, result.failure == nil { cachesExpireAt = result.figures["caches_expire_unix"] }
             try await journal.finishStep(seq, result: result.failure == nil ? .ok : .failed, figures: result.figures, commands: result.commands,
                                          failure: result.failure)
             if let failure = result.failure { say("  failed: \(failure)") }
@@ -101,8 +107,8 @@ public struct HostRunner: Sendable {
         case .startOld: return try await command(task.service.start, on: from)
         case .health: return try await healthy(to)
         case .verifyOld: return try await healthy(from)
-        case .float: return try await float(from: from, to: to, name: task.dns?.newAddresses, retiring: true)
-        case .floatBack: return try await float(from: to, to: from, name: task.dns?.oldAddresses, retiring: false)
+        case .float: return try await float(from: from, to: to, name: task.dns.map { ($0.newAddresses, $0.oldAddresses) }, retiring: true)
+        case .floatBack: return try await float(from: to, to: from, name: task.dns.map { ($0.oldAddresses, $0.newAddresses) }, retiring: false)
         case .verify: return try await verify()
         case .rollback: return StepResult()
         }
@@ -133,10 +139,11 @@ public struct HostRunner: Sendable {
 
     /// The float: the service address moved (`float: vip`), the name switched to `name` (`float: dns`), or both —
     /// the address first, so that the name never points at a host that does not answer on it.
-    func float(from: HostCutoverSettings.Host, to: HostCutoverSettings.Host, name: [IPAddress]?, retiring: Bool) async throws -> StepResult {
+    func float(from: HostCutoverSettings.Host, to: HostCutoverSettings.Host, name: (to: [IPAddress], from: [IPAddress])?,
+               retiring: Bool) async throws -> StepResult {
         var result = task.floatsVIP ? try await floatAddress(from: from, to: to) : StepResult()
         if task.floatsDNS, let name {
-            result.figures.merge(try switchName(to: name, retiring: retiring).figures) { $1 }
+            result.figures.merge(try switchName(to: name.to, expected: name.from, forward: retiring).figures) { $1 }
         }
         return result
     }

@@ -45,7 +45,7 @@ enum GatewayHostRollback {
     }
 }
 
-/// The rollbacks the gateway carries out: at a graceful shutdown no new one is begun (503), and the ones under way
+/// The host runs and rollbacks the gateway carries out: at a graceful shutdown no new one is begun (503), and the ones under way
 /// are waited for (each step is bounded by its command's timeout) up to `bound`, then cancelled — giving their leases
 /// up while the store is still open, for `cutover host resume` — before the admin listener and the store stop.
 final class HostRollbackService: Service, Sendable {

@@ -340,6 +340,9 @@ struct HostResumeCommand: AsyncParsableCommand {
             print("run \(self.run): resuming \(journaled.task.name) at \(step.rawValue)")
             var runner = HostRunner(task: journaled.task, in: settings, journal: lease.journal)
             runner.say = { print("  \($0)") }
+            // A TTL lowered before the cut-off: the stop still waits for caches to forget the old one.
+            runner.cachesExpireAt = journaled.run.steps.last { $0.step == RunbookMachine.Step.lowerTTL.rawValue && $0.result == .ok }?
+                .figures["caches_expire_unix"]
             runner.gatewayCheck = gatewayCheck(admin: settings.gatewayAdmin, skipReason: nil)
             try await drive(runner, journaled.machine, from: journaled.next, run: self.run, lease: lease)
         }
