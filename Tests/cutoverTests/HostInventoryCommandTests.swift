@@ -1,4 +1,5 @@
 import CutoverCore
+import CutoverHost
 import CutoverTestSupport
 import Foundation
 import Testing

@@ -120,15 +120,15 @@ extension ConfigBuilder {
         return HostCutoverSettings.Inventory(configRoots: paths("config_roots"), extraPaths: paths("extra_paths") ?? [])
     }
 
-    func worksheetRules(_ node: Node, at path: ConfigPath) -> Worksheet.Rules {
-        var rules = Worksheet.Rules.defaults
+    func worksheetRules(_ node: Node, at path: ConfigPath) -> WorksheetRules {
+        var rules = WorksheetRules.defaults
         guard let view = reader.mapping(node, at: path, keys: ["rules", "ignore"]) else { return rules }
         if let value = view["rules"] {
-            let names = Worksheet.Rules.descriptions.map(\.name)
+            let names = WorksheetRules.descriptions.map(\.name)
             if let mapping = reader.mapping(value, at: view.path("rules"), keys: names) {
                 for name in names {
                     guard let node = mapping[name], let text = reader.string(node, at: mapping.path(name)) else { continue }
-                    guard let verdict = Worksheet.Verdict(rawValue: text) else {
+                    guard let verdict = WorksheetVerdict(rawValue: text) else {
                         reader.report(mapping.path(name), node, "'\(text)' is not blocker, differs or off")
                         continue
                     }

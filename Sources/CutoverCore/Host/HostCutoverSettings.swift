@@ -176,7 +176,7 @@ public struct HostCutoverSettings: Sendable, Hashable {
     /// Where the inventory looks for references to the old host, and which further files it fingerprints.
     public var inventory = Inventory()
     /// What the worksheet counts as a blocker (`worksheet.rules`) and leaves out (`worksheet.ignore`).
-    public var worksheet = Worksheet.Rules.defaults
+    public var worksheet = WorksheetRules.defaults
 
     /// `host_cutover.inventory`.
     public struct Inventory: Sendable, Hashable {

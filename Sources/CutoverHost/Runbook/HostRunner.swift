@@ -17,7 +17,7 @@ public struct HostRunner: Sendable {
     public var commandTimeout: Duration = .seconds(600)
     /// Where the inventories of a worksheet look (`host_cutover.inventory`), and what blocks (`host_cutover.worksheet`).
     public var inventory = HostCutoverSettings.Inventory()
-    public var worksheetRules = Worksheet.Rules.defaults
+    public var worksheetRules = WorksheetRules.defaults
     /// When caches forget the TTL a `lower_ttl` step lowered (seconds since 1970): a run resumed after that step
     /// reads it from its journal; the stop of the old service waits for it.
     public var cachesExpireAt: Double?

@@ -142,7 +142,7 @@ struct HostCompareCommand: AsyncParsableCommand {
     var all = false
 
     func run() async throws {
-        var rules = Worksheet.Rules.defaults
+        var rules = WorksheetRules.defaults
         if let config {
             switch ConfigLoader.loadHost(file: config) {
             case .success(let loaded): rules = loaded.hostCutover.worksheet

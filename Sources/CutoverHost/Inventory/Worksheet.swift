@@ -1,3 +1,5 @@
+import CutoverCore
+
 /// The migration worksheet: the source host's inventory against the target's, one row per setting — key, source
 /// value, target value, status and a remark — with the rows that stop a migration (blockers) decided by rules.
 public struct Worksheet: Sendable, Hashable {
@@ -21,54 +23,12 @@ public struct Worksheet: Sendable, Hashable {
         }
     }
 
-    /// What a rule makes of the rows it finds: a blocker, a difference to look at, or nothing (the rule is off).
-    public enum Verdict: String, Sendable, Hashable, CaseIterable {
-        case blocker, differs, off
-    }
-
-    /// `host_cutover.worksheet`: a verdict per rule, and settings left out of the comparison.
-    public struct Rules: Sendable, Hashable {
-        /// The rules and what each finds.
-        public static let descriptions: [(name: String, finds: String)] = [
-            ("os_version", "the target's distribution is the same with a lower major version"),
-            ("cpu_vendor", "the CPU vendor differs"),
-            ("memory", "the target has less memory than the source uses"),
-            ("disk", "a file system of the source holds more than the target's file system at that mount point can"),
-            ("packages", "a package the source has is not installed on the target"),
-            ("listening", "a port the source listens on has no listener on the target"),
-            ("references", "a configuration file on the target names the old host"),
-            ("collectors", "a collector ran on one side only"),
-        ]
-
-        public var verdicts: [String: Verdict]
-        /// Key patterns (`*` for any run of characters) left out.
-        public var ignore: [String]
-
-        /// Every rule a blocker; the settings that change on their own left out.
-        public static let defaults = Rules(verdicts: Dictionary(uniqueKeysWithValues: descriptions.map { ($0.name, .blocker) }), ignore: volatile)
-
-        /// Settings that differ from minute to minute or from host to host by nature.
-        public static let volatile = [
-            "sysctl.kernel.random.*", "sysctl.fs.dentry-state", "sysctl.fs.inode-nr", "sysctl.fs.inode-state", "sysctl.fs.file-nr",
-            "sysctl.kernel.ns_last_pid", "sysctl.kernel.pty.nr", "sysctl.net.netfilter.nf_conntrack_count", "sysctl.kernel.hostname",
-            "sysctl.fs.aio-nr", "sysctl.kernel.tainted", "sysctl.fs.binfmt_misc.*", "memory.used_bytes", "disk.*.used_bytes",
-            "disk.*.free_bytes",
-        ]
-
-        public init(verdicts: [String: Verdict], ignore: [String]) {
-            self.verdicts = verdicts
-            self.ignore = ignore
-        }
-
-        func verdict(_ rule: String) -> Verdict { verdicts[rule] ?? .blocker }
-    }
-
     public var rows: [Row]
 
     public var blockers: [Row] { rows.filter { $0.status == .blocker } }
 
     /// Compares `source` (the old host) with `target` (the new one) under `rules`.
-    public init(source: HostInventory, target: HostInventory, rules: Rules = .defaults) {
+    public init(source: HostInventory, target: HostInventory, rules: WorksheetRules = .defaults) {
         var rows: [String: Row] = [:]
         let notCollected = Self.collectorRows(source, target, rules, into: &rows)
         let keys = Set(source.settings.keys).union(target.settings.keys).filter { key in
@@ -90,7 +50,7 @@ public struct Worksheet: Sendable, Hashable {
     }
 
     /// A row per collector that did not run on both sides; their settings are left out (every one would differ).
-    private static func collectorRows(_ source: HostInventory, _ target: HostInventory, _ rules: Rules, into rows: inout [String: Row]) -> Set<String> {
+    private static func collectorRows(_ source: HostInventory, _ target: HostInventory, _ rules: WorksheetRules, into rows: inout [String: Row]) -> Set<String> {
         var skipped: Set<String> = []
         let names = Set(source.collectors.map(\.name)).union(target.collectors.map(\.name))
         for name in names {
@@ -111,7 +71,7 @@ public struct Worksheet: Sendable, Hashable {
         return skipped
     }
 
-    private static func applyRules(_ source: HostInventory, _ target: HostInventory, _ rules: Rules, to rows: inout [String: Row]) {
+    private static func applyRules(_ source: HostInventory, _ target: HostInventory, _ rules: WorksheetRules, to rows: inout [String: Row]) {
         func flag(_ key: String, _ rule: String, _ remark: String) {
             guard var row = rows[key] else { return }
             switch rules.verdict(rule) {

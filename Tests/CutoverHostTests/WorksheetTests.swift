@@ -1,4 +1,5 @@
 import CutoverCore
+import CutoverHost
 import Testing
 
 /// The worksheet without a host: planted differences of every status, each rule's blocker, a rule turned to
@@ -96,7 +97,7 @@ struct WorksheetTests {
         var target = Self.source
         target["cpu.vendor"] = "AuthenticAMD"
         target.removeValue(forKey: "package.libfoo")
-        var rules = Worksheet.Rules.defaults
+        var rules = WorksheetRules.defaults
         rules.verdicts["cpu_vendor"] = .differs
         rules.verdicts["packages"] = .off
         rules.ignore.append("package.cur*")
@@ -121,7 +122,7 @@ struct WorksheetTests {
                       ("disk./a.size_bytes", "disk.*.used_bytes", false), ("a.b", "a.b", true), ("a.bc", "a.b", false), ("x", "*", true),
                       ("ab", "a*b*", true), ("a", "a*a", false)])
     func patternsMatchWholeKeys(key: String, pattern: String, matches: Bool) {
-        var rules = Worksheet.Rules(verdicts: [:], ignore: [pattern])
+        var rules = WorksheetRules(verdicts: [:], ignore: [pattern])
         rules.verdicts = [:]
         let sheet = Worksheet(source: Self.inventory([key: "1"]), target: Self.inventory([key: "1"]), rules: rules)
         #expect(sheet.rows.isEmpty == matches)
