@@ -60,6 +60,7 @@ public struct PlanControl: Sendable {
         let trimmed = note.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw RouteControl.Refusal.badRequest("note is empty: say what was checked (the audit log keeps it)") }
         let time = Int64(now.timeIntervalSince1970 * 1000)
+        try await announceStart(actor: actor, at: time)
         let record = PlanStepRecord(name: name, status: .confirmed, confirmedBy: actor, confirmedAt: time, note: trimmed)
         let entry = try await store.changePlan(subject: name, action: "plan_confirm", actor: actor, reason: trimmed, now: now) { current in
             if current[name]?.status == .done { throw RouteControl.Refusal.conflict("step '\(name)' is done already") }
@@ -78,6 +79,7 @@ public struct PlanControl: Sendable {
         }
         let record = records[step.name] ?? PlanStepRecord(name: step.name)
         let time = Int64(now.timeIntervalSince1970 * 1000)
+        if records.isEmpty { try await announceStart(actor: actor, at: time) }
         let gates = try await evaluate(step, record: record, now: now)
         let failed = gates.filter { !$0.passed }
         guard failed.isEmpty else {
@@ -198,6 +200,12 @@ public struct PlanControl: Sendable {
         let time = Int64(now.timeIntervalSince1970 * 1000)
         for step in undone { notify(event("rolled_back", step, actor: actor, at: time, message: trimmed)) }
         return (entry, moved)
+    }
+
+    /// The plan's first call (nothing stored yet) starts its first step: the webhooks hear it as they hear the others.
+    private func announceStart(actor: String, at time: Int64) async throws {
+        guard let first = plan.steps.first, try await store.planSteps().isEmpty else { return }
+        notify(event("started", first, actor: actor, at: time, message: "the plan begins"))
     }
 
     private func step(named name: String) throws -> PlanSettings.Step {

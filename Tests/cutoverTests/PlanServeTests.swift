@@ -99,12 +99,13 @@ extension ServeTests {
         #expect(audit.entries.first { $0.action == "plan_confirm" }.map { ($0.route, $0.reason) } ?? ("", "") == ("plan:new-service", "jobs run on the new hosts only"))
 
         // The webhook heard each event, in order.
-        let calls = try await hook.waitForRequests(11, timeout: .seconds(20))
+        let calls = try await hook.waitForRequests(13, timeout: .seconds(20))
         let events = calls.compactMap { call -> String? in
             guard let event = try? JSONSerialization.jsonObject(with: Data(call.body)) as? [String: Any] else { return nil }
             return "\(event["event"] ?? "?") \(event["step"] ?? "?")"
         }
-        #expect(events == ["blocked new-service", "confirmed new-service", "done new-service", "started shadow", "done shadow",
+        // The first calls (nothing stored yet) each start the plan's first step.
+        #expect(events == ["started new-service", "blocked new-service", "started new-service", "confirmed new-service", "done new-service", "started shadow", "done shadow",
                                              "started clean-diffs", "blocked clean-diffs", "done clean-diffs", "started gray", "done gray",
                                              "rolled_back gray"], "\(events)")
         await old.stop()
