@@ -32,6 +32,19 @@ struct SSHExecutorLabTests {
         }
     }
 
+    @Test func anInventoryOverSSHHasTheRemoteHostsSettings() async throws {
+        try await withServer { lab, server in
+            let ssh = Executors.make(server.executor, ssh: server.options)
+            let inventory = try await HostInventoryCollector(executor: ssh, label: server.executor.description).collect()
+            #expect(inventory.settings["network.interface.eth0"]?.contains("\(lab.address(.new))/24") == true,
+                    "\(inventory.settings.filter { $0.key.hasPrefix("network.") })")
+            #expect(inventory.addresses.contains(lab.address(.new).description))
+            #expect(inventory.collectors.first { $0.name == "os" }?.status == .ok && inventory.settings["os.id"] != nil)
+            #expect(inventory.collectors.first { $0.name == "listen" }?.status == .ok)
+            #expect(inventory.settings["listen.tcp.2222"]?.contains("sshd@\(lab.address(.new))") == true, "sshd listens there: \(inventory.settings.filter { $0.key.hasPrefix("listen.") })")
+        }
+    }
+
     @Test func aCommandPastItsTimeoutIsEnded() async throws {
         try await withServer { _, server in
             let ssh = Executors.make(server.executor, ssh: server.options)
