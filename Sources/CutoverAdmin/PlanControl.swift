@@ -105,11 +105,7 @@ public struct PlanControl: Sendable {
                         // The routes moved so far stay moved: their phases before are kept, for a rollback to find.
                         var partial = record
                         partial.before = (record.before ?? [:]).merging(before) { old, _ in old }
-                        let written = partial, stepName = step.name
-                        _ = try await store.changePlan(subject: step.name, action: "plan_advance", actor: actor, reason: message, now: now) { current in
-                            if current[stepName]?.status == .done { throw RouteControl.Refusal.conflict("step '\(stepName)' was done meanwhile") }
-                            return [written]
-                        }
+                        _ = try await writeUnlessDone(partial, reason: message, actor: actor, now: now)
                     }
                     notify(event("blocked", step, actor: actor, at: time, message: message, gates: routeGates))
                     return PlanAdvance(step: step.name, done: false, message: message, gates: routeGates, audit: nil, moved: moved)
@@ -130,9 +126,7 @@ public struct PlanControl: Sendable {
                     message = "step '\(step.name)': run \(run) of \(task) begun (GET /api/v1/host/runs/\(run)); advance again once it is done"
                     var running = record
                     running.status = .running
-                    let written = running
-                    _ = try await store.changePlan(subject: step.name, action: "plan_advance", actor: actor, reason: "host run \(run) of \(task) begun",
-                                                   now: now) { _ in [written] }
+                    _ = try await writeUnlessDone(running, reason: "host run \(run) of \(task) begun", actor: actor, now: now)
                 } else {
                     message = "step '\(step.name)': the host cutover of \(task) is not done: run cutover host run --config FILE --task \(task)"
                 }
@@ -150,11 +144,7 @@ public struct PlanControl: Sendable {
         let allBefore = (record.before ?? [:]).merging(before) { old, _ in old }
         done.before = allBefore.isEmpty ? nil : allBefore
         let reason = "\(step.name) done" + (moved.isEmpty ? "" : ": moved \(moved.joined(separator: ", "))")
-        let stepName = step.name, finished = done
-        let entry = try await store.changePlan(subject: step.name, action: "plan_advance", actor: actor, reason: reason, now: now) { current in
-            if current[stepName]?.status == .done { throw RouteControl.Refusal.conflict("step '\(stepName)' was done meanwhile") }
-            return [finished]
-        }
+        let entry = try await writeUnlessDone(done, reason: reason, actor: actor, now: now)
         notify(event("done", step, actor: actor, at: time, message: reason, gates: gates))
         if let following = plan.steps.drop(while: { $0.name != step.name }).dropFirst().first {
             notify(event("started", following, actor: actor, at: time, message: "the next step"))
@@ -200,6 +190,14 @@ public struct PlanControl: Sendable {
         let time = Int64(now.timeIntervalSince1970 * 1000)
         for step in undone { notify(event("rolled_back", step, actor: actor, at: time, message: trimmed)) }
         return (entry, moved)
+    }
+
+    /// Writes an advance's record of its step (audited as `plan_advance`), unless another advance did the step meanwhile.
+    private func writeUnlessDone(_ record: PlanStepRecord, reason: String, actor: String, now: Date) async throws -> AuditEntry {
+        try await store.changePlan(subject: record.name, action: "plan_advance", actor: actor, reason: reason, now: now) { current in
+            if current[record.name]?.status == .done { throw RouteControl.Refusal.conflict("step '\(record.name)' was done meanwhile") }
+            return [record]
+        }
     }
 
     /// The plan's first call (nothing stored yet) starts its first step: the webhooks hear it as they hear the others.

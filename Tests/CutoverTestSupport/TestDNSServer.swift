@@ -59,7 +59,7 @@ public struct TestDNSServer: Sendable {
         }
         // Serving once it answers for the zone with authority (the daemon loads the zone after its parent returned).
         let editor = try DNSZoneEditor(server: DNSServer(parsing: server.server), zone: DNSName(parsing: zone), name: DNSName(parsing: zone),
-                                       key: server.key(), timeout: .milliseconds(200))
+                                       key: nil, timeout: .milliseconds(200))
         for _ in 0..<200 {
             if (try? editor.serial()) != nil { return server }
             try await Task.sleep(for: .milliseconds(20))

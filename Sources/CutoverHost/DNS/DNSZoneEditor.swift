@@ -34,10 +34,11 @@ public struct DNSZoneEditor: Sendable {
     public let server: DNSServer
     public let zone: DNSName
     public let name: DNSName
-    public let key: TSIGKey
+    /// The key updates are signed with; nil for an editor that only reads.
+    public let key: TSIGKey?
     public let timeout: Duration
 
-    public init(server: DNSServer, zone: DNSName, name: DNSName, key: TSIGKey, timeout: Duration = .seconds(5)) {
+    public init(server: DNSServer, zone: DNSName, name: DNSName, key: TSIGKey?, timeout: Duration = .seconds(5)) {
         self.server = server
         self.zone = zone
         self.name = name
@@ -111,6 +112,7 @@ public struct DNSZoneEditor: Sendable {
                 message.authority.append(DNSRecord(name: name, type: change.type, recordClass: .inet, ttl: change.ttl, data: address.bytes))
             }
         }
+        guard let key else { throw DNSFailure(kind: .refused, description: "no TSIG key: \(name) cannot be changed unsigned") }
         let signer = TSIGSigner(key: key)
         let signed = signer.sign(message, at: UInt64(max(0, Date().timeIntervalSince1970)))
         let (answer, bytes) = try send(signed.bytes, id: message.id)

@@ -67,7 +67,7 @@ struct TSIGSigner {
     func sign(_ message: DNSMessage, at time: UInt64) -> Signed {
         let unsigned = message.encoded()
         var digest = unsigned
-        appendVariables(to: &digest, time: time, error: 0)
+        appendVariables(to: &digest, time: time, fudge: fudge, error: 0, other: [])
         let mac = key.algorithm.mac(digest, key: key.secret)
         var signed = message
         signed.additional.append(record(time: time, mac: mac, originalID: message.id))
@@ -124,15 +124,7 @@ struct TSIGSigner {
         unsigned[10] = UInt8((count - 1) >> 8)
         unsigned[11] = UInt8((count - 1) & 0xFF)
         digest += unsigned
-        key.name.write(into: &digest)
-        digest.appendBigEndian(DNSClass.any.rawValue)
-        digest.appendBigEndian(UInt32(0))
-        key.algorithm.name.write(into: &digest)
-        Self.appendTime(fields.time, to: &digest)
-        digest.appendBigEndian(fields.fudge)
-        digest.appendBigEndian(fields.error)
-        digest.appendBigEndian(UInt16(fields.other.count))
-        digest += fields.other
+        appendVariables(to: &digest, time: fields.time, fudge: fields.fudge, error: fields.error, other: fields.other)
         let expected = key.algorithm.mac(digest, key: key.secret)
         guard fields.mac.count == expected.count, zip(fields.mac, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 else {
             throw .badMAC
@@ -142,7 +134,8 @@ struct TSIGSigner {
         guard distance <= UInt64(fields.fudge) else { throw .badTime(signed: fields.time, now: now) }
     }
 
-    private func appendVariables(to digest: inout [UInt8], time: UInt64, error: UInt16) {
+    /// The TSIG variables a MAC covers after the message (RFC 8945 §4.3.3), for a request and for an answer alike.
+    private func appendVariables(to digest: inout [UInt8], time: UInt64, fudge: UInt16, error: UInt16, other: [UInt8]) {
         key.name.write(into: &digest)
         digest.appendBigEndian(DNSClass.any.rawValue)
         digest.appendBigEndian(UInt32(0))
@@ -150,7 +143,8 @@ struct TSIGSigner {
         Self.appendTime(time, to: &digest)
         digest.appendBigEndian(fudge)
         digest.appendBigEndian(error)
-        digest.appendBigEndian(UInt16(0))
+        digest.appendBigEndian(UInt16(other.count))
+        digest += other
     }
 
     private func record(time: UInt64, mac: [UInt8], originalID: UInt16) -> DNSRecord {

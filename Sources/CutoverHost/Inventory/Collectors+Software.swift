@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// What runs on the host: packages, systemd units, listening sockets, the firewall, users and groups, crontabs.
@@ -79,7 +78,7 @@ extension InventoryCollector {
             // iptables-save's packet and byte counters ([12:3456]) change with traffic.
             String(line.replacing(#/\[\d+:\d+\]/#, with: "[0:0]"))
         }
-        let digest = SHA256.hash(data: Data(rules.joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = fingerprint(rules.joined(separator: "\n"))
         let count = rules.count { $0.hasPrefix("-A ") || $0.contains(" counter") || $0.contains(" accept") || $0.contains(" drop") }
         return ["firewall.tool": tool, "firewall.ruleset_sha256": digest, "firewall.rules": String(count)]
     })

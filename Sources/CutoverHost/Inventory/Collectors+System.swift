@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// The machine itself: distribution, kernel, CPU, memory, file systems, kernel modules, sysctls, the security
@@ -111,7 +110,7 @@ extension InventoryCollector {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals].trimmingCharacters(in: [" "]), value = line[line.index(after: equals)...].trimmingCharacters(in: [" "])
             // A key (TCP Fast Open's) is a secret: its fingerprint only.
-            settings["sysctl.\(key)"] = key.hasSuffix("_key") ? "sha256:" + SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined() : value
+            settings["sysctl.\(key)"] = key.hasSuffix("_key") ? "sha256:" + fingerprint(value) : value
         }
         return settings
     })

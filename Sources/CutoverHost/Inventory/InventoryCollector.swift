@@ -1,4 +1,5 @@
 import CutoverCore
+import Crypto
 import Foundation
 
 /// One kind of setting of a host, collected through an executor: a shell script run there, and what its output
@@ -42,6 +43,11 @@ struct InventoryCollector: Sendable {
 
     /// `text` as one word of a POSIX shell command line.
     static func quoted(_ text: String) -> String { SSHExecutor.quoted(text) }
+
+    /// SHA-256 of `text`, in hex: what an inventory keeps of a value it must not show.
+    static func fingerprint(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 /// Collects a host's inventory through its executor: every collector run (six at a time, each bounded in time and

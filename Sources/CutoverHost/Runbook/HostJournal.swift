@@ -47,4 +47,7 @@ extension Duration {
         let (whole, attoseconds) = components
         return Double(whole) + Double(attoseconds) / 1e18
     }
+
+    /// In milliseconds, as a number.
+    public var milliseconds: Double { seconds * 1000 }
 }

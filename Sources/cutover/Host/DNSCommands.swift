@@ -43,7 +43,7 @@ struct DNSTargetOptions: ParsableArguments {
         do { name = try DNSName(parsing: self.name) } catch { throw ValidationError("--name \(error)") }
         guard name.isInside(zone) else { throw ValidationError("--name \(name) is not in --zone \(zone)") }
         guard let timeout = Quantities.duration(timeout), timeout > .zero else { throw ValidationError("--timeout '\(timeout)' is not a duration (5s)") }
-        let key: TSIGKey
+        var key: TSIGKey?
         if let tsigName, let tsigSecretEnv {
             guard let secret = ProcessInfo.processInfo.environment[tsigSecretEnv], !secret.isEmpty else {
                 throw ValidationError("--tsig-secret-env: the environment variable \(tsigSecretEnv) is not set (it holds the key's base64 secret)")
@@ -51,9 +51,6 @@ struct DNSTargetOptions: ParsableArguments {
             do { key = try TSIGKey(name: tsigName, algorithm: tsigAlgorithm, base64Secret: secret) } catch { throw ValidationError("\(error)") }
         } else if keyRequired || tsigName != nil || tsigSecretEnv != nil {
             throw ValidationError(tsigName == nil ? "--tsig-name is required: updates are signed (TSIG)" : "--tsig-secret-env is required: the environment variable with the key's secret")
-        } else {
-            // Reading needs no key; the editor is never asked to sign.
-            key = try! TSIGKey(name: "unused", algorithm: "hmac-sha256", base64Secret: "AA==")
         }
         return DNSZoneEditor(server: server, zone: zone, name: name, key: key, timeout: timeout)
     }

@@ -21,11 +21,14 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: "The configuration file with the host_cutover: section.")
     var config: String
 
-    func load() throws -> HostConfig {
-        switch ConfigLoader.loadHost(file: config) {
+    func load() throws -> HostConfig { try Self.load(config) }
+
+    /// The host configuration in `path`, or its issues printed and exit 2.
+    static func load(_ path: String) throws -> HostConfig {
+        switch ConfigLoader.loadHost(file: path) {
         case .success(let loaded): return loaded
         case .failure(let error):
-            for issue in error.issues { printError(issue.formatted(source: config)) }
+            for issue in error.issues { printError(issue.formatted(source: path)) }
             throw ExitCode(2)
         }
     }

@@ -228,8 +228,3 @@ struct IPAnnounceCommand: AsyncParsableCommand {
         }
     }
 }
-
-extension Duration {
-    /// In milliseconds, as a number.
-    var milliseconds: Double { seconds * 1000 }
-}

@@ -38,14 +38,7 @@ struct HostInventoryCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let settings = try config.map { path -> HostCutoverSettings in
-            switch ConfigLoader.loadHost(file: path) {
-            case .success(let loaded): return loaded.hostCutover
-            case .failure(let error):
-                for issue in error.issues { printError(issue.formatted(source: path)) }
-                throw ExitCode(2)
-            }
-        }
+        let settings = try config.map { try HostOptions.load($0).hostCutover }
         let executor: any Executor
         if let host = settings?.host(named: target) {
             executor = Executors.make(host.executor, ssh: .init(checkHostKey: host.hostKeyCheck, identityFile: host.identityFile,
@@ -142,15 +135,7 @@ struct HostCompareCommand: AsyncParsableCommand {
     var all = false
 
     func run() async throws {
-        var rules = WorksheetRules.defaults
-        if let config {
-            switch ConfigLoader.loadHost(file: config) {
-            case .success(let loaded): rules = loaded.hostCutover.worksheet
-            case .failure(let error):
-                for issue in error.issues { printError(issue.formatted(source: config)) }
-                throw ExitCode(2)
-            }
-        }
+        let rules = try config.map { try HostOptions.load($0).hostCutover.worksheet } ?? .defaults
         let sheet = Worksheet(source: try readInventory(old, option: "OLD"), target: try readInventory(new, option: "NEW"), rules: rules)
         switch format {
         case .json:
